@@ -1,0 +1,29 @@
+package main
+
+import "testing"
+
+func TestParseSize(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{
+		{"0", 0}, {"1234", 1234}, {"512KiB", 512 << 10}, {"2GiB", 2 << 30},
+		{"1.5MB", 1_500_000}, {"64k", 64 << 10}, {"10 MB", 10_000_000}, {"7B", 7},
+	} {
+		got, err := parseSize(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "KiB", "12XB", "1.2.3MB", "-5", "99999999999TiB"} {
+		if got, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", bad, got)
+		}
+	}
+}
+
+func TestUpperSnake(t *testing.T) {
+	if got := upperSnake("numwant-max"); got != "NUMWANT_MAX" {
+		t.Fatalf("upperSnake = %q", got)
+	}
+}

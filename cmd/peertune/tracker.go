@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/peertune/peertune/tracker"
+)
+
+func trackerCommand() *cli.Command {
+	const name = "tracker"
+	return &cli.Command{
+		Name:  name,
+		Usage: "run the tracker: BitTorrent announce and scrape (HTTP, UDP) and the track catalog",
+		Description: "The tracker keeps the catalog of published tracks and, per track, the swarm of\n" +
+			"listeners that hold it. --listen serves announce, scrape, the catalog API (/api/v1/…),\n" +
+			"/metrics, /healthz and /readyz; --udp serves the BEP 15 tracker.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:6969", Usage: "HTTP address: announce, scrape, catalog API, metrics", Sources: envVars(name, "listen")},
+			&cli.StringFlag{Name: "udp", Value: "127.0.0.1:6969", Usage: `UDP tracker address (BEP 15); "" disables it`, Sources: envVars(name, "udp")},
+			&cli.StringFlag{Name: "public-url", Usage: "base URL the tracker advertises in its announce URLs (default: http:// + --listen)", Sources: envVars(name, "public-url")},
+			&cli.StringFlag{Name: "data", Usage: "directory of the catalog (default: $XDG_STATE_HOME/peertune/tracker)", Sources: envVars(name, "data")},
+			&cli.StringSliceFlag{Name: "token", Usage: "a publisher's bearer token; repeat for several publishers; none: publishing is refused", Sources: envVars(name, "token", "PEERTUNE_TOKEN")},
+			&cli.BoolFlag{Name: "open", Usage: "track any infohash, not only the catalog's (a public tracker)", Sources: envVars(name, "open")},
+			&cli.StringFlag{Name: "redis", Usage: "keep peers and catalog in Redis (redis://host:port/db) to run several trackers", Sources: envVars(name, "redis")},
+			&cli.DurationFlag{Name: "interval", Value: 30 * time.Minute, Usage: "announce interval told to clients", Sources: envVars(name, "interval")},
+			&cli.DurationFlag{Name: "min-interval", Value: 15 * time.Minute, Usage: "minimum announce interval told to clients", Sources: envVars(name, "min-interval")},
+			&cli.DurationFlag{Name: "peer-ttl", Value: 31 * time.Minute, Usage: "a peer silent this long leaves the swarm", Sources: envVars(name, "peer-ttl")},
+			&cli.IntFlag{Name: "numwant-max", Value: 100, Usage: "most peers in one announce reply (default reply: 50)", Sources: envVars(name, "numwant-max")},
+			&cli.BoolFlag{Name: "trust-ip-param", Usage: "use the announce's ip= parameter as the peer's address", Sources: envVars(name, "trust-ip-param")},
+			&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "CIDR of a proxy whose X-Forwarded-For is honoured; repeatable", Sources: envVars(name, "trusted-proxy")},
+			logJSONFlag(name),
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Present() {
+				return usageErrorf("tracker takes no arguments, got %q", cmd.Args().Slice())
+			}
+			cfg := tracker.Config{
+				Listen:       cmd.String("listen"),
+				UDP:          cmd.String("udp"),
+				PublicURL:    cmd.String("public-url"),
+				DataDir:      cmd.String("data"),
+				Tokens:       cmd.StringSlice("token"),
+				Open:         cmd.Bool("open"),
+				RedisURL:     cmd.String("redis"),
+				Interval:     cmd.Duration("interval"),
+				MinInterval:  cmd.Duration("min-interval"),
+				PeerTTL:      cmd.Duration("peer-ttl"),
+				NumWantMax:   cmd.Int("numwant-max"),
+				TrustIPParam: cmd.Bool("trust-ip-param"),
+				Version:      version,
+				Logger:       newLogger(cmd.Bool("log-json")),
+			}
+			for _, s := range cmd.StringSlice("trusted-proxy") {
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					a, aerr := netip.ParseAddr(s)
+					if aerr != nil {
+						return usageErrorf("--trusted-proxy %q: want a CIDR such as 10.0.0.0/8: %w", s, err)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				cfg.TrustedProxies = append(cfg.TrustedProxies, p.Masked())
+			}
+			if cfg.DataDir == "" {
+				dir, err := defaultStateDir()
+				if err != nil {
+					return err
+				}
+				cfg.DataDir = filepath.Join(dir, "tracker")
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			return tracker.Run(ctx, cfg)
+		},
+	}
+}
+
+// defaultStateDir is $XDG_STATE_HOME/peertune, or ~/.local/state/peertune.
+func defaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "peertune"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory: set XDG_STATE_HOME or HOME: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "peertune"), nil
+}

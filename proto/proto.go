@@ -1,0 +1,114 @@
+// Package proto holds what crosses the wire between peertune's parts: the
+// catalog types and their JSON, the catalog API's paths and limits, and the
+// BitTorrent peer-id prefixes. It does no network I/O and imports nothing of
+// peertune's own, so every other package may depend on it.
+package proto
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Catalog API paths, served by the tracker's --listen address.
+const (
+	PathInfo   = "/api/v1/info"
+	PathTracks = "/api/v1/tracks" // GET (search/list), POST (publish)
+	// PathTrack is PathTracks + "/{id}"; PathTrack + "/torrent" is the .torrent.
+	PathTrackPrefix = PathTracks + "/"
+	PathAnnounce    = "/announce"
+	PathScrape      = "/scrape"
+	PathMetrics     = "/metrics"
+	PathHealthz     = "/healthz"
+	PathReadyz      = "/readyz"
+)
+
+// Search paging limits of GET /api/v1/tracks.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// TorrentContentType is the media type of GET /api/v1/tracks/{id}/torrent.
+const TorrentContentType = "application/x-bittorrent"
+
+// BitTorrent peer-id prefixes (BEP 20 style). A player tells a seed server
+// from another listener by them.
+const (
+	PeerIDPrefixSeeder = "-PS0100-"
+	PeerIDPrefixPlayer = "-PP0100-"
+)
+
+// Codecs a track may have.
+const (
+	CodecMP3  = "mp3"
+	CodecFLAC = "flac"
+	CodecOgg  = "ogg"
+	CodecWAV  = "wav"
+)
+
+// ValidCodec reports whether c is one of the codecs the catalog accepts.
+func ValidCodec(c string) bool {
+	switch c {
+	case CodecMP3, CodecFLAC, CodecOgg, CodecWAV:
+		return true
+	}
+	return false
+}
+
+// Info is the body of GET /api/v1/info.
+type Info struct {
+	Announce []string `json:"announce"`
+	Version  string   `json:"version"`
+}
+
+// Track is one entry of the catalog as the API returns it.
+type Track struct {
+	ID          string   `json:"id"` // 40 lowercase hex: the torrent's v1 infohash
+	Title       string   `json:"title"`
+	Artist      string   `json:"artist"`
+	Album       string   `json:"album"`
+	DurationS   float64  `json:"duration_s"`
+	Codec       string   `json:"codec"`
+	Bitrate     int64    `json:"bitrate"` // bits per second
+	Size        int64    `json:"size"`    // bytes
+	PieceLength int64    `json:"piece_length"`
+	SeedURLs    []string `json:"seed_urls"`
+	Seeders     int      `json:"seeders"`
+	Leechers    int      `json:"leechers"`
+}
+
+// PublishRequest is the body of POST /api/v1/tracks. Torrent is the raw
+// .torrent; encoding/json carries []byte as base64, as the contract says.
+type PublishRequest struct {
+	Torrent   []byte  `json:"torrent"`
+	Title     string  `json:"title"`
+	Artist    string  `json:"artist"`
+	Album     string  `json:"album"`
+	DurationS float64 `json:"duration_s"`
+	Codec     string  `json:"codec"`
+	Bitrate   int64   `json:"bitrate"`
+}
+
+// TrackList is the body of GET /api/v1/tracks.
+type TrackList struct {
+	Tracks []Track `json:"tracks"`
+	Total  int     `json:"total"`
+}
+
+// Error is the body of every 4xx/5xx answer of the catalog API.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// ParseTrackID checks that s is a track id (40 hex digits) and returns it in
+// its canonical lowercase form.
+func ParseTrackID(s string) (string, error) {
+	if len(s) != 40 {
+		return "", fmt.Errorf("track id %q: want 40 hex digits, have %d characters", s, len(s))
+	}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", fmt.Errorf("track id %q: not hex", s)
+	}
+	return strings.ToLower(s), nil
+}

@@ -122,13 +122,19 @@ make_library() {
 		local bpm=$((90 + (i * 13) % 60))
 		# A chord (root, third, fifth) with a slow tremolo plus an arpeggio
 		# stepping through the chord at the track's tempo.
-		local step="floor(t*$bpm/30)"
-		local arp="$r*pow(2,(mod($step,4)*(4+mod($i,2))-mod($step,4)*mod($step,4)*0)/12)*2"
-		local chord="(sin(2*PI*$r*t)+0.6*sin(2*PI*$r*1.2599*t)+0.5*sin(2*PI*$r*1.4983*t))"
+		# A chord (root, major or minor third, fifth) with a slow tremolo plus
+		# an arpeggio stepping through it at the track's tempo.
+		local third=1.2599
+		((i % 2)) && third=1.1892
+		local s="mod(floor(t*$bpm/30),4)"
+		local arp="$r*2*if(eq($s,0),1,if(eq($s,1),$third,if(eq($s,2),1.4983,2)))"
+		local chord="(sin(2*PI*$r*t)+0.6*sin(2*PI*$r*$third*t)+0.5*sin(2*PI*$r*1.4983*t))"
 		local env="(0.6+0.4*sin(2*PI*0.25*t))"
 		local lead="0.25*sin(2*PI*$arp*t)*exp(-4*mod(t,30/$bpm))"
 		local left="0.18*$chord*$env+$lead" right="0.18*$chord*(1.6-$env)+0.8*$lead"
-		pcm "lib" 44100 2 "$secs" "aevalsrc=$left|$right:s=44100:d=$secs"
+		# Commas inside a filter's arguments are escaped for the filtergraph.
+		local expr="$left|$right" esc='\,'
+		pcm "lib" 44100 2 "$secs" "aevalsrc=${expr//,/$esc}:s=44100:d=$secs"
 		case $ext in
 		mp3) encode "$tmp/lib.wav" "$dest" "$title" "$artist" "$album" -V 4 ;;
 		flac) encode "$tmp/lib.wav" "$dest" "$title" "$artist" "$album" -5 ;;

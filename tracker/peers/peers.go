@@ -51,6 +51,9 @@ type Announce struct {
 	Left     uint64 // 0 means the peer is a seeder
 	Event    Event
 	NumWant  int // already clamped by the frontend; 0 means none wanted
+	// PeerBuf, if not nil, is reused for AnnounceResult.Peers (appended to
+	// from PeerBuf[:0]) so a frontend can pool it; a store may ignore it.
+	PeerBuf []Peer
 }
 
 // Seeder reports whether the announcing peer holds the whole torrent.
@@ -93,6 +96,7 @@ type PeerStore interface {
 	Scrape(ctx context.Context, hashes []InfoHash) ([]Swarm, error)
 	// Stats returns totals over every swarm.
 	Stats(ctx context.Context) (Stats, error)
-	// Close stops the store's background work and releases it.
+	// Close stops the store's background work and releases it; later
+	// calls of any method return ErrClosed, and Close again is harmless.
 	Close() error
 }

@@ -50,6 +50,8 @@ type Catalog interface {
 	// Contains reports whether a track with that infohash is published. The
 	// announce whitelist calls it on every announce: it must be cheap.
 	Contains(ctx context.Context, ih [20]byte) (bool, error)
+	// Count returns the number of published tracks (the tracks gauge).
+	Count(ctx context.Context) (int, error)
 	// Close releases the catalog.
 	Close() error
 }

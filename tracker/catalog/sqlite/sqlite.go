@@ -1,0 +1,499 @@
+// Package sqlite is the tracker's default catalog backend: one SQLite file
+// (modernc.org/sqlite, no cgo) in WAL mode, searched through an FTS5 index
+// over title, artist and album, ranked by bm25.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/peertune/peertune/proto"
+	"github.com/peertune/peertune/tracker/catalog"
+)
+
+// FileName is the catalog's file name under the tracker's --data directory.
+const FileName = "catalog.sqlite"
+
+// busyTimeout is how long a statement waits for another process's lock.
+const busyTimeout = 5 * time.Second
+
+// migrations[i] takes the schema from user_version i to i+1. Append only.
+var migrations = [...]string{
+	`CREATE TABLE tracks (
+		rowid        INTEGER PRIMARY KEY,
+		id           TEXT    NOT NULL UNIQUE CHECK (length(id) = 40),
+		title        TEXT    NOT NULL,
+		artist       TEXT    NOT NULL,
+		album        TEXT    NOT NULL,
+		duration_s   REAL    NOT NULL,
+		codec        TEXT    NOT NULL,
+		bitrate      INTEGER NOT NULL,
+		size         INTEGER NOT NULL,
+		piece_length INTEGER NOT NULL,
+		seed_urls    TEXT    NOT NULL, -- JSON array of strings
+		torrent      BLOB    NOT NULL,
+		publisher    TEXT    NOT NULL,
+		published_at INTEGER NOT NULL  -- Unix nanoseconds, UTC
+	);
+	CREATE INDEX tracks_listing ON tracks (
+		artist COLLATE NOCASE, album COLLATE NOCASE, title COLLATE NOCASE, id);
+	CREATE VIRTUAL TABLE tracks_fts USING fts5(
+		title, artist, album,
+		content = 'tracks', content_rowid = 'rowid',
+		tokenize = 'unicode61 remove_diacritics 2');
+	CREATE TRIGGER tracks_ai AFTER INSERT ON tracks BEGIN
+		INSERT INTO tracks_fts (rowid, title, artist, album)
+		VALUES (new.rowid, new.title, new.artist, new.album);
+	END;
+	CREATE TRIGGER tracks_ad AFTER DELETE ON tracks BEGIN
+		INSERT INTO tracks_fts (tracks_fts, rowid, title, artist, album)
+		VALUES ('delete', old.rowid, old.title, old.artist, old.album);
+	END;
+	CREATE TRIGGER tracks_au AFTER UPDATE ON tracks BEGIN
+		INSERT INTO tracks_fts (tracks_fts, rowid, title, artist, album)
+		VALUES ('delete', old.rowid, old.title, old.artist, old.album);
+		INSERT INTO tracks_fts (rowid, title, artist, album)
+		VALUES (new.rowid, new.title, new.artist, new.album);
+	END;`,
+}
+
+// bm25 column weights: a word in the title counts most, then the artist,
+// then the album.
+const rankExpr = `bm25(tracks_fts, 10.0, 5.0, 2.0)`
+
+const trackColumns = `t.id, t.title, t.artist, t.album, t.duration_s, t.codec,
+	t.bitrate, t.size, t.piece_length, t.seed_urls`
+
+// Store is a catalog.Catalog in one SQLite file. Safe for concurrent use.
+type Store struct {
+	writer *sql.DB // one connection, BEGIN IMMEDIATE
+	reader *sql.DB // several read-only connections
+
+	// writeMu orders each write's transaction and its update of ids, so
+	// that ids always matches the committed table.
+	writeMu sync.Mutex
+	idsMu   sync.RWMutex
+	ids     map[[20]byte]struct{}
+
+	closed atomic.Bool
+}
+
+var _ catalog.Catalog = (*Store)(nil)
+
+// Open opens (creating it and its directory when missing) the catalog file
+// at path and migrates its schema to the current version.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open catalog: empty path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	pragmas := url.Values{}
+	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	pragmas.Add("_pragma", "journal_mode(WAL)")
+	// NORMAL is durable across process crashes in WAL mode; only a power
+	// loss may lose the last commits.
+	pragmas.Add("_pragma", "synchronous(NORMAL)")
+	base := "file:" + (&url.URL{Path: path}).EscapedPath()
+
+	writerDSN := base + "?" + pragmas.Encode() + "&_txlock=immediate"
+	writer, err := sql.Open("sqlite", writerDSN)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	s := &Store{writer: writer, ids: make(map[[20]byte]struct{})}
+	if err := s.migrate(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+
+	readerPragmas := url.Values{}
+	readerPragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	readerPragmas.Add("_pragma", "query_only(1)")
+	reader, err := sql.Open("sqlite", base+"?"+readerPragmas.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	reader.SetMaxOpenConns(4)
+	reader.SetMaxIdleConns(4)
+	s.reader = reader
+	if err := s.loadIDs(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this peertune knows (%d)", version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+		}
+	}
+	// PRAGMA takes no bound parameters; the value is our own constant.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+		return fmt.Errorf("set schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) loadIDs(ctx context.Context) error {
+	rows, err := s.reader.QueryContext(ctx, `SELECT id FROM tracks`)
+	if err != nil {
+		return fmt.Errorf("load track ids: %w", err)
+	}
+	defer rows.Close()
+	s.idsMu.Lock()
+	defer s.idsMu.Unlock()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("load track ids: %w", err)
+		}
+		ih, err := rawID(id)
+		if err != nil {
+			return fmt.Errorf("load track ids: %w", err)
+		}
+		s.ids[ih] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load track ids: %w", err)
+	}
+	return nil
+}
+
+func rawID(id string) ([20]byte, error) {
+	var ih [20]byte
+	canon, err := proto.ParseTrackID(id)
+	if err != nil {
+		return ih, err
+	}
+	if _, err := hex.Decode(ih[:], []byte(canon)); err != nil {
+		return ih, fmt.Errorf("track id %q: %w", id, err)
+	}
+	return ih, nil
+}
+
+// Put implements catalog.Catalog.
+func (s *Store) Put(ctx context.Context, e catalog.Entry) (catalog.Entry, bool, error) {
+	if s.closed.Load() {
+		return catalog.Entry{}, false, catalog.ErrClosed
+	}
+	id, err := proto.ParseTrackID(e.ID)
+	if err != nil {
+		return catalog.Entry{}, false, fmt.Errorf("put track: %w", err)
+	}
+	ih, _ := rawID(id)
+	e.ID = id
+	e.Seeders, e.Leechers = 0, 0
+	if e.SeedURLs == nil {
+		e.SeedURLs = []string{}
+	}
+	if e.PublishedAt.IsZero() {
+		e.PublishedAt = time.Now()
+	}
+	e.PublishedAt = time.Unix(0, e.PublishedAt.UnixNano()).UTC()
+	if e.Torrent == nil {
+		e.Torrent = []byte{}
+	}
+	seedURLs, err := json.Marshal(e.SeedURLs)
+	if err != nil {
+		return catalog.Entry{}, false, fmt.Errorf("put track %s: encode seed urls: %w", id, err)
+	}
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO tracks (id, title, artist, album, duration_s,
+		codec, bitrate, size, piece_length, seed_urls, torrent, publisher, published_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		id, e.Title, e.Artist, e.Album, e.DurationS, e.Codec, e.Bitrate, e.Size,
+		e.PieceLength, string(seedURLs), e.Torrent, e.Publisher, e.PublishedAt.UnixNano())
+	if err != nil {
+		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
+	}
+	if n == 0 {
+		existing, err := getEntry(ctx, tx, id)
+		if err != nil {
+			return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: read existing: %w", id, err))
+		}
+		return existing, false, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: commit: %w", id, err))
+	}
+	s.idsMu.Lock()
+	s.ids[ih] = struct{}{}
+	s.idsMu.Unlock()
+	return e, true, nil
+}
+
+// queryer is what Get needs of *sql.DB and *sql.Tx.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getEntry(ctx context.Context, q queryer, id string) (catalog.Entry, error) {
+	var (
+		e           catalog.Entry
+		seedURLs    string
+		publishedAt int64
+	)
+	err := q.QueryRowContext(ctx, `SELECT `+trackColumns+`, t.torrent, t.publisher, t.published_at
+		FROM tracks t WHERE t.id = ?`, id).Scan(&e.ID, &e.Title, &e.Artist, &e.Album,
+		&e.DurationS, &e.Codec, &e.Bitrate, &e.Size, &e.PieceLength, &seedURLs,
+		&e.Torrent, &e.Publisher, &publishedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.Entry{}, catalog.ErrNotFound
+	}
+	if err != nil {
+		return catalog.Entry{}, err
+	}
+	if err := json.Unmarshal([]byte(seedURLs), &e.SeedURLs); err != nil {
+		return catalog.Entry{}, fmt.Errorf("decode seed urls: %w", err)
+	}
+	if e.Torrent == nil {
+		e.Torrent = []byte{}
+	}
+	e.PublishedAt = time.Unix(0, publishedAt).UTC()
+	return e, nil
+}
+
+// Get implements catalog.Catalog.
+func (s *Store) Get(ctx context.Context, id string) (catalog.Entry, error) {
+	if s.closed.Load() {
+		return catalog.Entry{}, catalog.ErrClosed
+	}
+	canon, err := proto.ParseTrackID(id)
+	if err != nil {
+		// Not a track id, so no track has it.
+		return catalog.Entry{}, fmt.Errorf("get track: %w: %v", catalog.ErrNotFound, err)
+	}
+	e, err := getEntry(ctx, s.reader, canon)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return catalog.Entry{}, err
+	}
+	if err != nil {
+		return catalog.Entry{}, s.wrap(fmt.Errorf("get track %s: %w", canon, err))
+	}
+	return e, nil
+}
+
+// matchExpr turns a user's query into an FTS5 MATCH expression: every word
+// a quoted prefix term, implicitly ANDed. Words hold only letters, digits
+// and marks (catalog.QueryWords), so the quotes are the only syntax.
+func matchExpr(words []string) string {
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.ReplaceAll(w, `"`, `""`))
+		b.WriteString(`"*`)
+	}
+	return b.String()
+}
+
+// Search implements catalog.Catalog.
+func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]proto.Track, int, error) {
+	if s.closed.Load() {
+		return nil, 0, catalog.ErrClosed
+	}
+	if limit < 0 || offset < 0 {
+		return nil, 0, fmt.Errorf("search: negative limit %d or offset %d", limit, offset)
+	}
+	tracks := []proto.Track{}
+	if strings.TrimSpace(query) != "" {
+		words := catalog.QueryWords(query)
+		if len(words) == 0 {
+			// Only separators: no word can match.
+			return tracks, 0, nil
+		}
+		return s.search(ctx, `SELECT count(*) FROM tracks_fts WHERE tracks_fts MATCH ?`,
+			`SELECT `+trackColumns+` FROM tracks_fts f JOIN tracks t ON t.rowid = f.rowid
+			WHERE tracks_fts MATCH ?
+			ORDER BY `+rankExpr+`, t.artist COLLATE NOCASE, t.album COLLATE NOCASE,
+				t.title COLLATE NOCASE, t.id
+			LIMIT ? OFFSET ?`, []any{matchExpr(words)}, limit, offset)
+	}
+	return s.search(ctx, `SELECT count(*) FROM tracks`,
+		`SELECT `+trackColumns+` FROM tracks t
+		ORDER BY t.artist COLLATE NOCASE, t.album COLLATE NOCASE, t.title COLLATE NOCASE, t.id
+		LIMIT ? OFFSET ?`, nil, limit, offset)
+}
+
+func (s *Store) search(ctx context.Context, countQuery, pageQuery string, args []any, limit, offset int) ([]proto.Track, int, error) {
+	tracks := []proto.Track{}
+	// One read transaction: the page and the total see the same snapshot.
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("search: %w", err))
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, countQuery, args...).Scan(&total); err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("search: count: %w", err))
+	}
+	if limit == 0 || offset >= total {
+		return tracks, total, nil
+	}
+	rows, err := tx.QueryContext(ctx, pageQuery, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("search: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t proto.Track
+		var seedURLs string
+		if err := rows.Scan(&t.ID, &t.Title, &t.Artist, &t.Album, &t.DurationS, &t.Codec,
+			&t.Bitrate, &t.Size, &t.PieceLength, &seedURLs); err != nil {
+			return nil, 0, s.wrap(fmt.Errorf("search: %w", err))
+		}
+		if err := json.Unmarshal([]byte(seedURLs), &t.SeedURLs); err != nil {
+			return nil, 0, fmt.Errorf("search: track %s: decode seed urls: %w", t.ID, err)
+		}
+		tracks = append(tracks, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("search: %w", err))
+	}
+	return tracks, total, nil
+}
+
+// Delete implements catalog.Catalog.
+func (s *Store) Delete(ctx context.Context, id, publisher string) error {
+	if s.closed.Load() {
+		return catalog.ErrClosed
+	}
+	canon, err := proto.ParseTrackID(id)
+	if err != nil {
+		return fmt.Errorf("delete track: %w: %v", catalog.ErrNotFound, err)
+	}
+	ih, _ := rawID(canon)
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(fmt.Errorf("delete track %s: %w", canon, err))
+	}
+	defer tx.Rollback()
+	var owner string
+	err = tx.QueryRowContext(ctx, `SELECT publisher FROM tracks WHERE id = ?`, canon).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ErrNotFound
+	}
+	if err != nil {
+		return s.wrap(fmt.Errorf("delete track %s: %w", canon, err))
+	}
+	if owner != publisher {
+		return catalog.ErrForbidden
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM tracks WHERE id = ?`, canon); err != nil {
+		return s.wrap(fmt.Errorf("delete track %s: %w", canon, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return s.wrap(fmt.Errorf("delete track %s: commit: %w", canon, err))
+	}
+	s.idsMu.Lock()
+	delete(s.ids, ih)
+	s.idsMu.Unlock()
+	return nil
+}
+
+// Contains implements catalog.Catalog from memory, without touching SQLite.
+func (s *Store) Contains(_ context.Context, ih [20]byte) (bool, error) {
+	if s.closed.Load() {
+		return false, catalog.ErrClosed
+	}
+	s.idsMu.RLock()
+	_, ok := s.ids[ih]
+	s.idsMu.RUnlock()
+	return ok, nil
+}
+
+// Count implements catalog.Catalog from memory.
+func (s *Store) Count(_ context.Context) (int, error) {
+	if s.closed.Load() {
+		return 0, catalog.ErrClosed
+	}
+	s.idsMu.RLock()
+	n := len(s.ids)
+	s.idsMu.RUnlock()
+	return n, nil
+}
+
+// Close implements catalog.Catalog. It checkpoints the WAL into the main
+// file so the catalog is one file at rest.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var errs []error
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	if _, err := s.writer.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+	}
+	errs = append(errs, s.writer.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close catalog: %w", err)
+	}
+	return nil
+}
+
+// wrap reports a failure after Close as ErrClosed.
+func (s *Store) wrap(err error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%w: %v", catalog.ErrClosed, err)
+	}
+	return err
+}

@@ -49,7 +49,7 @@ encode() {
 		# --noreplaygain and a fixed tag set keep the output byte-identical.
 		lame --quiet --noreplaygain --id3v2-only --tt "$title" --ta "$artist" --tl "$album" "$@" "$src" "$part" ;;
 	*.flac)
-		flac --silent --no-seektable -T "TITLE=$title" -T "ARTIST=$artist" -T "ALBUM=$album" "$@" -o "$part" "$src" ;;
+		flac --silent -S 1s -T "TITLE=$title" -T "ARTIST=$artist" -T "ALBUM=$album" "$@" -o "$part" "$src" ;;
 	*.ogg)
 		# oggenc takes a fixed serial number so the stream is reproducible.
 		oggenc --quiet --serial 12345 -t "$title" -a "$artist" -l "$album" "$@" -o "$part" "$src" ;;

@@ -1,0 +1,112 @@
+package announce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/peertune/peertune/tracker/peers"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval       = 30 * time.Minute
+	DefaultMinInterval    = 15 * time.Minute
+	DefaultNumWant        = 50
+	DefaultNumWantMax     = 100
+	MaxScrapeHashesHTTP   = 50
+	maxAnnounceQueryBytes = 2 << 10
+	maxScrapeQueryBytes   = 4 << 10 // 50 info_hash of up to 70 bytes each
+)
+
+// TrackedFunc reports whether the tracker serves a torrent (by default: the
+// catalog holds it). It is called once per announce and once per scraped
+// infohash, so it should be fast.
+type TrackedFunc func(ctx context.Context, ih peers.InfoHash) (bool, error)
+
+// Config configures the HTTP and UDP frontends.
+type Config struct {
+	// Store holds the swarms. Required.
+	Store peers.PeerStore
+	// Tracked decides which infohashes are served. Required unless Open.
+	Tracked TrackedFunc
+	// Open serves every infohash (--open); Tracked is then ignored.
+	Open bool
+	// Interval and MinInterval are told to clients (default 30m and 15m).
+	Interval, MinInterval time.Duration
+	// NumWantDefault is the peers given when the client does not say
+	// (default 50); NumWantMax caps what it asks for (default 100).
+	NumWantDefault, NumWantMax int
+	// TrustIPParam honours the client's ip= (HTTP) or IP field (UDP).
+	TrustIPParam bool
+	// TrustedProxies are the remote addresses whose X-Forwarded-For and
+	// X-Real-IP headers are believed (HTTP only).
+	TrustedProxies []netip.Prefix
+	// Logger gets server-side errors (default slog.Default()).
+	Logger *slog.Logger
+	// Metrics, if not nil, counts requests (see NewMetrics).
+	Metrics *Metrics
+	// Now is the clock for UDP connection ids (default time.Now).
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Store == nil {
+		return c, errors.New("announce: no peer store")
+	}
+	if c.Tracked == nil && !c.Open {
+		return c, errors.New("announce: no Tracked hook and not open")
+	}
+	if c.Open {
+		c.Tracked = nil
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.MinInterval == 0 {
+		c.MinInterval = DefaultMinInterval
+	}
+	if c.Interval < time.Second || c.MinInterval < time.Second || c.MinInterval > c.Interval {
+		return c, fmt.Errorf("announce: interval %v / min interval %v: want 1s <= min interval <= interval", c.Interval, c.MinInterval)
+	}
+	if c.NumWantDefault == 0 {
+		c.NumWantDefault = DefaultNumWant
+	}
+	if c.NumWantMax == 0 {
+		c.NumWantMax = DefaultNumWantMax
+	}
+	if c.NumWantDefault < 0 || c.NumWantMax < 0 || c.NumWantMax > 1000 {
+		return c, fmt.Errorf("announce: numwant default %d / max %d out of range (max at most 1000)", c.NumWantDefault, c.NumWantMax)
+	}
+	c.NumWantDefault = min(c.NumWantDefault, c.NumWantMax)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// numWant turns the client's request (negative: not given) into a count.
+func (c *Config) numWant(asked int64) int {
+	if asked < 0 {
+		return c.NumWantDefault
+	}
+	return int(min(asked, int64(c.NumWantMax)))
+}
+
+// tracked runs the hook; nil hook means open.
+func (c *Config) tracked(ctx context.Context, ih peers.InfoHash) (bool, error) {
+	if c.Tracked == nil {
+		return true, nil
+	}
+	ok, err := c.Tracked(ctx, ih)
+	if err != nil {
+		return false, fmt.Errorf("tracked check: %w", err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,110 @@
+package announce
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/peertune/peertune/tracker/peers"
+)
+
+// Protocol and result label values.
+const (
+	protoHTTP = 0
+	protoUDP  = 1
+
+	resultOK           = 0
+	resultError        = 1
+	resultUnregistered = 2
+
+	opAnnounce = 0
+	opScrape   = 1
+)
+
+var (
+	protoNames  = [2]string{"http", "udp"}
+	resultNames = [3]string{"ok", "error", "unregistered"}
+	opNames     = [2]string{"announce", "scrape"}
+)
+
+// Metrics are the frontends' Prometheus metrics; one Metrics is shared by
+// the HTTP and UDP frontends of a tracker.
+type Metrics struct {
+	requests [2][2][3]prometheus.Counter // op, protocol, result
+	latency  [2][2]prometheus.Observer   // op, protocol
+}
+
+// NewMetrics registers, on reg:
+//   - peertune_tracker_announces_total{protocol,result} and
+//     peertune_tracker_scrapes_total{protocol,result}: result is ok, error
+//     (bad input or a store failure) or unregistered (not tracked);
+//   - peertune_tracker_request_duration_seconds{protocol,request};
+//   - peertune_tracker_torrents, _seeders, _leechers from store.Stats at
+//     each collection.
+func NewMetrics(reg prometheus.Registerer, store peers.PeerStore) (*Metrics, error) {
+	announces := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "peertune_tracker_announces_total", Help: "Announces by protocol and result.",
+	}, []string{"protocol", "result"})
+	scrapes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "peertune_tracker_scrapes_total", Help: "Scrapes by protocol and result.",
+	}, []string{"protocol", "result"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "peertune_tracker_request_duration_seconds",
+		Help:    "Time to answer an announce or scrape, by protocol.",
+		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 15), // 25µs .. 0.4s
+	}, []string{"protocol", "request"})
+	for _, c := range []prometheus.Collector{announces, scrapes, latency, &statsCollector{store: store}} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register tracker metrics: %w", err)
+		}
+	}
+	m := &Metrics{}
+	for p, pn := range protoNames {
+		for r, rn := range resultNames {
+			m.requests[opAnnounce][p][r] = announces.WithLabelValues(pn, rn)
+			m.requests[opScrape][p][r] = scrapes.WithLabelValues(pn, rn)
+		}
+		for o, on := range opNames {
+			m.latency[o][p] = latency.WithLabelValues(pn, on)
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) observe(op, protocol, result int, start time.Time) {
+	if m == nil {
+		return
+	}
+	m.requests[op][protocol][result].Inc()
+	m.latency[op][protocol].Observe(time.Since(start).Seconds())
+}
+
+var (
+	torrentsDesc = prometheus.NewDesc("peertune_tracker_torrents", "Swarms with at least one peer.", nil, nil)
+	seedersDesc  = prometheus.NewDesc("peertune_tracker_seeders", "Stored seeders over all swarms.", nil, nil)
+	leechersDesc = prometheus.NewDesc("peertune_tracker_leechers", "Stored leechers over all swarms.", nil, nil)
+)
+
+// statsCollector reads the store's totals at each scrape of /metrics.
+type statsCollector struct{ store peers.PeerStore }
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- torrentsDesc
+	ch <- seedersDesc
+	ch <- leechersDesc
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.store.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(torrentsDesc, fmt.Errorf("peer store stats: %w", err))
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(torrentsDesc, prometheus.GaugeValue, float64(st.Torrents))
+	ch <- prometheus.MustNewConstMetric(seedersDesc, prometheus.GaugeValue, float64(st.Seeders))
+	ch <- prometheus.MustNewConstMetric(leechersDesc, prometheus.GaugeValue, float64(st.Leechers))
+}

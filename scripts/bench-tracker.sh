@@ -222,11 +222,13 @@ stop_target() {
 # --- measurements ------------------------------------------------------------
 kv() { grep -o "\b$2=[^ ]*" "$1" | head -1 | cut -d= -f2- | tr -d '"'; }
 
-# run_udpload COL PHASE ARGS...: one udpload per UDP address, workers split
-# evenly, in parallel; sums their figures into R[COL.PHASE.*].
+# run_udpload COL PHASE ARGS...: one udpload per UDP address (the warm-up: the
+# first only), workers split evenly, in parallel; sums into R[COL.PHASE.*].
 run_udpload() {
 	local col=$1 phase=$2 addrs=(${T_UDP[$1]}) i pids=() f
 	shift 2
+	# Instances share one store (Redis): fill it once, through the first.
+	[[ $phase == warmup ]] && addrs=("${addrs[0]}")
 	local w=$(((workers + ${#addrs[@]} - 1) / ${#addrs[@]}))
 	for i in "${!addrs[@]}"; do
 		f="$work/$col.$phase.$i.out"
@@ -349,7 +351,6 @@ if ((redis)); then
 		col="redis-x$n"
 		start_redis "$col"
 		start_peertune "$col" "$n" "$REDIS_URL"
-		T_PIDS[$col]="${T_PIDS[$col]}" # redis-server first, then the trackers
 		bench_target "$col"
 		stop_target "$col"
 	done

@@ -29,7 +29,7 @@ type mp3Decoder struct {
 // mp3SeekWarmup is how many frames before the target a seek starts
 // decoding: the first frame after a jump lacks its bit reservoir and the
 // filterbank's overlap, so its output is dropped.
-const mp3SeekWarmup = 3
+const mp3SeekWarmup = 8
 
 func openMP3(src *noSeekReader, size int64, fallback int64) (*mp3Decoder, error) {
 	hdr, err := parseMP3Header(src.src, size)
@@ -194,6 +194,8 @@ func (d *mp3Decoder) frameAt(off int64, frames int64) int64 {
 	rel := float64(off-d.hdr.audio) / float64(d.hdr.audioBytes(d.size))
 	var frac float64
 	switch {
+	case d.hdr.cbr:
+		frac = rel
 	case len(d.hdr.toc) == 100:
 		// Find the percent whose TOC entry brackets rel.
 		x := rel * 256

@@ -325,6 +325,8 @@ func (h mp3Header) seekOffset(frac float64, size int64) int64 {
 	audioBytes := h.audioBytes(size)
 	var rel float64
 	switch {
+	case h.cbr:
+		rel = frac * float64(audioBytes) // exact for constant bitrate
 	case len(h.toc) == 100:
 		pct := frac * 100
 		i := min(int(pct), 99)

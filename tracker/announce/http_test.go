@@ -34,7 +34,7 @@ func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) 
 func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	store *memory.Store
 	clock *testClock
 	reg   *prometheus.Registry
@@ -43,7 +43,7 @@ type fixture struct {
 
 // newFixture makes a store and a Config; tracked are the catalog's hashes
 // (nil: open).
-func newFixture(t *testing.T, tracked []peers.InfoHash, mod func(*Config)) *fixture {
+func newFixture(t testing.TB, tracked []peers.InfoHash, mod func(*Config)) *fixture {
 	t.Helper()
 	clock := newTestClock()
 	store, err := memory.New(memory.Config{PeerTTL: 31 * time.Minute, Now: clock.Now})

@@ -1,0 +1,469 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	pp "github.com/anacrolix/torrent/peer_protocol"
+	"github.com/anacrolix/torrent/storage"
+	"golang.org/x/time/rate"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// ErrClosed is returned by a Client or Stream used after Close.
+var ErrClosed = errors.New("stream client closed")
+
+// Client owns the process's one BitTorrent client and the cache.
+type Client struct {
+	cfg     Config
+	policy  Policy
+	log     *slog.Logger
+	http    *http.Client
+	closing atomic.Bool
+
+	completion storage.PieceCompletion
+	store      storage.ClientImplCloser
+	cl         *torrent.Client
+
+	// lifeMu serialises piece injection (read side) with dropping torrents
+	// and shutdown (write side): VerifyData on a closed torrent returns with
+	// the anacrolix client lock still held, which hangs the client.
+	lifeMu sync.RWMutex
+	closed bool
+
+	mu        sync.Mutex
+	streams   map[string]*Stream
+	byTorrent map[*torrent.Torrent]*Stream
+}
+
+// New creates the cache directories, opens the piece-completion store, starts
+// the BitTorrent client and re-adds every cached track so it is announced
+// and shared again.
+func New(cfg Config) (*Client, error) {
+	if cfg.CacheDir == "" {
+		return nil, errors.New("stream: no cache directory")
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	if cfg.ListenAddr == "" {
+		cfg.ListenAddr = ":0"
+	}
+	if _, _, err := net.SplitHostPort(cfg.ListenAddr); err != nil {
+		return nil, fmt.Errorf("stream: listen address %q: %w", cfg.ListenAddr, err)
+	}
+	if cfg.UploadRate < 0 {
+		return nil, fmt.Errorf("stream: negative upload rate %d", cfg.UploadRate)
+	}
+	c := &Client{
+		cfg:       cfg,
+		policy:    cfg.Policy.withDefaults(),
+		log:       cfg.Logger,
+		http:      cfg.HTTPClient,
+		streams:   make(map[string]*Stream),
+		byTorrent: make(map[*torrent.Torrent]*Stream),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.http == nil {
+		c.http = &http.Client{}
+	}
+	for _, sub := range []string{metaDirName, dataDirName, completionDirName} {
+		if err := os.MkdirAll(filepath.Join(cfg.CacheDir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("creating cache directory: %w", err)
+		}
+	}
+	var err error
+	c.completion, err = storage.NewDefaultPieceCompletionForDir(filepath.Join(cfg.CacheDir, completionDirName))
+	if err != nil {
+		return nil, fmt.Errorf("opening piece-completion store in %s: %w", cfg.CacheDir, err)
+	}
+	anaLog := slog.New(quietHandler{c.log.Handler(), &c.closing}).With("component", "anacrolix")
+	c.store = storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir: filepath.Join(cfg.CacheDir, dataDirName),
+		TorrentDirMaker: func(base string, _ *metainfo.Info, ih metainfo.Hash) string {
+			return filepath.Join(base, ih.HexString())
+		},
+		PieceCompletion: c.completion,
+		UsePartFiles:    g.Some(false),
+		Logger:          anaLog,
+	})
+
+	tc := torrent.NewDefaultClientConfig()
+	tc.DefaultStorage = c.store
+	tc.NoDHT = true
+	tc.NoDefaultPortForwarding = !cfg.UPnP
+	tc.DisableWebtorrent = true
+	tc.DisableWebseeds = true // the built-in webseed ignores priorities; we fetch ourselves
+	tc.DisableUTP = true
+	tc.Seed = true
+	tc.Bep20 = proto.PeerIDPrefixPlayer
+	tc.SetListenAddr(cfg.ListenAddr)
+	if host, _, _ := net.SplitHostPort(cfg.ListenAddr); host != "" {
+		// A literal address of one family: do not try to listen on the other.
+		if ip := net.ParseIP(host); ip != nil {
+			tc.DisableIPv6 = ip.To4() != nil
+			tc.DisableIPv4 = ip.To4() == nil
+		}
+	}
+	tc.Slogger = anaLog
+	if cfg.UploadRate > 0 {
+		// anacrolix panics when the burst is under one 16 KiB chunk.
+		tc.UploadRateLimiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), max(16<<10, int(cfg.UploadRate)))
+	}
+	tc.Callbacks.ReceivedUsefulData = append(tc.Callbacks.ReceivedUsefulData, c.onUsefulData)
+	tc.Callbacks.PeerConnAdded = append(tc.Callbacks.PeerConnAdded, c.onPeerConnAdded)
+	tc.Callbacks.ReadExtendedHandshake = c.onExtendedHandshake
+	c.cl, err = torrent.NewClient(tc)
+	if err != nil {
+		c.store.Close()
+		return nil, fmt.Errorf("starting BitTorrent client on %s: %w", cfg.ListenAddr, err)
+	}
+	if err := c.addCachedTracks(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// ListenPort is the BitTorrent port the client listens on.
+func (c *Client) ListenPort() int { return c.cl.LocalPort() }
+
+// PeerID is the client's BitTorrent peer id (it starts with
+// proto.PeerIDPrefixPlayer).
+func (c *Client) PeerID() string {
+	id := c.cl.PeerID()
+	return string(id[:])
+}
+
+// CacheDir is the cache directory.
+func (c *Client) CacheDir() string { return c.cfg.CacheDir }
+
+// Cached reports whether the track is in the cache, with its metadata.
+func (c *Client) Cached(id string) (CacheEntry, bool) {
+	e, err := readMeta(c.cfg.CacheDir, id)
+	return e, err == nil
+}
+
+// addCachedTracks re-adds every cached track so it is announced and shared.
+func (c *Client) addCachedTracks() error {
+	ents, err := ListCache(c.cfg.CacheDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		mi, err := readCachedTorrent(c.cfg.CacheDir, e.Track.ID)
+		if err != nil {
+			c.log.Warn("skipping cached track", "id", e.Track.ID, "err", err)
+			continue
+		}
+		if _, err := c.getOrAdd(e.Track, mi, false); err != nil {
+			c.log.Warn("skipping cached track", "id", e.Track.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// Open returns the Stream of a track and starts fetching it for playback:
+// the head from the seed server, the rest from peers. torrentBytes is the
+// .torrent; it may be nil when the track is cached.
+func (c *Client) Open(track proto.Track, torrentBytes []byte) (*Stream, error) {
+	s, err := c.add(track, torrentBytes)
+	if err != nil {
+		return nil, err
+	}
+	s.setMode(modePlaying)
+	return s, nil
+}
+
+// Prefetch starts downloading a track from peers (the seed server only over
+// BitTorrent and within the seed lead of its start, never over HTTP) without
+// the head from the seed server. A later Open of the same track upgrades it.
+func (c *Client) Prefetch(track proto.Track, torrentBytes []byte) (*Stream, error) {
+	s, err := c.add(track, torrentBytes)
+	if err != nil {
+		return nil, err
+	}
+	s.setMode(modePrefetch)
+	return s, nil
+}
+
+func (c *Client) add(track proto.Track, torrentBytes []byte) (*Stream, error) {
+	if c.closing.Load() {
+		return nil, ErrClosed
+	}
+	var mi *metainfo.MetaInfo
+	var err error
+	if torrentBytes == nil {
+		if track.ID == "" {
+			return nil, errors.New("stream: neither a track id nor a torrent")
+		}
+		mi, err = readCachedTorrent(c.cfg.CacheDir, track.ID)
+		if err != nil {
+			return nil, fmt.Errorf("track %s is not cached and no torrent was given: %w", track.ID, err)
+		}
+		if track.Title == "" {
+			if e, err := readMeta(c.cfg.CacheDir, track.ID); err == nil {
+				track = e.Track
+			}
+		}
+	} else {
+		mi, err = metainfo.Load(bytes.NewReader(torrentBytes))
+		if err != nil {
+			return nil, fmt.Errorf("reading torrent of track %q: %w", track.Title, err)
+		}
+	}
+	ih := mi.HashInfoBytes().HexString()
+	if track.ID == "" {
+		track.ID = ih
+	} else if id, err := proto.ParseTrackID(track.ID); err != nil {
+		return nil, err
+	} else if id != ih {
+		return nil, fmt.Errorf("track %s: torrent has infohash %s", id, ih)
+	}
+	track.ID = ih
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		return nil, fmt.Errorf("track %s: torrent info: %w", ih, err)
+	}
+	if track.Size == 0 {
+		track.Size = info.TotalLength()
+	}
+	if track.PieceLength == 0 {
+		track.PieceLength = info.PieceLength
+	}
+	if track.Size != info.TotalLength() || track.PieceLength != info.PieceLength {
+		return nil, fmt.Errorf("track %s: catalog says %d bytes in %d-byte pieces, torrent %d in %d",
+			ih, track.Size, track.PieceLength, info.TotalLength(), info.PieceLength)
+	}
+	if len(info.UpvertedFiles()) != 1 {
+		return nil, fmt.Errorf("track %s: torrent has %d files, want 1", ih, len(info.UpvertedFiles()))
+	}
+	if err := c.makeRoom(ih, track.Size); err != nil {
+		return nil, err
+	}
+	if torrentBytes != nil {
+		if err := writeFileAtomic(torrentPath(c.cfg.CacheDir, ih), torrentBytes); err != nil {
+			return nil, err
+		}
+	}
+	return c.getOrAdd(track, mi, true)
+}
+
+// getOrAdd adds the torrent to the client unless it is there, and records
+// the track in the cache.
+func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) (*Stream, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.streams[track.ID]; ok {
+		if touch {
+			s.touch()
+		}
+		return s, nil
+	}
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		return nil, fmt.Errorf("track %s: %w", track.ID, err)
+	}
+	spec.Webseeds = nil // our own policy fetches from seed URLs
+	spec.DhtNodes = nil
+	spec.Sources = nil
+	t, _, err := c.cl.AddTorrentSpec(spec)
+	if err != nil {
+		return nil, fmt.Errorf("adding track %s: %w", track.ID, err)
+	}
+	s, err := newStream(c, track, t)
+	if err != nil {
+		t.Drop()
+		return nil, err
+	}
+	c.streams[track.ID] = s
+	c.byTorrent[t] = s
+	if touch {
+		s.touch()
+	}
+	return s, nil
+}
+
+// makeRoom evicts least recently used tracks, never an open one, until a
+// track of size bytes fits under the cap.
+func (c *Client) makeRoom(id string, size int64) error {
+	if c.cfg.CacheSize < 0 {
+		return nil
+	}
+	ents, err := ListCache(c.cfg.CacheDir)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, e := range ents {
+		if e.Track.ID != id {
+			total += e.Track.Size
+		}
+	}
+	// Oldest first.
+	sort.Slice(ents, func(i, j int) bool { return ents[i].LastUsed.Before(ents[j].LastUsed) })
+	for _, e := range ents {
+		if total+size <= c.cfg.CacheSize {
+			break
+		}
+		if e.Track.ID == id || c.inUse(e.Track.ID) {
+			continue
+		}
+		if err := c.evict(e.Track.ID); err != nil {
+			return err
+		}
+		total -= e.Track.Size
+	}
+	if total+size > c.cfg.CacheSize {
+		c.log.Warn("cache over its cap: the open tracks do not fit", "cap", c.cfg.CacheSize, "need", total+size)
+	}
+	return nil
+}
+
+func (c *Client) inUse(id string) bool {
+	c.mu.Lock()
+	s, ok := c.streams[id]
+	c.mu.Unlock()
+	return ok && s.getMode() != modeIdle
+}
+
+// evict drops a track from the client and deletes its data, metadata and
+// piece completion.
+func (c *Client) evict(id string) error {
+	c.mu.Lock()
+	s := c.streams[id]
+	delete(c.streams, id)
+	if s != nil {
+		delete(c.byTorrent, s.t)
+	}
+	c.mu.Unlock()
+	if s != nil {
+		s.shutdown()
+		c.lifeMu.Lock()
+		s.t.Drop()
+		c.lifeMu.Unlock()
+		ih := s.t.InfoHash()
+		for i := range s.numPieces {
+			if err := c.completion.Set(metainfo.PieceKey{InfoHash: ih, Index: i}, false); err != nil {
+				return fmt.Errorf("evicting %s: %w", id, err)
+			}
+		}
+	}
+	for _, p := range []string{trackDataDir(c.cfg.CacheDir, id), metaPath(c.cfg.CacheDir, id), torrentPath(c.cfg.CacheDir, id)} {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("evicting %s: %w", id, err)
+		}
+	}
+	c.log.Info("evicted track from cache", "id", id)
+	return nil
+}
+
+// Streams lists the tracks the client holds (cached, prefetching, playing).
+func (c *Client) Streams() []*Stream {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Stream, 0, len(c.streams))
+	for _, s := range c.streams {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].track.ID < out[j].track.ID })
+	return out
+}
+
+// Close stops every stream, records cache state, closes the BitTorrent
+// client and the storage.
+func (c *Client) Close() error {
+	if c.closing.Swap(true) {
+		return nil
+	}
+	c.mu.Lock()
+	streams := make([]*Stream, 0, len(c.streams))
+	for _, s := range c.streams {
+		streams = append(streams, s)
+	}
+	c.mu.Unlock()
+	for _, s := range streams {
+		s.shutdown()
+	}
+	c.lifeMu.Lock()
+	c.closed = true
+	c.lifeMu.Unlock()
+	var errs []error
+	for _, s := range streams {
+		if err := s.saveMeta(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.cl != nil {
+		errs = append(errs, c.cl.Close()...)
+		// Closing the store also closes the completion store.
+		if err := c.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing piece-completion store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// streamOf finds the stream of a torrent; called from anacrolix callbacks.
+func (c *Client) streamOf(t *torrent.Torrent) *Stream {
+	if t == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byTorrent[t]
+}
+
+// onUsefulData runs under anacrolix's client lock: it must not call back
+// into anacrolix.
+func (c *Client) onUsefulData(ev torrent.ReceivedUsefulDataEvent) {
+	s := c.streamOf(ev.Peer.Torrent())
+	if s == nil || ev.Message == nil {
+		return
+	}
+	seed := false
+	if pc, ok := ev.Peer.TryAsPeerConn(); ok {
+		seed = isSeedPeerID(pc.PeerID)
+	}
+	s.noteChunk(int(ev.Message.Index), int64(len(ev.Message.Piece)), seed)
+}
+
+// onPeerConnAdded runs under anacrolix's client lock.
+func (c *Client) onPeerConnAdded(pc *torrent.PeerConn) {
+	s := c.streamOf(pc.Torrent())
+	if s == nil {
+		return
+	}
+	s.notePeerConn(pc)
+}
+
+func isSeedPeerID(id torrent.PeerID) bool {
+	return strings.HasPrefix(string(id[:]), proto.PeerIDPrefixSeeder[:3])
+}
+
+// onExtendedHandshake learns where a seed server listens, for redialling it
+// after the policy dropped it. Runs under anacrolix's client lock.
+func (c *Client) onExtendedHandshake(pc *torrent.PeerConn, msg *pp.ExtendedHandshakeMessage) {
+	if msg == nil || msg.Port <= 0 || !isSeedPeerID(pc.PeerID) {
+		return
+	}
+	if s := c.streamOf(pc.Torrent()); s != nil {
+		s.noteSeedAddr(pc, msg.Port)
+	}
+}

@@ -1,0 +1,252 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+
+	"github.com/peertune/peertune/proto"
+)
+
+const (
+	testPieceLen = 16 << 10
+	testBitrate  = 32 << 10 * 8 // 32 KiB of audio per second
+)
+
+// testTrack is a single-file torrent of random bytes.
+type testTrack struct {
+	data    []byte
+	torrent []byte
+	track   proto.Track
+}
+
+func newTestTrack(t testing.TB, size int, announce ...string) testTrack {
+	t.Helper()
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	var pieces []byte
+	for off := 0; off < size; off += testPieceLen {
+		h := sha1.Sum(data[off:min(off+testPieceLen, size)])
+		pieces = append(pieces, h[:]...)
+	}
+	info := metainfo.Info{Name: "track.bin", PieceLength: testPieceLen, Length: int64(size), Pieces: pieces}
+	infoBytes, err := bencode.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi := metainfo.MetaInfo{InfoBytes: infoBytes}
+	if len(announce) > 0 {
+		mi.Announce = announce[0]
+		mi.AnnounceList = [][]string{announce}
+	}
+	var buf bytes.Buffer
+	if err := mi.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return testTrack{
+		data:    data,
+		torrent: buf.Bytes(),
+		track: proto.Track{
+			ID: mi.HashInfoBytes().HexString(), Title: "random " + strconv.Itoa(size), Codec: proto.CodecWAV,
+			Bitrate: testBitrate, Size: int64(size), PieceLength: testPieceLen,
+			DurationS: float64(size) / (testBitrate / 8),
+		},
+	}
+}
+
+// seedServer is an HTTP seed server over a track's bytes that counts what it
+// sends and can be made slow or failing.
+type seedServer struct {
+	*httptest.Server
+	sent     atomic.Int64
+	requests atomic.Int64
+	status   atomic.Int64 // non-zero: answer every request with this status
+	delay    atomic.Int64 // nanoseconds before answering
+}
+
+func newSeedServer(t testing.TB, data []byte) *seedServer {
+	s := &seedServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		if d := s.delay.Load(); d > 0 {
+			select {
+			case <-time.After(time.Duration(d)):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if st := s.status.Load(); st != 0 {
+			http.Error(w, "test failure", int(st))
+			return
+		}
+		http.ServeContent(countingWriter{w, &s.sent}, r, "track.bin", time.Time{}, bytes.NewReader(data))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *seedServer) trackURL() string { return s.URL + "/track.bin" }
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+// newBTSeeder runs a real anacrolix client with a seeder's peer id holding
+// the whole track, on 127.0.0.1. It returns its address.
+func newBTSeeder(t testing.TB, tt testTrack) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "track.bin"), tt.data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := torrent.NewDefaultClientConfig()
+	cfg.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{ClientBaseDir: dir, PieceCompletion: storage.NewMapPieceCompletion()})
+	cfg.NoDHT = true
+	cfg.NoDefaultPortForwarding = true
+	cfg.DisableWebtorrent = true
+	cfg.DisableUTP = true
+	cfg.Seed = true
+	cfg.Bep20 = proto.PeerIDPrefixSeeder
+	cfg.SetListenAddr("127.0.0.1:0")
+	cfg.DisableIPv6 = true
+	cfg.Slogger = slog.New(slog.DiscardHandler)
+	cl, err := torrent.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	mi, err := metainfo.Load(bytes.NewReader(tt.torrent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Trackers = nil
+	tor, _, err := cl.AddTorrentSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tor.Complete().On():
+	case <-time.After(30 * time.Second):
+		t.Fatal("BitTorrent seeder did not verify its data")
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(cl.LocalPort()))
+}
+
+// fastPolicy keeps the defaults that matter for the rules tested, in audio
+// seconds, and shortens the wall-clock ones.
+func testPolicy() Policy {
+	return Policy{GiveUp: 10 * time.Second}
+}
+
+func newTestClient(t testing.TB, dir string, pol Policy) *Client {
+	t.Helper()
+	c, err := New(Config{
+		CacheDir:   dir,
+		CacheSize:  -1,
+		ListenAddr: "127.0.0.1:0",
+		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Policy:     pol,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(b, "\n")))
+	return len(b), nil
+}
+
+func (c *Client) addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.ListenPort()))
+}
+
+// play reads the whole track through a Reader at speed times real time (by
+// the track's bitrate) and returns what it read.
+func play(ctx context.Context, s *Stream, speed float64) ([]byte, error) {
+	r := s.NewReader(ctx)
+	defer r.Close()
+	return playFrom(r, s, speed, -1)
+}
+
+// playFrom reads up to limit bytes (all when negative) at speed times real time.
+func playFrom(r *Reader, s *Stream, speed float64, limit int64) ([]byte, error) {
+	var out bytes.Buffer
+	buf := make([]byte, 4<<10)
+	start := time.Now()
+	for limit < 0 || int64(out.Len()) < limit {
+		n, err := r.Read(buf)
+		out.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return out.Bytes(), err
+		}
+		due := time.Duration(float64(out.Len()) / s.bps / speed * float64(time.Second))
+		if d := due - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	return out.Bytes(), nil
+}
+
+func checkSum(t testing.TB, name string, st Stats) {
+	t.Helper()
+	sum := st.BytesSeedHead + st.BytesSeedEmergency + st.BytesSeedBT + st.BytesPeers + st.BytesCache
+	if sum != st.Size || !st.Complete {
+		t.Errorf("%s: sources add up to %d of %d bytes (complete %v): %+v", name, sum, st.Size, st.Complete, st)
+	}
+}
+
+func waitComplete(t testing.TB, s *Stream, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !s.Stats().Complete {
+		if time.Now().After(deadline) {
+			t.Fatalf("track not complete after %s: %+v", d, s.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fmtStats(st Stats) string {
+	return fmt.Sprintf("head=%d emerg=%d bt=%d peers=%d cache=%d dup=%d seen=%d lead=%s",
+		st.BytesSeedHead, st.BytesSeedEmergency, st.BytesSeedBT, st.BytesPeers, st.BytesCache, st.Duplicate, st.PeersSeen, st.MaxSeedLead)
+}

@@ -1,0 +1,100 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/anacrolix/torrent"
+)
+
+// Reader reads a stream's track. Reads block until the bytes arrive, from
+// whichever source the policy picks; the position of the last read is the
+// playhead the policy works from. Not safe for concurrent use, except Close.
+type Reader struct {
+	s      *Stream
+	r      torrent.Reader
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stop   func() bool
+	mu     sync.Mutex // guards pos against Close
+	pos    int64
+	once   sync.Once
+}
+
+// NewReader returns a reader of the whole track with a readahead of the
+// policy's Readahead of audio at the track's bitrate. ctx bounds every read.
+// When the policy gives up, reads return its *SourceError.
+func (s *Stream) NewReader(ctx context.Context) *Reader {
+	rctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.failCtx, func() { cancel(context.Cause(s.failCtx)) })
+	tr := s.t.NewReader()
+	tr.SetResponsive()
+	tr.SetReadahead(int64(s.c.policy.Readahead.Seconds() * s.bps))
+	tr.SetContext(rctx)
+	r := &Reader{s: s, r: tr, ctx: rctx, cancel: cancel, stop: stop}
+	s.mu.Lock()
+	s.readers[r] = struct{}{}
+	s.mu.Unlock()
+	s.playhead.Store(0)
+	s.poke()
+	return r
+}
+
+// Read reads from the track, blocking until bytes are available.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.ctx.Err() != nil {
+		return 0, r.cause()
+	}
+	s := r.s
+	s.readStart.Store(time.Now().UnixNano())
+	s.reading.Store(true)
+	n, err := r.r.Read(p)
+	s.reading.Store(false)
+	r.mu.Lock()
+	r.pos += int64(n)
+	pos := r.pos
+	r.mu.Unlock()
+	s.playhead.Store(pos)
+	if err != nil && !errors.Is(err, io.EOF) && r.ctx.Err() != nil {
+		err = r.cause()
+	}
+	return n, err
+}
+
+func (r *Reader) cause() error {
+	if c := context.Cause(r.ctx); c != nil {
+		return c
+	}
+	return r.ctx.Err()
+}
+
+// Seek moves the playhead; the policy follows it.
+func (r *Reader) Seek(off int64, whence int) (int64, error) {
+	pos, err := r.r.Seek(off, whence)
+	if err != nil {
+		return pos, err
+	}
+	r.mu.Lock()
+	r.pos = pos
+	r.mu.Unlock()
+	r.s.playhead.Store(pos)
+	r.s.poke()
+	return pos, nil
+}
+
+// Close releases the reader; pending reads return an error.
+func (r *Reader) Close() error {
+	var err error
+	r.once.Do(func() {
+		r.cancel(errors.New("reader closed"))
+		r.stop()
+		err = r.r.Close()
+		r.s.mu.Lock()
+		delete(r.s.readers, r)
+		r.s.mu.Unlock()
+	})
+	return err
+}

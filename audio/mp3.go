@@ -159,7 +159,7 @@ func (d *mp3Decoder) Seek(p int) error {
 		info = 1
 	}
 	out := int64(p) + d.hdr.skipSamples() // in go-mp3's output from the first frame
-	k := out/spf - info - mp3SeekWarmup // audio frame to start decoding at
+	k := out/spf - info - mp3SeekWarmup   // audio frame to start decoding at
 	if k <= 0 {
 		if err := d.restart(d.hdr.first, out); err != nil {
 			return err

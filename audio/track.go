@@ -87,9 +87,7 @@ func Open(ctx context.Context, r io.ReadSeeker, meta Meta) (t *Track, err error)
 	if err := t.open(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	if c, ok := r.(io.Closer); ok {
-		t.stop = context.AfterFunc(ctx, func() { c.Close() })
-	}
+	t.stop = context.AfterFunc(ctx, t.interrupt)
 	return t, nil
 }
 
@@ -268,6 +266,14 @@ func (t *Track) SeekTime(d time.Duration) error {
 // PositionTime is the position as a time from the start.
 func (t *Track) PositionTime() time.Duration {
 	return t.format.SampleRate.D(t.dec.Position())
+}
+
+// interrupt closes the reader given to Open if it is an io.Closer, so that
+// a Read blocked on bytes that have not arrived returns.
+func (t *Track) interrupt() {
+	if c, ok := t.src.r.(io.Closer); ok {
+		c.Close()
+	}
 }
 
 // Close releases the decoder and stops watching the context. It does not

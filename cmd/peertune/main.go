@@ -32,6 +32,7 @@ func rootCommand() *cli.Command {
 		Version: version,
 		Commands: []*cli.Command{
 			trackerCommand(),
+			seedCommand(),
 		},
 		// Errors are printed once, by exitStatus, with the status the
 		// contract gives them.

@@ -1,0 +1,239 @@
+package seeder
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+	"github.com/anacrolix/torrent/tracker"
+	"golang.org/x/time/rate"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// btSeeder seeds library files over BitTorrent with one anacrolix client.
+// Each torrent's storage points at the library file in place (no part
+// files, nothing copied), and its pieces are marked complete from the
+// seeder's own hashes, so adding a track reads nothing.
+type btSeeder struct {
+	cl         *torrent.Client
+	completion storage.PieceCompletion
+	log        *slog.Logger
+	quiet      *atomic.Bool // drops anacrolix's log records while closing
+
+	mu       sync.Mutex
+	torrents map[metainfo.Hash]btTorrent
+}
+
+type btTorrent struct {
+	t        *torrent.Torrent
+	storage  storage.ClientImplCloser
+	announce []string
+}
+
+// newBTSeeder starts the BitTorrent client listening on listen
+// ("host:port"; port 0 picks one).
+func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logger) (*btSeeder, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("--bt-listen %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("--bt-listen %q: bad port", listen)
+	}
+	quiet := new(atomic.Bool)
+	cfg := torrent.NewDefaultClientConfig()
+	cfg.Seed = true
+	cfg.NoDHT = true
+	cfg.NoDefaultPortForwarding = !upnp
+	cfg.DisableWebtorrent = true
+	cfg.DisableWebseeds = true // the seeder has every byte; its own url-list is for others
+	cfg.Bep20 = proto.PeerIDPrefixSeeder
+	cfg.ListenHost = func(string) string { return host }
+	cfg.ListenPort = port
+	cfg.UploadRateLimiter = limiter
+	cfg.Slogger = slog.New(quietHandler{log.With("component", "bt").Handler(), quiet, slog.LevelWarn})
+	if ip := net.ParseIP(host); ip != nil {
+		// Listening on one address family: do not try the other.
+		cfg.DisableIPv6 = ip.To4() != nil
+		cfg.DisableIPv4 = ip.To4() == nil
+	}
+	cl, err := torrent.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting BitTorrent client on %s: %w", listen, err)
+	}
+	return &btSeeder{
+		cl:         cl,
+		completion: storage.NewMapPieceCompletion(),
+		log:        log,
+		quiet:      quiet,
+		torrents:   map[metainfo.Hash]btTorrent{},
+	}, nil
+}
+
+// Addr is the address the client listens on.
+func (b *btSeeder) Addr() string {
+	for _, l := range b.cl.ListenAddrs() {
+		return l.String()
+	}
+	return ""
+}
+
+// uploaded is the track data sent to peers so far.
+func (b *btSeeder) uploaded() int64 {
+	s := b.cl.ConnStats()
+	return s.BytesWrittenData.Int64()
+}
+
+// add seeds the file at absPath, described by mi, whose pieces the seeder
+// hashed itself (they are marked complete without reading the file).
+func (b *btSeeder) add(mi *metainfo.MetaInfo, ih metainfo.Hash, absPath string, numPieces int, announce []string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.torrents[ih]; ok {
+		return nil
+	}
+	for i := range numPieces {
+		if err := b.completion.Set(metainfo.PieceKey{InfoHash: ih, Index: i}, true); err != nil {
+			return fmt.Errorf("marking %s complete: %w", absPath, err)
+		}
+	}
+	st := storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir:   filepath.Dir(absPath),
+		PieceCompletion: b.completion,
+		UsePartFiles:    g.Some(false),
+		Logger:          b.log.With("component", "bt-storage"),
+	})
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		return fmt.Errorf("torrent of %s: %w", absPath, err)
+	}
+	spec.Storage = st
+	spec.Webseeds = nil
+	spec.DisableInitialPieceCheck = true
+	t, _, err := b.cl.AddTorrentSpec(spec)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("seeding %s: %w", absPath, err)
+	}
+	b.torrents[ih] = btTorrent{t: t, storage: st, announce: announce}
+	return nil
+}
+
+// complete reports whether the client holds every piece of ih (the file is
+// where the storage looks, with the size it was hashed at).
+func (b *btSeeder) complete(ih metainfo.Hash) bool {
+	b.mu.Lock()
+	bt, ok := b.torrents[ih]
+	b.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case <-bt.t.GotInfo():
+	case <-time.After(5 * time.Second):
+		return false
+	}
+	return bt.t.BytesMissing() == 0
+}
+
+// remove stops seeding ih and tells its trackers so.
+func (b *btSeeder) remove(ctx context.Context, ih metainfo.Hash) {
+	b.mu.Lock()
+	bt, ok := b.torrents[ih]
+	delete(b.torrents, ih)
+	b.mu.Unlock()
+	if !ok {
+		return
+	}
+	bt.t.Drop()
+	bt.storage.Close()
+	b.announceStopped(ctx, map[metainfo.Hash][]string{ih: bt.announce})
+}
+
+// announceStopped sends event=stopped for each torrent to its trackers
+// itself: anacrolix skips that announce for a torrent it has dropped.
+func (b *btSeeder) announceStopped(ctx context.Context, torrents map[metainfo.Hash][]string) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	port := b.cl.LocalPort()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for ih, urls := range torrents {
+		for _, u := range urls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				c, err := tracker.NewClient(u, tracker.NewClientOpts{})
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				_, err = c.Announce(ctx, tracker.AnnounceRequest{
+					InfoHash: ih, PeerId: b.cl.PeerID(), Event: tracker.Stopped, Port: uint16(port), NumWant: 0,
+				}, tracker.AnnounceOpt{})
+				if err != nil {
+					b.log.Debug("stopped announce failed", "tracker", u, "infohash", ih.HexString(), "err", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// close stops announcing (event=stopped to every tracker), closes every
+// connection and the storages.
+func (b *btSeeder) close(ctx context.Context) {
+	b.mu.Lock()
+	all := b.torrents
+	b.torrents = map[metainfo.Hash]btTorrent{}
+	b.mu.Unlock()
+	stopped := map[metainfo.Hash][]string{}
+	for ih, bt := range all {
+		bt.t.Drop()
+		stopped[ih] = bt.announce
+	}
+	b.announceStopped(ctx, stopped)
+	// Reads cut short by Close log errors in anacrolix: expected here.
+	b.quiet.Store(true)
+	b.cl.Close()
+	for _, bt := range all {
+		bt.storage.Close()
+	}
+}
+
+// quietHandler passes records at min or above to next until quiet is set.
+type quietHandler struct {
+	next  slog.Handler
+	quiet *atomic.Bool
+	min   slog.Level
+}
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && !h.quiet.Load() && h.next.Enabled(ctx, l)
+}
+func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.quiet.Load() {
+		return nil
+	}
+	return h.next.Handle(ctx, r)
+}
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{h.next.WithAttrs(as), h.quiet, h.min}
+}
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{h.next.WithGroup(name), h.quiet, h.min}
+}

@@ -1,0 +1,205 @@
+package seeder
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
+	"golang.org/x/time/rate"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// Limits of the HTTP seed server.
+const (
+	readHeaderTimeout = 10 * time.Second
+	maxHeaderBytes    = 16 << 10
+	idleTimeout       = 2 * time.Minute
+	// DefaultMaxConns caps concurrent connections to the seed server.
+	DefaultMaxConns = 256
+)
+
+// servedFile is what the seed server knows of a file it may serve: the
+// size and modification time it was hashed at (a file changed since is not
+// served: its bytes would not match the published pieces) and the
+// infohash, which is its strong ETag.
+type servedFile struct {
+	size     int64
+	modTime  time.Time
+	infoHash string
+	codec    string
+}
+
+// fileIndex is the set of files the seed server serves, by library path.
+type fileIndex struct {
+	mu    sync.RWMutex
+	files map[string]servedFile
+}
+
+func (ix *fileIndex) get(rel string) (servedFile, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	f, ok := ix.files[rel]
+	return f, ok
+}
+
+func (ix *fileIndex) set(rel string, f servedFile) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.files == nil {
+		ix.files = map[string]servedFile{}
+	}
+	ix.files[rel] = f
+}
+
+func (ix *fileIndex) remove(rel string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	delete(ix.files, rel)
+}
+
+// SeedHandler serves the library over HTTP: each published file at
+// "/"+its library path (the seed URL), plus /metrics and /healthz. It opens
+// files only through an os.Root of the library and only for paths in its
+// index, so "..", encoded traversal, absolute paths, dotfiles, listings,
+// non-audio files and symlinks leading out all get 404.
+type SeedHandler struct {
+	root    *os.Root
+	index   *fileIndex
+	limiter *rate.Limiter
+	metrics *metrics
+	gather  prometheus.Gatherer
+	log     *slog.Logger
+}
+
+func (h *SeedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case proto.PathHealthz:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+		return
+	case proto.PathMetrics:
+		promhttp.HandlerFor(h.gather, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		return
+	}
+	code := h.serveFile(w, r)
+	h.metrics.httpRequests.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+func notFound(w http.ResponseWriter) int {
+	http.Error(w, "404 page not found", http.StatusNotFound)
+	return http.StatusNotFound
+}
+
+var contentTypes = map[string]string{
+	proto.CodecMP3: "audio/mpeg", proto.CodecFLAC: "audio/flac", proto.CodecOgg: "audio/ogg", proto.CodecWAV: "audio/wav",
+}
+
+func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return http.StatusMethodNotAllowed
+	}
+	// r.URL.Path is already percent-decoded, so "%2e%2e" arrives as "..";
+	// validRel refuses it, as it refuses "//abs", dot elements and
+	// anything but an audio extension. Only indexed paths are served.
+	rel, ok := strings.CutPrefix(r.URL.Path, "/")
+	if !ok || !validRel(rel) {
+		return notFound(w)
+	}
+	sf, ok := h.index.get(rel)
+	if !ok {
+		return notFound(w)
+	}
+	f, err := h.root.Open(filepath.FromSlash(rel))
+	if err != nil {
+		h.log.Debug("seed file not opened", "path", rel, "err", err)
+		return notFound(w)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != sf.size || !st.ModTime().Equal(sf.modTime) {
+		// Changed since it was hashed: its bytes no longer match the
+		// published torrent. The watcher (if on) republishes it.
+		h.log.Debug("seed file changed since hashing", "path", rel)
+		return notFound(w)
+	}
+	hdr := w.Header()
+	hdr.Set("ETag", `"`+sf.infoHash+`"`)
+	if ct := contentTypes[sf.codec]; ct != "" {
+		hdr.Set("Content-Type", ct)
+	}
+	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, counter: &h.metrics.httpUpload}
+	// A SectionReader per request: concurrent requests never share a
+	// file offset.
+	http.ServeContent(lw, r, "", sf.modTime, io.NewSectionReader(f, 0, sf.size))
+	return rw.code
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// limitedWriter paces a response body with the upload limiter shared with
+// BitTorrent, and counts the bytes sent. It hides the ResponseWriter's
+// ReadFrom (sendfile), so every byte goes through Write.
+type limitedWriter struct {
+	*statusWriter
+	ctx     context.Context
+	limiter *rate.Limiter
+	counter interface{ Add(int64) int64 }
+}
+
+func (w *limitedWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), max(w.limiter.Burst(), 1))
+		if w.limiter.Limit() != rate.Inf {
+			if err := w.limiter.WaitN(w.ctx, n); err != nil {
+				return written, fmt.Errorf("upload limiter: %w", err)
+			}
+		}
+		m, err := w.statusWriter.Write(p[:n])
+		written += m
+		w.counter.Add(int64(m))
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// newHTTPServer returns the seed server with its timeouts and header cap.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+// limitListener caps the number of connections open at once.
+func limitListener(l net.Listener, n int) net.Listener { return netutil.LimitListener(l, n) }

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
+
+	"github.com/peertune/peertune/client/api"
+	"github.com/peertune/peertune/client/seeder"
+)
+
+func seedCommand() *cli.Command {
+	const name = "seed"
+	return &cli.Command{
+		Name:      name,
+		Usage:     "publish a music folder to the tracker, serve it as an HTTP seed and over BitTorrent",
+		ArgsUsage: "DIR",
+		Description: "Scans DIR for mp3, flac, ogg and wav files, hashes each into its own torrent (unchanged\n" +
+			"files are not hashed again), publishes them to the tracker's catalog, serves them over HTTP\n" +
+			"(with /metrics and /healthz on the same address) and seeds them over BitTorrent.",
+		Flags: []cli.Flag{
+			trackerURLFlag(name),
+			&cli.StringFlag{Name: "token", Usage: "bearer token for publishing (one of the tracker's --token)", Sources: envVars(name, "token", "PEERTUNE_TOKEN")},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:7070", Usage: "HTTP seed address (also /metrics, /healthz)", Sources: envVars(name, "listen")},
+			&cli.StringFlag{Name: "public-url", Usage: "base of the published seed URLs (default: http:// + --listen)", Sources: envVars(name, "public-url")},
+			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address", Sources: envVars(name, "bt-listen")},
+			&cli.StringFlag{Name: "upload-rate", Usage: "cap on HTTP + BitTorrent upload, bytes per second (e.g. 512KiB); default: no cap", Sources: envVars(name, "upload-rate")},
+			&cli.BoolFlag{Name: "watch", Usage: "publish new and changed files, unpublish removed ones, as they happen", Sources: envVars(name, "watch")},
+			&cli.BoolFlag{Name: "no-http", Usage: "publish only: do not serve HTTP; seed URLs point at --public-url", Sources: envVars(name, "no-http")},
+			&cli.BoolFlag{Name: "no-bt", Usage: "do not seed over BitTorrent", Sources: envVars(name, "no-bt")},
+			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (UPnP/NAT-PMP)", Sources: envVars(name, "upnp")},
+			logJSONFlag(name),
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() != 1 {
+				return usageErrorf("seed takes one folder, got %q", cmd.Args().Slice())
+			}
+			dir := cmd.Args().First()
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return usageErrorf("seed: %q is not a folder", dir)
+			}
+			rate, err := sizeFlagValue(cmd, "upload-rate")
+			if err != nil {
+				return err
+			}
+			if cmd.Bool("no-http") && cmd.String("public-url") == "" {
+				return usageErrorf("--no-http needs --public-url (the server that has the files)")
+			}
+			if cmd.String("token") == "" {
+				return usageErrorf("seed needs --token (or PEERTUNE_TOKEN) to publish")
+			}
+			client, err := api.New(cmd.String("tracker"), api.WithToken(cmd.String("token")))
+			if err != nil {
+				return usageErrorf("--tracker: %w", err)
+			}
+			log := newLogger(cmd.Bool("log-json"))
+			s, err := seeder.New(seeder.Config{
+				Dir:         dir,
+				API:         client,
+				Listen:      cmd.String("listen"),
+				PublicURL:   cmd.String("public-url"),
+				BTListen:    cmd.String("bt-listen"),
+				UploadRate:  rate,
+				Watch:       cmd.Bool("watch"),
+				NoHTTP:      cmd.Bool("no-http"),
+				NoBT:        cmd.Bool("no-bt"),
+				UPnP:        cmd.Bool("upnp"),
+				ProgressBar: term.IsTerminal(int(os.Stderr.Fd())) && !cmd.Bool("log-json"),
+				Log:         log,
+			})
+			if err != nil {
+				return err
+			}
+			return s.Run(ctx)
+		},
+	}
+}

@@ -83,7 +83,9 @@ func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
 		return nil
 	}
 	// Peers that go away mid-request are normal in a swarm, not warnings.
-	if strings.Contains(r.Message, "closed") || strings.Contains(r.Message, "EOF") {
+	// Reads cut short by a cancelled context or Close are ours, not errors.
+	if strings.Contains(r.Message, "closed") || strings.Contains(r.Message, "EOF") ||
+		strings.Contains(r.Message, "read failed") {
 		return nil
 	}
 	return h.next.Handle(ctx, r)

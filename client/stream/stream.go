@@ -52,7 +52,7 @@ const (
 
 // pieceAcct is the byte accounting of one piece.
 type pieceAcct struct {
-	fromSeedBT, fromPeers, fromHTTP int64 // bytes received for the piece
+	fromSeedBT, fromPeers, fromHTTP int64  // bytes received for the piece
 	injecting                       source // an HTTP injection of this piece is in progress
 	source                          source // who completed it; srcNone while incomplete
 }

@@ -1,0 +1,347 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// A player killed with SIGKILL mid-track and started again fetches no
+// verified piece a second time, and its cache holds the right bytes.
+func TestKilledPlayerResumesWithoutRefetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a child process")
+	}
+	tt := newTestTrack(t, 1<<20)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	dir := t.TempDir()
+	trackJSON, err := json.Marshal(tt.track)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trackFile := filepath.Join(t.TempDir(), "track.json")
+	torrentFile := filepath.Join(t.TempDir(), "track.torrent")
+	if err := os.WriteFile(trackFile, trackJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(torrentFile, tt.torrent, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildPlayer$", "-test.v")
+	cmd.Env = append(os.Environ(), "STREAM_TEST_CHILD_DIR="+dir, "STREAM_TEST_CHILD_TRACK="+trackFile, "STREAM_TEST_CHILD_TORRENT="+torrentFile)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	sc := bufio.NewScanner(out)
+	var childPieces int
+	for sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "PIECES "); ok {
+			childPieces, _ = strconv.Atoi(n)
+			if childPieces >= 24 {
+				if err := cmd.Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				killed = true
+				break
+			}
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatalf("child ended before it had 24 pieces (had %d)", childPieces)
+	}
+	sentBefore := seed.sent.Load()
+
+	c := newTestClient(t, dir, testPolicy())
+	s, err := c.Open(proto.Track{ID: tt.track.ID}, nil) // the torrent comes from the cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	st0 := s.Stats()
+	if st0.BytesCache < int64(childPieces)*testPieceLen {
+		t.Errorf("restart found %d bytes cached, the child had verified %d pieces", st0.BytesCache, childPieces)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := play(ctx, s, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("restarted player read different bytes")
+	}
+	waitComplete(t, s, 30*time.Second)
+	st := s.Stats()
+	refetched := seed.sent.Load() - sentBefore
+	t.Logf("child verified %d pieces; restart: %s; HTTP sent %d", childPieces, fmtStats(st), refetched)
+	checkSum(t, "restarted", st)
+	if refetched != st.Size-st.BytesCache {
+		t.Errorf("restart fetched %d bytes over HTTP, want exactly the %d not cached", refetched, st.Size-st.BytesCache)
+	}
+	onDisk, err := os.ReadFile(filepath.Join(dir, dataDirName, tt.track.ID, "track.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onDisk, tt.data) {
+		t.Error("cached file differs from the track")
+	}
+}
+
+// TestChildPlayer is the process TestKilledPlayerResumesWithoutRefetch kills.
+func TestChildPlayer(t *testing.T) {
+	dir := os.Getenv("STREAM_TEST_CHILD_DIR")
+	if dir == "" {
+		t.Skip("helper process of TestKilledPlayerResumesWithoutRefetch")
+	}
+	var track proto.Track
+	b, err := os.ReadFile(os.Getenv("STREAM_TEST_CHILD_TRACK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &track); err != nil {
+		t.Fatal(err)
+	}
+	tor, err := os.ReadFile(os.Getenv("STREAM_TEST_CHILD_TORRENT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, dir, testPolicy())
+	s, err := c.Open(track, tor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.NewReader(context.Background())
+	buf := make([]byte, 4<<10)
+	start := time.Now()
+	var pos int64
+	for {
+		n, err := r.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos += int64(n)
+		fmt.Printf("PIECES %d\n", s.Stats().PiecesComplete)
+		due := time.Duration(float64(pos) / s.bps / 4 * float64(time.Second))
+		time.Sleep(max(due-time.Since(start), time.Millisecond))
+	}
+}
+
+// A fully cached track plays with the seed server gone and no peers.
+func TestCachedTrackNeedsNoNetwork(t *testing.T) {
+	tt := newTestTrack(t, 256<<10)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	dir := t.TempDir()
+	a := newTestClient(t, dir, testPolicy())
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := play(ctx, sa, 1000); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sa, 30*time.Second)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := ListCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || !ents[0].Complete || ents[0].Track.Title != tt.track.Title {
+		t.Fatalf("cache lists %+v", ents)
+	}
+	seed.Close()
+	requests := seed.requests.Load()
+
+	b := newTestClient(t, dir, testPolicy())
+	if n := len(b.Streams()); n != 1 {
+		t.Fatalf("restarted client holds %d tracks, want the cached one", n)
+	}
+	sb, err := b.Open(proto.Track{ID: tt.track.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := play(ctx, sb, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("cached track read differently")
+	}
+	st := sb.Stats()
+	checkSum(t, "cached", st)
+	if st.BytesCache != st.Size || seed.requests.Load() != requests {
+		t.Errorf("cached play: %s, %d new HTTP requests", fmtStats(st), seed.requests.Load()-requests)
+	}
+}
+
+// The cache evicts whole least recently used tracks, never an open one.
+func TestCacheEvictsLRUNotOpen(t *testing.T) {
+	const size = 64 << 10
+	dir := t.TempDir()
+	var tracks []testTrack
+	for range 3 {
+		tt := newTestTrack(t, size)
+		seed := newSeedServer(t, tt.data)
+		tt.track.SeedURLs = []string{seed.trackURL()}
+		tracks = append(tracks, tt)
+	}
+	c, err := New(Config{CacheDir: dir, CacheSize: 2*size + size/2, ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var streams []*Stream
+	for i, tt := range tracks[:2] {
+		s, err := c.Open(tt.track, tt.torrent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := play(ctx, s, 1000); err != nil {
+			t.Fatal(err)
+		}
+		waitComplete(t, s, 30*time.Second)
+		streams = append(streams, s)
+		if i == 0 {
+			time.Sleep(10 * time.Millisecond) // distinct LastUsed
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Track 0 is closed and oldest; track 1 is still open.
+	s2, err := c.Open(tracks[2].track, tracks[2].torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := play(ctx, s2, 1000); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := ListCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, e := range ents {
+		ids[e.Track.ID] = true
+	}
+	if ids[tracks[0].track.ID] || !ids[tracks[1].track.ID] || !ids[tracks[2].track.ID] || len(ids) != 2 {
+		t.Errorf("after eviction the cache holds %v", ids)
+	}
+	if _, err := os.Stat(filepath.Join(dir, dataDirName, tracks[0].track.ID)); !os.IsNotExist(err) {
+		t.Errorf("evicted track's data still there: %v", err)
+	}
+	c.Close()
+	if err := ClearCache(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := ListCache(dir); err != nil || len(ents) != 0 {
+		t.Errorf("after clear: %v, %v", ents, err)
+	}
+}
+
+// Prefetch fetches from peers only, never over HTTP.
+func TestPrefetchFromPeers(t *testing.T) {
+	tt := newTestTrack(t, 256<<10)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	a := newTestClient(t, t.TempDir(), testPolicy())
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := play(ctx, sa, 1000); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sa, 30*time.Second)
+	requests := seed.requests.Load()
+	b := newTestClient(t, t.TempDir(), testPolicy())
+	sb, err := b.Prefetch(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sb, 30*time.Second)
+	st := sb.Stats()
+	checkSum(t, "prefetch", st)
+	if st.BytesPeers != st.Size || seed.requests.Load() != requests {
+		t.Errorf("prefetch: %s, %d HTTP requests", fmtStats(st), seed.requests.Load()-requests)
+	}
+}
+
+// A restarted player announces the tracks in its cache to their tracker.
+func TestCachedTracksAnnouncedAtStart(t *testing.T) {
+	var mu sync.Mutex
+	announced := map[string][]string{} // info hash -> peer ids
+	tracker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		mu.Lock()
+		ih := fmt.Sprintf("%x", q.Get("info_hash"))
+		announced[ih] = append(announced[ih], q.Get("peer_id"))
+		mu.Unlock()
+		w.Write([]byte("d8:intervali60e5:peers0:e"))
+	}))
+	defer tracker.Close()
+	tt := newTestTrack(t, 64<<10, tracker.URL+"/announce")
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	dir := t.TempDir()
+	a := newTestClient(t, dir, testPolicy())
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sa, 30*time.Second)
+	a.Close()
+
+	b := newTestClient(t, dir, testPolicy())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		var found bool
+		for _, id := range announced[tt.track.ID] {
+			found = found || id == b.PeerID()
+		}
+		mu.Unlock()
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted player did not announce its cached track; announces: %v", announced)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.HasPrefix(b.PeerID(), proto.PeerIDPrefixPlayer) {
+		t.Errorf("peer id %q", b.PeerID())
+	}
+}

@@ -1,0 +1,182 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A seed server over BitTorrent (-PS) obeys the seed lead; a second player
+// takes the track from the first, not from the seeder.
+func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays two tracks in real time at 8x")
+	}
+	tt := newTestTrack(t, 1<<20)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	seederAddr := newBTSeeder(t, tt)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	a := newTestClient(t, t.TempDir(), testPolicy())
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.AddPeers(seederAddr); err != nil {
+		t.Fatal(err)
+	}
+	got, err := play(ctx, sa, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("player A read different bytes")
+	}
+	waitComplete(t, sa, 30*time.Second)
+	stA := sa.Stats()
+	t.Logf("A: %s; HTTP sent %d", fmtStats(stA), seed.sent.Load())
+	checkSum(t, "A", stA)
+	if stA.BytesSeedBT == 0 {
+		t.Errorf("A: nothing from the seeder over BitTorrent")
+	}
+	if lim := 16 * time.Second; stA.MaxSeedLead > lim {
+		t.Errorf("A: seed data ran %s ahead of the playhead, limit %s", stA.MaxSeedLead, lim)
+	}
+
+	sentBefore := seed.sent.Load()
+	b := newTestClient(t, t.TempDir(), testPolicy())
+	sb, err := b.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(seederAddr, a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	got, err = play(ctx, sb, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("player B read different bytes")
+	}
+	waitComplete(t, sb, 30*time.Second)
+	stB := sb.Stats()
+	t.Logf("B: %s; HTTP sent %d", fmtStats(stB), seed.sent.Load()-sentBefore)
+	checkSum(t, "B", stB)
+	network := stB.Size - stB.BytesCache
+	if stB.BytesPeers*10 < network*7 {
+		t.Errorf("B: %d of %d network bytes from other listeners, want at least 70%%", stB.BytesPeers, network)
+	}
+}
+
+// With the seed server failing and the only peer holding part of the track,
+// the reader gives up after GiveUp with an error naming what was tried.
+func TestGiveUpNamesWhatWasTried(t *testing.T) {
+	tt := newTestTrack(t, 256<<10)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	pol := testPolicy()
+	pol.GiveUp = 2 * time.Second
+	pol.SeedLead = 3 * time.Second // A holds about 4 s of the 8 s track
+
+	a := newTestClient(t, t.TempDir(), pol)
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No reader: A fetches the head and fills to the lead, then stops.
+	deadline := time.Now().Add(20 * time.Second)
+	for sa.Stats().PiecesComplete < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("A did not fetch the head: %+v", sa.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	have := sa.Stats().PiecesComplete
+	if have >= sa.Stats().Pieces {
+		t.Fatalf("A fetched the whole track (%d pieces) with no reader", have)
+	}
+	seed.status.Store(503)
+
+	b := newTestClient(t, t.TempDir(), pol)
+	sb, err := b.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := play(ctx, sb, 50)
+	var se *SourceError
+	if !errors.As(err, &se) {
+		t.Fatalf("read %d bytes, err %v; want a *SourceError", len(got), err)
+	}
+	t.Logf("A had %d pieces; B read %d bytes: %v", have, len(got), err)
+	if !bytes.Equal(got, tt.data[:len(got)]) {
+		t.Error("B read different bytes before giving up")
+	}
+	if int64(len(got)) < int64(have)*testPieceLen-testPieceLen {
+		t.Errorf("B read %d bytes, A had %d pieces", len(got), have)
+	}
+	msg := err.Error()
+	for _, want := range []string{"503", seed.trackURL(), "1 peers seen"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not mention %q", msg, want)
+		}
+	}
+	if sb.Err() == nil {
+		t.Error("Stream.Err is nil after giving up")
+	}
+}
+
+// A slow seed server (no head piece within HeadTimeout): the head comes
+// from peers.
+func TestSlowSeedHeadFromPeers(t *testing.T) {
+	tt := newTestTrack(t, 256<<10)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	pol := testPolicy()
+	a := newTestClient(t, t.TempDir(), pol)
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := play(ctx, sa, 1000); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sa, 30*time.Second)
+
+	seed.delay.Store(int64(30 * time.Second))
+	b := newTestClient(t, t.TempDir(), pol)
+	sb, err := b.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := play(ctx, sb, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("B read different bytes")
+	}
+	waitComplete(t, sb, 30*time.Second)
+	st := sb.Stats()
+	t.Logf("B: %s", fmtStats(st))
+	checkSum(t, "B", st)
+	if st.BytesPeers != st.Size {
+		t.Errorf("B: %d of %d bytes from peers with the seed server stalled", st.BytesPeers, st.Size)
+	}
+}

@@ -63,9 +63,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--udp %q: %w", c.UDP, err)
 	}
 	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--public-url %q: want an http(s) URL such as https://tracker.example.org", c.PublicURL)
+		if _, err := parseHTTPURL(c.PublicURL); err != nil {
+			return err
 		}
 	}
 	if c.Interval < 0 || c.MinInterval < 0 || c.PeerTTL < 0 {
@@ -86,4 +85,12 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+func parseHTTPURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--public-url %q: want an http(s) URL such as https://tracker.example.org", s)
+	}
+	return u, nil
 }

@@ -3,10 +3,323 @@ package tracker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/peertune/peertune/proto"
+	"github.com/peertune/peertune/tracker/announce"
+	"github.com/peertune/peertune/tracker/catalog"
+	catalogapi "github.com/peertune/peertune/tracker/catalog/api"
+	"github.com/peertune/peertune/tracker/catalog/sqlite"
+	"github.com/peertune/peertune/tracker/peers"
+	"github.com/peertune/peertune/tracker/peers/memory"
 )
 
-// Run serves until ctx is done, then shuts down gracefully.
+// HTTP server limits: announces are one short GET; publish bodies are
+// bounded by the catalog API itself.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 16 << 10
+	shutdownTimeout   = 10 * time.Second
+)
+
+// Server is a running tracker: its listeners are bound, its stores open.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    peers.PeerStore
+	catalog  catalog.Catalog
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	udpConn  net.PacketConn
+	udp      *announce.UDP
+	announce []string
+	ready    atomic.Bool
+}
+
+// Run starts a tracker with cfg and serves until ctx is done, then shuts
+// down gracefully.
 func Run(ctx context.Context, cfg Config) error {
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// New opens the stores and binds the listeners; Serve then serves them.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	cfg.setDefaults()
-	return errors.New("tracker: not wired yet")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+
+	if err := s.openStores(ctx); err != nil {
+		return nil, err
+	}
+
+	s.httpLn, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.UDP != "" {
+		s.udpConn, err = net.ListenPacket("udp", cfg.UDP)
+		if err != nil {
+			return nil, fmt.Errorf("listen on --udp %s: %w", cfg.UDP, err)
+		}
+	}
+	s.announce, err = s.announceURLs()
+	if err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := announce.NewMetrics(reg, s.store)
+	if err != nil {
+		return nil, fmt.Errorf("announce metrics: %w", err)
+	}
+	acfg := announce.Config{
+		Store:          s.store,
+		Open:           cfg.Open,
+		Interval:       cfg.Interval,
+		MinInterval:    cfg.MinInterval,
+		NumWantMax:     cfg.NumWantMax,
+		TrustIPParam:   cfg.TrustIPParam,
+		TrustedProxies: cfg.TrustedProxies,
+		Logger:         s.log,
+		Metrics:        metrics,
+	}
+	if !cfg.Open {
+		cat := s.catalog
+		acfg.Tracked = func(ctx context.Context, ih peers.InfoHash) (bool, error) {
+			return cat.Contains(ctx, ih)
+		}
+	}
+	httpAnnounce, err := announce.NewHTTP(acfg)
+	if err != nil {
+		return nil, fmt.Errorf("http announce: %w", err)
+	}
+	if s.udpConn != nil {
+		s.udp, err = announce.NewUDP(acfg)
+		if err != nil {
+			return nil, fmt.Errorf("udp announce: %w", err)
+		}
+	}
+	api, err := catalogapi.New(catalogapi.Config{
+		Catalog:  s.catalog,
+		Swarms:   s.store,
+		Tokens:   cfg.Tokens,
+		Announce: s.announce,
+		Version:  cfg.Version,
+		Logger:   s.log,
+		Metrics:  reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog api: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc(proto.PathAnnounce, httpAnnounce.ServeAnnounce)
+	mux.HandleFunc(proto.PathScrape, httpAnnounce.ServeScrape)
+	mux.Handle("/api/", api)
+	mux.Handle("GET "+proto.PathMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET "+proto.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET "+proto.PathReadyz, s.serveReady)
+	s.httpSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+func (s *Server) openStores(ctx context.Context) error {
+	if s.cfg.RedisURL != "" {
+		return errors.New("--redis: this build has no Redis backend yet")
+	}
+	store, err := memory.New(memory.Config{PeerTTL: s.cfg.PeerTTL})
+	if err != nil {
+		return fmt.Errorf("peer store: %w", err)
+	}
+	s.store = store
+	if err := os.MkdirAll(s.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("catalog directory: %w", err)
+	}
+	path := filepath.Join(s.cfg.DataDir, "catalog.sqlite")
+	cat, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return fmt.Errorf("catalog %s: %w", path, err)
+	}
+	s.catalog = cat
+	return nil
+}
+
+// announceURLs are the HTTP and UDP announce URLs clients are told of:
+// under --public-url when given, else on the bound listeners.
+func (s *Server) announceURLs() ([]string, error) {
+	httpBase := strings.TrimSuffix(s.cfg.PublicURL, "/")
+	var host string
+	if httpBase == "" {
+		httpBase = "http://" + s.httpLn.Addr().String()
+		host, _, _ = net.SplitHostPort(s.httpLn.Addr().String())
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			s.log.Warn("the tracker listens on every address but advertises an unspecified one: set --public-url", "listen", s.cfg.Listen)
+		}
+	} else {
+		u, err := parseHTTPURL(httpBase)
+		if err != nil {
+			return nil, err
+		}
+		host = u.Hostname()
+	}
+	urls := []string{httpBase + proto.PathAnnounce}
+	if s.udpConn != nil {
+		_, port, err := net.SplitHostPort(s.udpConn.LocalAddr().String())
+		if err != nil {
+			return nil, fmt.Errorf("udp address: %w", err)
+		}
+		if s.cfg.PublicURL == "" {
+			h, _, _ := net.SplitHostPort(s.udpConn.LocalAddr().String())
+			host = h
+		}
+		urls = append(urls, "udp://"+net.JoinHostPort(host, port)+proto.PathAnnounce)
+	}
+	return urls, nil
+}
+
+// HTTPAddr is the bound HTTP address (useful with port 0).
+func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+
+// UDPAddr is the bound UDP address, or nil when the UDP tracker is off.
+func (s *Server) UDPAddr() net.Addr {
+	if s.udpConn == nil {
+		return nil
+	}
+	return s.udpConn.LocalAddr()
+}
+
+// AnnounceURLs are the announce URLs the tracker advertises.
+func (s *Server) AnnounceURLs() []string { return append([]string(nil), s.announce...) }
+
+// Serve serves HTTP and UDP until ctx is done, then stops accepting, lets
+// open requests finish (up to 10 s), and closes the stores.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.closeAll()
+	s.logStart()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	if s.udp != nil {
+		g.Go(func() error {
+			if err := s.udp.Serve(gctx, s.udpConn); err != nil {
+				return fmt.Errorf("udp: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		s.ready.Store(false)
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		err := s.httpSrv.Shutdown(sctx)
+		if s.udp != nil {
+			s.udp.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("http shutdown: %w", err)
+		}
+		return nil
+	})
+	s.ready.Store(true)
+	err := g.Wait()
+	if err == nil {
+		s.log.Info("stopped")
+	}
+	return err
+}
+
+func (s *Server) logStart() {
+	attrs := []any{"http", s.httpLn.Addr().String(), "announce", s.announce, "open", s.cfg.Open, "data", s.cfg.DataDir}
+	if s.udpConn != nil {
+		attrs = append(attrs, "udp", s.udpConn.LocalAddr().String())
+	}
+	s.log.Info("tracker listening", attrs...)
+	if len(s.cfg.Tokens) == 0 {
+		s.log.Warn("publishing is disabled: no --token was given, so POST /api/v1/tracks answers 401")
+	}
+}
+
+// serveReady answers 200 while the tracker serves and its stores answer.
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		http.Error(w, "not ready: starting or shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.Stats(ctx); err != nil {
+		http.Error(w, "peer store: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	n, err := s.catalog.Count(ctx)
+	if err != nil {
+		http.Error(w, "catalog: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready: " + strconv.Itoa(n) + " tracks\n"))
+}
+
+// closeAll releases whatever New opened; safe on a partly built Server.
+func (s *Server) closeAll() {
+	if s.udpConn != nil {
+		s.udpConn.Close()
+	}
+	if s.httpLn != nil {
+		s.httpLn.Close()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil && !errors.Is(err, peers.ErrClosed) {
+			s.log.Error("closing peer store", "err", err)
+		}
+	}
+	if s.catalog != nil {
+		if err := s.catalog.Close(); err != nil && !errors.Is(err, catalog.ErrClosed) {
+			s.log.Error("closing catalog", "err", err)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -55,9 +56,12 @@ func ints(ch []int) []float64 {
 // Decoded PCM against ffmpeg's decode: flac and wav sample-exact, mp3 and
 // ogg by SNR (worst reported).
 func TestDecodeMatchesFFmpeg(t *testing.T) {
+	var mu sync.Mutex
 	worst := map[string]float64{}
+	t.Cleanup(func() { t.Logf("worst SNR per codec against ffmpeg (dB): %v", worst) })
 	for _, f := range fixtures {
 		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
 			path := fixturePath(t, f.name)
 			tr, got := decodeAll(t, path)
 			defer tr.Close()
@@ -90,10 +94,11 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 				}
 			}
 			t.Logf("SNR %.1f dB, %d samples", minSNR, len(got[0]))
+			mu.Lock()
 			if w, ok := worst[f.codec]; !ok || minSNR < w {
 				worst[f.codec] = minSNR
 			}
+			mu.Unlock()
 		})
 	}
-	t.Logf("worst SNR per codec against ffmpeg: %v", worst)
 }

@@ -99,7 +99,7 @@ func (d *mp3Decoder) Stream(samples [][2]float64) (n int, ok bool) {
 					return 0, false
 				}
 				if d.total >= 0 && d.pos < d.total-int64(d.hdr.frame.samples()) {
-					d.err = fmt.Errorf("mp3: truncated: the stream ends at byte %d after %d of %d samples",
+					d.err = fmt.Errorf("mp3: the stream ends at byte %d after %d of %d samples (truncated or corrupt)",
 						d.src.offset(), d.pos, d.total)
 					return 0, false
 				}

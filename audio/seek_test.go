@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -32,9 +33,12 @@ func findLag(ref, win []float64, guess, radius int) (lag int, residual float64) 
 // ffmpeg's decode.
 func TestSeekAccuracy(t *testing.T) {
 	const window = 1024
+	var mu sync.Mutex
 	worstMs := map[string]float64{}
+	t.Cleanup(func() { t.Logf("worst seek error per fixture (ms): %v", worstMs) })
 	for _, f := range fixtures {
 		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
 			path := fixturePath(t, f.name)
 			data, err := os.ReadFile(path)
 			if err != nil {
@@ -75,9 +79,10 @@ func TestSeekAccuracy(t *testing.T) {
 					t.Errorf("seek to %.0f%% (%.3fs) landed %.1f ms off (residual %.3g)", frac*100, float64(p)/float64(f.rate), errMs, residual/energy)
 				}
 				t.Logf("%.0f%%: %+.2f ms (residual/energy %.2g)", frac*100, errMs, residual/energy)
+				mu.Lock()
 				worstMs[f.name] = max(worstMs[f.name], math.Abs(errMs))
+				mu.Unlock()
 			}
 		})
 	}
-	t.Logf("worst seek error per fixture (ms): %v", worstMs)
 }

@@ -539,7 +539,17 @@ func (s *Stream) noteTried(msg string) {
 // tick applies the source policy once.
 func (s *Stream) tick() {
 	m := s.getMode()
-	if m == modeIdle || s.ctx.Err() != nil {
+	if s.ctx.Err() != nil {
+		return
+	}
+	if m == modeIdle {
+		// Closed: stop fetching; what is here stays shared.
+		for i, p := range s.prio {
+			if p != torrent.PiecePriorityNone {
+				s.t.Piece(i).SetPriority(torrent.PiecePriorityNone)
+				s.prio[i] = torrent.PiecePriorityNone
+			}
+		}
 		return
 	}
 	now := time.Now()

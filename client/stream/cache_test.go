@@ -1,18 +1,14 @@
 package stream
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,132 +16,6 @@ import (
 
 	"github.com/peertune/peertune/proto"
 )
-
-// A player killed with SIGKILL mid-track and started again fetches no
-// verified piece a second time, and its cache holds the right bytes.
-func TestKilledPlayerResumesWithoutRefetch(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a child process")
-	}
-	tt := newTestTrack(t, 1<<20)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
-	dir := t.TempDir()
-	trackJSON, err := json.Marshal(tt.track)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trackFile := filepath.Join(t.TempDir(), "track.json")
-	torrentFile := filepath.Join(t.TempDir(), "track.torrent")
-	if err := os.WriteFile(trackFile, trackJSON, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(torrentFile, tt.torrent, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestChildPlayer$", "-test.v")
-	cmd.Env = append(os.Environ(), "STREAM_TEST_CHILD_DIR="+dir, "STREAM_TEST_CHILD_TRACK="+trackFile, "STREAM_TEST_CHILD_TORRENT="+torrentFile)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	sc := bufio.NewScanner(out)
-	var childPieces int
-	for sc.Scan() {
-		if n, ok := strings.CutPrefix(sc.Text(), "PIECES "); ok {
-			childPieces, _ = strconv.Atoi(n)
-			if childPieces >= 24 {
-				if err := cmd.Process.Kill(); err != nil {
-					t.Fatal(err)
-				}
-				killed = true
-				break
-			}
-		}
-	}
-	cmd.Wait()
-	if !killed {
-		t.Fatalf("child ended before it had 24 pieces (had %d)", childPieces)
-	}
-	sentBefore := seed.sent.Load()
-
-	c := newTestClient(t, dir, testPolicy())
-	s, err := c.Open(proto.Track{ID: tt.track.ID}, nil) // the torrent comes from the cache
-	if err != nil {
-		t.Fatal(err)
-	}
-	st0 := s.Stats()
-	if st0.BytesCache < int64(childPieces)*testPieceLen {
-		t.Errorf("restart found %d bytes cached, the child had verified %d pieces", st0.BytesCache, childPieces)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	got, err := play(ctx, s, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, tt.data) {
-		t.Fatal("restarted player read different bytes")
-	}
-	waitComplete(t, s, 30*time.Second)
-	st := s.Stats()
-	refetched := seed.sent.Load() - sentBefore
-	t.Logf("child verified %d pieces; restart: %s; HTTP sent %d", childPieces, fmtStats(st), refetched)
-	checkSum(t, "restarted", st)
-	if refetched != st.Size-st.BytesCache {
-		t.Errorf("restart fetched %d bytes over HTTP, want exactly the %d not cached", refetched, st.Size-st.BytesCache)
-	}
-	onDisk, err := os.ReadFile(filepath.Join(dir, dataDirName, tt.track.ID, "track.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(onDisk, tt.data) {
-		t.Error("cached file differs from the track")
-	}
-}
-
-// TestChildPlayer is the process TestKilledPlayerResumesWithoutRefetch kills.
-func TestChildPlayer(t *testing.T) {
-	dir := os.Getenv("STREAM_TEST_CHILD_DIR")
-	if dir == "" {
-		t.Skip("helper process of TestKilledPlayerResumesWithoutRefetch")
-	}
-	var track proto.Track
-	b, err := os.ReadFile(os.Getenv("STREAM_TEST_CHILD_TRACK"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &track); err != nil {
-		t.Fatal(err)
-	}
-	tor, err := os.ReadFile(os.Getenv("STREAM_TEST_CHILD_TORRENT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newTestClient(t, dir, testPolicy())
-	s, err := c.Open(track, tor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := s.NewReader(context.Background())
-	buf := make([]byte, 4<<10)
-	start := time.Now()
-	var pos int64
-	for {
-		n, err := r.Read(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pos += int64(n)
-		fmt.Printf("PIECES %d\n", s.Stats().PiecesComplete)
-		due := time.Duration(float64(pos) / s.bps / 4 * float64(time.Second))
-		time.Sleep(max(due-time.Since(start), time.Millisecond))
-	}
-}
 
 // A fully cached track plays with the seed server gone and no peers.
 func TestCachedTrackNeedsNoNetwork(t *testing.T) {

@@ -98,6 +98,7 @@ type Stream struct {
 	headEnd      int // head pieces are [0, headEnd)
 	headCancel   context.CancelCauseFunc
 	headStarted  time.Time
+	playingSince time.Time
 	fetchBusy    bool
 	underSince   time.Time
 	readers      map[*Reader]struct{}
@@ -241,6 +242,9 @@ func (s *Stream) setMode(m mode) {
 		}
 	}
 	if m == modePlaying {
+		s.mu.Lock()
+		s.playingSince = time.Now()
+		s.mu.Unlock()
 		s.startHead()
 	}
 	s.poke()
@@ -709,8 +713,15 @@ func (s *Stream) tick() {
 	}
 	// No peer at all: the seed server serves the track over HTTP, paced to
 	// the seed lead (refilled once two thirds of it are left).
-	if httpOK && !fetchBusy && len(conns) == 0 && bufSec < pol.SeedLead.Seconds()*2/3 {
-		s.startFetch(firstMissing, s.contiguousMissing(complete, firstMissing, windowEnd))
+	// Peers found by the tracker take a moment to connect: wait HeadTimeout
+	// after the start, and fetch in steps of Readahead so that peers that
+	// appear take over.
+	s.mu.Lock()
+	playingFor := now.Sub(s.playingSince)
+	s.mu.Unlock()
+	if httpOK && !fetchBusy && len(conns) == 0 && bufSec < pol.SeedLead.Seconds()*2/3 && playingFor >= pol.HeadTimeout {
+		step := s.pieceOf(int64(firstMissing)*s.pieceLen + int64(pol.Readahead.Seconds()*s.bps))
+		s.startFetch(firstMissing, s.contiguousMissing(complete, firstMissing, min(windowEnd, step)))
 	}
 	s.checkGiveUp(now, firstMissing, pp, &listenerHave)
 }

@@ -1,0 +1,286 @@
+//go:build integration
+
+// These tests play tracks in real time (sped up) and run a child process:
+// go test -tags integration ./client/stream/
+
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// The head comes from the seed server over HTTP, the rest (no peers) from
+// the seed server paced to the lead; a second player gets the head from
+// HTTP and the rest from the first player.
+func TestHeadFromHTTPRestFromPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays two tracks in real time at 8x")
+	}
+	tt := newTestTrack(t, 1<<20)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	a := newTestClient(t, t.TempDir(), testPolicy())
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := play(ctx, sa, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("player A read different bytes")
+	}
+	waitComplete(t, sa, 30*time.Second)
+	stA := sa.Stats()
+	t.Logf("A: %s; HTTP sent %d in %d requests", fmtStats(stA), seed.sent.Load(), seed.requests.Load())
+	checkSum(t, "A", stA)
+	headBytes := int64(6 * testPieceLen) // 3 s at 32 KiB/s
+	if stA.BytesSeedHead != headBytes {
+		t.Errorf("A: head %d bytes, want %d", stA.BytesSeedHead, headBytes)
+	}
+	if stA.BytesSeedEmergency != stA.Size-headBytes {
+		t.Errorf("A: %d bytes past the head from the seed server, want %d", stA.BytesSeedEmergency, stA.Size-headBytes)
+	}
+	// 15 s of audio plus one piece, plus what a 4 KiB read can lag.
+	if lim := 15*time.Second + time.Second; stA.MaxSeedLead > lim {
+		t.Errorf("A: seed data ran %s ahead of the playhead, limit %s", stA.MaxSeedLead, lim)
+	}
+
+	sentBefore := seed.sent.Load()
+	b := newTestClient(t, t.TempDir(), testPolicy())
+	sb, err := b.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	got, err = play(ctx, sb, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("player B read different bytes")
+	}
+	waitComplete(t, sb, 30*time.Second)
+	stB := sb.Stats()
+	t.Logf("B: %s; HTTP sent %d", fmtStats(stB), seed.sent.Load()-sentBefore)
+	checkSum(t, "B", stB)
+	if stB.BytesPeers < stB.Size-headBytes {
+		t.Errorf("B: %d bytes from peers, want at least %d", stB.BytesPeers, stB.Size-headBytes)
+	}
+	if http := seed.sent.Load() - sentBefore; http > headBytes+4*testPieceLen {
+		t.Errorf("B: seed server sent %d bytes over HTTP, want about the head (%d)", http, headBytes)
+	}
+	if stB.PeersSeen != 1 {
+		t.Errorf("B: saw %d peers, want 1", stB.PeersSeen)
+	}
+}
+
+// A seed server over BitTorrent (-PS) obeys the seed lead; a second player
+// takes the track from the first, not from the seeder.
+func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays two tracks in real time at 8x")
+	}
+	tt := newTestTrack(t, 1<<20)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	seederAddr := newBTSeeder(t, tt)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	a := newTestClient(t, t.TempDir(), testPolicy())
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.AddPeers(seederAddr); err != nil {
+		t.Fatal(err)
+	}
+	got, err := play(ctx, sa, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("player A read different bytes")
+	}
+	waitComplete(t, sa, 30*time.Second)
+	stA := sa.Stats()
+	t.Logf("A: %s; HTTP sent %d", fmtStats(stA), seed.sent.Load())
+	checkSum(t, "A", stA)
+	if stA.BytesSeedBT == 0 {
+		t.Errorf("A: nothing from the seeder over BitTorrent")
+	}
+	if lim := 16 * time.Second; stA.MaxSeedLead > lim {
+		t.Errorf("A: seed data ran %s ahead of the playhead, limit %s", stA.MaxSeedLead, lim)
+	}
+
+	sentBefore := seed.sent.Load()
+	b := newTestClient(t, t.TempDir(), testPolicy())
+	sb, err := b.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(seederAddr, a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	got, err = play(ctx, sb, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("player B read different bytes")
+	}
+	waitComplete(t, sb, 30*time.Second)
+	stB := sb.Stats()
+	t.Logf("B: %s; HTTP sent %d", fmtStats(stB), seed.sent.Load()-sentBefore)
+	checkSum(t, "B", stB)
+	network := stB.Size - stB.BytesCache
+	if stB.BytesPeers*10 < network*7 {
+		t.Errorf("B: %d of %d network bytes from other listeners, want at least 70%%", stB.BytesPeers, network)
+	}
+}
+
+// A player killed with SIGKILL mid-track and started again fetches no
+// verified piece a second time, and its cache holds the right bytes.
+func TestKilledPlayerResumesWithoutRefetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a child process")
+	}
+	tt := newTestTrack(t, 1<<20)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	dir := t.TempDir()
+	trackJSON, err := json.Marshal(tt.track)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trackFile := filepath.Join(t.TempDir(), "track.json")
+	torrentFile := filepath.Join(t.TempDir(), "track.torrent")
+	if err := os.WriteFile(trackFile, trackJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(torrentFile, tt.torrent, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildPlayer$", "-test.v")
+	cmd.Env = append(os.Environ(), "STREAM_TEST_CHILD_DIR="+dir, "STREAM_TEST_CHILD_TRACK="+trackFile, "STREAM_TEST_CHILD_TORRENT="+torrentFile)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	sc := bufio.NewScanner(out)
+	var childPieces int
+	for sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "PIECES "); ok {
+			childPieces, _ = strconv.Atoi(n)
+			if childPieces >= 24 {
+				if err := cmd.Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				killed = true
+				break
+			}
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatalf("child ended before it had 24 pieces (had %d)", childPieces)
+	}
+	sentBefore := seed.sent.Load()
+
+	c := newTestClient(t, dir, testPolicy())
+	s, err := c.Open(proto.Track{ID: tt.track.ID}, nil) // the torrent comes from the cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	st0 := s.Stats()
+	if st0.BytesCache < int64(childPieces)*testPieceLen {
+		t.Errorf("restart found %d bytes cached, the child had verified %d pieces", st0.BytesCache, childPieces)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := play(ctx, s, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("restarted player read different bytes")
+	}
+	waitComplete(t, s, 30*time.Second)
+	st := s.Stats()
+	refetched := seed.sent.Load() - sentBefore
+	t.Logf("child verified %d pieces; restart: %s; HTTP sent %d", childPieces, fmtStats(st), refetched)
+	checkSum(t, "restarted", st)
+	if refetched != st.Size-st.BytesCache {
+		t.Errorf("restart fetched %d bytes over HTTP, want exactly the %d not cached", refetched, st.Size-st.BytesCache)
+	}
+	onDisk, err := os.ReadFile(filepath.Join(dir, dataDirName, tt.track.ID, "track.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onDisk, tt.data) {
+		t.Error("cached file differs from the track")
+	}
+}
+
+// TestChildPlayer is the process TestKilledPlayerResumesWithoutRefetch kills.
+func TestChildPlayer(t *testing.T) {
+	dir := os.Getenv("STREAM_TEST_CHILD_DIR")
+	if dir == "" {
+		t.Skip("helper process of TestKilledPlayerResumesWithoutRefetch")
+	}
+	var track proto.Track
+	b, err := os.ReadFile(os.Getenv("STREAM_TEST_CHILD_TRACK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &track); err != nil {
+		t.Fatal(err)
+	}
+	tor, err := os.ReadFile(os.Getenv("STREAM_TEST_CHILD_TORRENT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, dir, testPolicy())
+	s, err := c.Open(track, tor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.NewReader(context.Background())
+	buf := make([]byte, 4<<10)
+	start := time.Now()
+	var pos int64
+	for {
+		n, err := r.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos += int64(n)
+		fmt.Printf("PIECES %d\n", s.Stats().PiecesComplete)
+		due := time.Duration(float64(pos) / s.bps / 4 * float64(time.Second))
+		time.Sleep(max(due-time.Since(start), time.Millisecond))
+	}
+}

@@ -26,7 +26,7 @@ func main() {
 }
 
 func rootCommand() *cli.Command {
-	return &cli.Command{
+	root := &cli.Command{
 		Name:    "peertune",
 		Usage:   "peer-to-peer music streaming: tracker, seeder and player",
 		Version: version,
@@ -37,10 +37,25 @@ func rootCommand() *cli.Command {
 		// Errors are printed once, by exitStatus, with the status the
 		// contract gives them.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
-		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
-			return usageErrorf("%w", err)
-		},
+		OnUsageError:   onUsageError,
 	}
+	// cli does not pass OnUsageError down: every subcommand needs it for
+	// a bad flag to exit 2.
+	var setUsage func(cmds []*cli.Command)
+	setUsage = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			if c.OnUsageError == nil {
+				c.OnUsageError = onUsageError
+			}
+			setUsage(c.Commands)
+		}
+	}
+	setUsage(root.Commands)
+	return root
+}
+
+func onUsageError(_ context.Context, _ *cli.Command, err error, _ bool) error {
+	return usageErrorf("%w", err)
 }
 
 // Exit statuses of the contract.

@@ -235,6 +235,9 @@ func (s *Seeder) Close() {
 func (s *Seeder) Run(ctx context.Context) error {
 	defer s.Close()
 	if err := s.fetchAnnounce(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the tracker
+		}
 		return err
 	}
 	s.warnLoopback()
@@ -404,13 +407,9 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 		}
 		a, served := s.active[f.Rel]
 		if !served {
+			// Served over HTTP before it is published, so its seed URL works
+			// as soon as the catalog lists it.
 			s.index.set(f.Rel, servedFile{size: f.Size, modTime: f.ModTime, infoHash: p.ih.HexString(), codec: p.state.Meta.Codec})
-			if s.bt != nil {
-				n := int((f.Size + p.state.PieceLength - 1) / p.state.PieceLength)
-				if err := s.bt.add(p.mi, p.ih, f.Abs, n, s.announce); err != nil {
-					s.log.Warn("not seeding over BitTorrent", "path", f.Rel, "err", err)
-				}
-			}
 			a = activeTrack{ih: p.ih}
 		}
 		if !a.published {
@@ -427,6 +426,15 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 				res.Published++
 				s.metrics.published.WithLabelValues("publish", "ok").Inc()
 				s.log.Debug("published", "path", f.Rel, "id", track.ID, "new", created)
+			}
+		}
+		if !served && s.bt != nil {
+			// Added to BitTorrent after publishing: the tracker refuses
+			// announces for infohashes not in its catalog, and anacrolix
+			// waits a minute before retrying a failed announce.
+			n := int((f.Size + p.state.PieceLength - 1) / p.state.PieceLength)
+			if err := s.bt.add(p.mi, p.ih, f.Abs, n, s.announce); err != nil {
+				s.log.Warn("not seeding over BitTorrent", "path", f.Rel, "err", err)
 			}
 		}
 		s.active[f.Rel] = a

@@ -172,7 +172,7 @@ func (p *Player) Play(ctx context.Context, t *Track) (Report, error) {
 	in := Format{SampleRate: int(t.Format().SampleRate), Channels: t.Format().NumChannels}
 	of, err := p.out.Open(in)
 	if err != nil {
-		return Report{}, err
+		return Report{}, &OutputError{err}
 	}
 	rate := of.SampleRate
 	chunk := max(beep.SampleRate(rate).N(p.opts.Chunk), 1)
@@ -246,7 +246,7 @@ loop:
 		n, ok := chain.Stream(buf)
 		if n > 0 {
 			if err := p.out.Write(buf[:n]); err != nil {
-				return p.finish(rep, s), err
+				return p.finish(rep, s), &OutputError{err}
 			}
 			written += int64(n)
 		}
@@ -282,6 +282,13 @@ func (p *Player) finish(rep Report, s *session) Report {
 	}
 	return rep
 }
+
+// OutputError is a failure of the output (the device, the file), as
+// opposed to one of the track.
+type OutputError struct{ Err error }
+
+func (e *OutputError) Error() string { return e.Err.Error() }
+func (e *OutputError) Unwrap() error { return e.Err }
 
 // session is one track being played.
 type session struct {

@@ -316,3 +316,88 @@ func (h wavHeader) info() Info {
 		Bitrate:  int64(h.rate) * int64(h.blockAlign) * 8,
 	}
 }
+
+// checkFLACMetadata walks the metadata blocks and checks the counts inside
+// the Vorbis comment and picture blocks against the block sizes: mewkiz/flac
+// allocates what a corrupt count says (tens of GB) before reading it.
+func checkFLACMetadata(r io.ReadSeeker, size int64) error {
+	off := int64(4)
+	for range 1024 {
+		if _, err := r.Seek(off, io.SeekStart); err != nil {
+			return fmt.Errorf("flac: seek to byte %d: %w", off, err)
+		}
+		var h [4]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return fmt.Errorf("flac: reading the metadata block header at byte %d: %w", off, err)
+		}
+		last, typ := h[0]&0x80 != 0, h[0]&0x7f
+		length := int64(h[1])<<16 | int64(h[2])<<8 | int64(h[3])
+		if size > 0 && off+4+length > size {
+			return fmt.Errorf("flac: metadata block at byte %d (%d bytes) runs past the end of the file (%d bytes)", off, length, size)
+		}
+		if typ == 4 || typ == 6 {
+			body := make([]byte, length)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return fmt.Errorf("flac: reading the metadata block at byte %d: %w", off, err)
+			}
+			if err := checkFLACBlockCounts(typ, body); err != nil {
+				return fmt.Errorf("flac: metadata block at byte %d: %w", off, err)
+			}
+		}
+		off += 4 + length
+		if last {
+			return nil
+		}
+	}
+	return fmt.Errorf("flac: more than 1024 metadata blocks")
+}
+
+func checkFLACBlockCounts(typ byte, b []byte) error {
+	le := func(p int) (int64, bool) {
+		if p+4 > len(b) {
+			return 0, false
+		}
+		return int64(binary.LittleEndian.Uint32(b[p:])), true
+	}
+	be := func(p int) (int64, bool) {
+		if p+4 > len(b) {
+			return 0, false
+		}
+		return int64(binary.BigEndian.Uint32(b[p:])), true
+	}
+	switch typ {
+	case 4: // Vorbis comment: vendor length, vendor, count, (length, comment)...
+		n, ok := le(0)
+		if !ok || 4+n+4 > int64(len(b)) {
+			return fmt.Errorf("vorbis comment: vendor string of %d bytes in a block of %d", n, len(b))
+		}
+		p := 4 + n
+		count, _ := le(int(p))
+		if count*4 > int64(len(b))-p-4 {
+			return fmt.Errorf("vorbis comment: %d comments cannot fit in %d bytes", count, len(b))
+		}
+		p += 4
+		for range count {
+			l, ok := le(int(p))
+			if !ok || p+4+l > int64(len(b)) {
+				return fmt.Errorf("vorbis comment: a comment of %d bytes runs past the block", l)
+			}
+			p += 4 + l
+		}
+	case 6: // picture: type, mime length, mime, desc length, desc, 4x4 numbers, data length, data
+		p := int64(4)
+		for range 2 {
+			l, ok := be(int(p))
+			if !ok || p+4+l > int64(len(b)) {
+				return fmt.Errorf("picture: a string of %d bytes runs past the block", l)
+			}
+			p += 4 + l
+		}
+		p += 16
+		l, ok := be(int(p))
+		if !ok || p+4+l > int64(len(b)) {
+			return fmt.Errorf("picture: %d bytes of data in a block of %d", l, len(b))
+		}
+	}
+	return nil
+}

@@ -115,6 +115,12 @@ func (t *Track) open() error {
 			t.info.Duration = samplesDuration(d.est, d.rate())
 		}
 	case CodecFLAC:
+		if err := checkFLACMetadata(t.src, t.meta.Size); err != nil {
+			return err
+		}
+		if _, err := t.src.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("flac: seek: %w", err)
+		}
 		s, f, err := flac.Decode(t.src)
 		if err != nil {
 			return fmt.Errorf("%w (near byte %d)", err, t.src.off)

@@ -33,6 +33,7 @@ func rootCommand() *cli.Command {
 		Commands: []*cli.Command{
 			trackerCommand(),
 			seedCommand(),
+			playCommand(),
 		},
 		// Errors are printed once, by exitStatus, with the status the
 		// contract gives them.

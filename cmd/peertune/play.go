@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
+
+	"github.com/peertune/peertune/audio"
+)
+
+func playCommand() *cli.Command {
+	const name = "play"
+	return &cli.Command{
+		Name:      name,
+		Usage:     "play tracks: local files now; from the tracker's catalog (QUERY or TRACK_ID) in a later version",
+		ArgsUsage: "QUERY|TRACK_ID|FILE...",
+		Description: "An argument that names an existing file plays that file through the audio engine\n" +
+			"(mp3, flac, ogg/vorbis, wav), with no network. --output picks where the sound goes;\n" +
+			"every output is paced to real time unless --fast (null and wav only). With --json one\n" +
+			"JSON report per track is printed on stdout when the track ends.",
+		Flags: []cli.Flag{
+			trackerURLFlag(name),
+			&cli.StringFlag{Name: "cache", Usage: "cache folder (streaming; not used for local files)", Sources: envVars(name, "cache")},
+			&cli.StringFlag{Name: "cache-size", Usage: "cache size cap, e.g. 2GiB (streaming)", Sources: envVars(name, "cache-size")},
+			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address (streaming)", Sources: envVars(name, "bt-listen")},
+			&cli.StringFlag{Name: "output", Value: "speaker", Usage: "speaker, null or wav:FILE (16-bit PCM at the source's rate and channels; tracks appended)", Sources: envVars(name, "output")},
+			&cli.BoolFlag{Name: "fast", Usage: "do not pace to real time (null and wav outputs only)", Sources: envVars(name, "fast")},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON report per track on stdout", Sources: envVars(name, "json")},
+			&cli.DurationFlag{Name: "head", Value: 3 * time.Second, Usage: "audio fetched from the seed server first (streaming)", Sources: envVars(name, "head")},
+			&cli.DurationFlag{Name: "start", Usage: "start each track at this position (e.g. 1m30s)", Sources: envVars(name, "start")},
+			&cli.BoolFlag{Name: "all", Usage: "play every track that matches QUERY (streaming)", Sources: envVars(name, "all")},
+			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: envVars(name, "linger")},
+			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: envVars(name, "upload-rate")},
+			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: envVars(name, "upnp")},
+		},
+		Action: runPlay,
+	}
+}
+
+// playReport is the contract's per-track JSON report. For a local file
+// the byte counters and peers_seen are 0.
+type playReport struct {
+	Track              string  `json:"track"`
+	TTFAms             float64 `json:"ttfa_ms"`
+	Underruns          int     `json:"underruns"`
+	UnderrunMs         float64 `json:"underrun_ms"`
+	BytesSeedHead      int64   `json:"bytes_seed_head"`
+	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
+	BytesSeedBT        int64   `json:"bytes_seed_bt"`
+	BytesPeers         int64   `json:"bytes_peers"`
+	BytesCache         int64   `json:"bytes_cache"`
+	PeersSeen          int     `json:"peers_seen"`
+	PlayedS            float64 `json:"played_s"`
+}
+
+func runPlay(ctx context.Context, cmd *cli.Command) error {
+	args := cmd.Args().Slice()
+	if len(args) == 0 {
+		return usageErrorf("play needs a FILE (or, later, a QUERY or TRACK_ID)")
+	}
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil || !st.Mode().IsRegular() {
+			return usageErrorf("play %q: not a file; streaming from a tracker is not built yet", a)
+		}
+	}
+	spec := cmd.String("output")
+	fast := cmd.Bool("fast")
+	if fast && (spec == "speaker" || spec == "") {
+		return usageErrorf("--fast is only for --output null or wav:FILE")
+	}
+	out, err := audio.NewOutput(spec)
+	if err != nil {
+		return usageErrorf("--output: %w", err)
+	}
+	player, err := audio.NewPlayer(out, audio.PlayerOptions{Fast: fast})
+	if err != nil {
+		out.Close()
+		return usageErrorf("%w", err)
+	}
+	jsonOut := cmd.Bool("json")
+	var playErr error
+	for _, path := range args {
+		rep, err := playFile(ctx, player, path, cmd.Duration("start"), !jsonOut)
+		if err != nil {
+			playErr = err
+			break
+		}
+		if jsonOut {
+			line, _ := json.Marshal(rep)
+			fmt.Fprintln(os.Stdout, string(line))
+		}
+	}
+	if err := out.Close(); err != nil && playErr == nil {
+		playErr = err
+	}
+	return playErr
+}
+
+// playFile plays one local file and returns its report.
+func playFile(ctx context.Context, p *audio.Player, path string, start time.Duration, progress bool) (playReport, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return playReport{}, usageErrorf("play: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return playReport{}, fmt.Errorf("play: %w", err)
+	}
+	tr, err := audio.Open(ctx, f, audio.Meta{Name: filepath.Base(path), Codec: audio.CodecFromName(path), Size: st.Size()})
+	if err != nil && errors.Is(err, context.Canceled) {
+		return playReport{}, err
+	}
+	if err != nil {
+		// Decide by content, not by name, before calling it bad input.
+		if _, serr := f.Seek(0, io.SeekStart); serr == nil {
+			tr, err = audio.Open(ctx, f, audio.Meta{Name: filepath.Base(path), Size: st.Size()})
+		}
+		if err != nil {
+			return playReport{}, usageErrorf("play: %w", err)
+		}
+	}
+	defer tr.Close()
+	if start > 0 {
+		if start >= tr.Duration() {
+			return playReport{}, usageErrorf("--start %v is past the end of %s (%v)", start, path, tr.Duration().Round(time.Millisecond))
+		}
+		if err := tr.SeekTime(start); err != nil {
+			return playReport{}, usageErrorf("play: %w", err)
+		}
+	}
+	stopProgress := func() {}
+	if progress {
+		stopProgress = showProgress(p, filepath.Base(path), tr.Duration())
+	}
+	rep, err := p.Play(ctx, tr)
+	stopProgress()
+	if err != nil {
+		if ctx.Err() == nil && !isOutputError(err) {
+			// A decoding failure: the file is bad input.
+			return playReport{}, usageErrorf("play: %w", err)
+		}
+		return playReport{}, fmt.Errorf("play %s: %w", path, err)
+	}
+	return playReport{
+		Track:      path,
+		TTFAms:     float64(rep.TTFA.Microseconds()) / 1000,
+		Underruns:  len(rep.Underruns),
+		UnderrunMs: float64(rep.UnderrunTotal.Microseconds()) / 1000,
+		PlayedS:    rep.Played.Seconds(),
+	}, nil
+}
+
+func isOutputError(err error) bool {
+	var oe *audio.OutputError
+	return errors.As(err, &oe)
+}
+
+// showProgress prints "name  M:SS / M:SS" to stderr once a second (in
+// place on a terminal) until the returned function is called.
+func showProgress(p *audio.Player, name string, total time.Duration) (stop func()) {
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprintln(os.Stderr)
+				}
+				return
+			case <-tick.C:
+				st := p.Status()
+				line := fmt.Sprintf("%s  %s / %s", name, clockText(st.Position), clockText(total))
+				if st.Underruns > 0 {
+					line += fmt.Sprintf("  %d underruns", st.Underruns)
+				}
+				if tty {
+					fmt.Fprintf(os.Stderr, "\r%s\033[K", line)
+				} else {
+					fmt.Fprintln(os.Stderr, line)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// clockText formats a duration as M:SS.
+func clockText(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}

@@ -45,7 +45,8 @@ type Client struct {
 	lifeMu sync.RWMutex
 	closed bool
 
-	mu        sync.Mutex
+	addMu     sync.Mutex // serialises adding and evicting tracks
+	mu        sync.Mutex // guards the maps; never held while calling anacrolix
 	streams   map[string]*Stream
 	byTorrent map[*torrent.Torrent]*Stream
 }
@@ -268,9 +269,14 @@ func (c *Client) add(track proto.Track, torrentBytes []byte) (*Stream, error) {
 // getOrAdd adds the torrent to the client unless it is there, and records
 // the track in the cache.
 func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) (*Stream, error) {
+	// addMu, not mu, is held while calling into anacrolix: anacrolix calls
+	// back (onUsefulData) with its own lock held and then takes mu.
+	c.addMu.Lock()
+	defer c.addMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.streams[track.ID]; ok {
+	s, ok := c.streams[track.ID]
+	c.mu.Unlock()
+	if ok {
 		if touch {
 			s.touch()
 		}
@@ -287,13 +293,15 @@ func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) 
 	if err != nil {
 		return nil, fmt.Errorf("adding track %s: %w", track.ID, err)
 	}
-	s, err := newStream(c, track, t)
+	s, err = newStream(c, track, t)
 	if err != nil {
 		t.Drop()
 		return nil, err
 	}
+	c.mu.Lock()
 	c.streams[track.ID] = s
 	c.byTorrent[t] = s
+	c.mu.Unlock()
 	if touch {
 		s.touch()
 	}
@@ -346,6 +354,8 @@ func (c *Client) inUse(id string) bool {
 // evict drops a track from the client and deletes its data, metadata and
 // piece completion.
 func (c *Client) evict(id string) error {
+	c.addMu.Lock()
+	defer c.addMu.Unlock()
 	c.mu.Lock()
 	s := c.streams[id]
 	delete(c.streams, id)

@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +25,8 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
+
+	"golang.org/x/time/rate"
 
 	"github.com/peertune/peertune/proto"
 )
@@ -82,6 +87,7 @@ type seedServer struct {
 	requests atomic.Int64
 	status   atomic.Int64 // non-zero: answer every request with this status
 	delay    atomic.Int64 // nanoseconds before answering
+	limit    atomic.Pointer[rate.Limiter]
 }
 
 func newSeedServer(t testing.TB, data []byte) *seedServer {
@@ -99,7 +105,7 @@ func newSeedServer(t testing.TB, data []byte) *seedServer {
 			http.Error(w, "test failure", int(st))
 			return
 		}
-		http.ServeContent(countingWriter{w, &s.sent}, r, "track.bin", time.Time{}, bytes.NewReader(data))
+		http.ServeContent(countingWriter{w, &s.sent, s.limit.Load()}, r, "track.bin", time.Time{}, bytes.NewReader(data))
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -109,18 +115,34 @@ func (s *seedServer) trackURL() string { return s.URL + "/track.bin" }
 
 type countingWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	n     *atomic.Int64
+	limit *rate.Limiter // nil: unlimited
 }
 
 func (w countingWriter) Write(b []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(b)
-	w.n.Add(int64(n))
-	return n, err
+	var total int
+	for len(b) > 0 {
+		chunk := b
+		if w.limit != nil {
+			chunk = b[:min(len(b), w.limit.Burst())]
+			if err := w.limit.WaitN(context.Background(), len(chunk)); err != nil {
+				return total, err
+			}
+		}
+		n, err := w.ResponseWriter.Write(chunk)
+		w.n.Add(int64(n))
+		total += n
+		if err != nil {
+			return total, err
+		}
+		b = b[n:]
+	}
+	return total, nil
 }
 
 // newBTSeeder runs a real anacrolix client with a seeder's peer id holding
 // the whole track, on 127.0.0.1. It returns its address.
-func newBTSeeder(t testing.TB, tt testTrack) string {
+func newBTSeeder(t testing.TB, tt testTrack, announce bool, uploadRate int) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "track.bin"), tt.data, 0o644); err != nil {
@@ -137,6 +159,9 @@ func newBTSeeder(t testing.TB, tt testTrack) string {
 	cfg.SetListenAddr("127.0.0.1:0")
 	cfg.DisableIPv6 = true
 	cfg.Slogger = slog.New(slog.DiscardHandler)
+	if uploadRate > 0 {
+		cfg.UploadRateLimiter = rate.NewLimiter(rate.Limit(uploadRate), max(16<<10, uploadRate))
+	}
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +175,9 @@ func newBTSeeder(t testing.TB, tt testTrack) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec.Trackers = nil
+	if !announce {
+		spec.Trackers = nil
+	}
 	tor, _, err := cl.AddTorrentSpec(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -250,3 +277,57 @@ func fmtStats(st Stats) string {
 	return fmt.Sprintf("head=%d emerg=%d bt=%d peers=%d cache=%d dup=%d seen=%d lead=%s",
 		st.BytesSeedHead, st.BytesSeedEmergency, st.BytesSeedBT, st.BytesPeers, st.BytesCache, st.Duplicate, st.PeersSeen, st.MaxSeedLead)
 }
+
+// testTracker is a minimal HTTP BitTorrent tracker: it answers each
+// announce with the compact addresses of every other peer of the torrent.
+type testTracker struct {
+	*httptest.Server
+	mu    sync.Mutex
+	peers map[string]map[string]string // info hash -> peer id -> compact address
+}
+
+func newTestTracker(t testing.TB) *testTracker {
+	tr := &testTracker{peers: map[string]map[string]string{}}
+	tr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		ip := net.ParseIP(host).To4()
+		port, err := strconv.Atoi(q.Get("port"))
+		if ip == nil || err != nil {
+			http.Error(w, "bad peer", http.StatusBadRequest)
+			return
+		}
+		ih, id := q.Get("info_hash"), q.Get("peer_id")
+		compact := string(append(ip, byte(port>>8), byte(port)))
+		tr.mu.Lock()
+		if tr.peers[ih] == nil {
+			tr.peers[ih] = map[string]string{}
+		}
+		if q.Get("event") == "stopped" {
+			delete(tr.peers[ih], id)
+		} else {
+			tr.peers[ih][id] = compact
+		}
+		var others strings.Builder
+		for pid, a := range tr.peers[ih] {
+			if pid != id {
+				others.WriteString(a)
+			}
+		}
+		tr.mu.Unlock()
+		b, err := bencode.Marshal(map[string]any{"interval": 2, "peers": others.String()})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(tr.Close)
+	return tr
+}
+
+func (tr *testTracker) announceURL() string { return tr.URL + "/announce" }

@@ -11,13 +11,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/peertune/peertune/proto"
 )
@@ -103,7 +107,7 @@ func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
 	tt := newTestTrack(t, 1<<20)
 	seed := newSeedServer(t, tt.data)
 	tt.track.SeedURLs = []string{seed.trackURL()}
-	seederAddr := newBTSeeder(t, tt)
+	seederAddr := newBTSeeder(t, tt, false, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -282,5 +286,101 @@ func TestChildPlayer(t *testing.T) {
 		fmt.Printf("PIECES %d\n", s.Stats().PiecesComplete)
 		due := time.Duration(float64(pos) / s.bps / 4 * float64(time.Second))
 		time.Sleep(max(due-time.Since(start), time.Millisecond))
+	}
+}
+
+// Three players start one after another on a track whose seed server (HTTP
+// and BitTorrent) is capped at four times the bitrate; they find each other
+// and the seeder through a tracker. The second and third take at least 70 %
+// of their network bytes from other listeners.
+func TestSwarmOffloadsSeedServer(t *testing.T) {
+	tr := newTestTracker(t)
+	tt := newTestTrack(t, 1<<20, tr.announceURL())
+	seed := newSeedServer(t, tt.data)
+	// Players run at speed times real time, so the cap is scaled alike.
+	const speed = 4
+	seedCap := 4 * speed * testBitrate / 8
+	seed.limit.Store(rate.NewLimiter(rate.Limit(seedCap), 16<<10))
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	newBTSeeder(t, tt, true, seedCap)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const players = 3
+	type result struct {
+		st        Stats
+		underruns int
+		err       error
+	}
+	results := make([]result, players)
+	var wg sync.WaitGroup
+	for i := range players {
+		c := newTestClient(t, t.TempDir(), testPolicy())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := c.Open(tt.track, tt.torrent)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			r := s.NewReader(ctx)
+			defer r.Close()
+			got, underruns, err := playCounting(r, s, speed)
+			if err == nil && !bytes.Equal(got, tt.data) {
+				err = fmt.Errorf("read different bytes")
+			}
+			if err == nil {
+				waitComplete(t, s, time.Minute)
+			}
+			results[i] = result{s.Stats(), underruns, err}
+		}()
+		time.Sleep(5 * time.Second / speed)
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil {
+			t.Fatalf("player %d: %v", i+1, r.err)
+		}
+		network := r.st.Size - r.st.BytesCache
+		t.Logf("player %d: %s; %.0f%% from listeners; %d stalls", i+1, fmtStats(r.st), 100*float64(r.st.BytesPeers)/float64(network), r.underruns)
+		checkSum(t, fmt.Sprintf("player %d", i+1), r.st)
+		if i > 0 && r.st.BytesPeers*10 < network*7 {
+			t.Errorf("player %d: %d of %d network bytes from listeners, want at least 70%%", i+1, r.st.BytesPeers, network)
+		}
+	}
+}
+
+// playCounting reads the track at speed times real time and counts stalls:
+// reads that fell more than half a second of audio behind the schedule.
+func playCounting(r *Reader, s *Stream, speed float64) ([]byte, int, error) {
+	var out bytes.Buffer
+	buf := make([]byte, 4<<10)
+	start := time.Now()
+	stalls := 0
+	behind := false
+	for {
+		n, err := r.Read(buf)
+		out.Write(buf[:n])
+		if err == io.EOF {
+			return out.Bytes(), stalls, nil
+		}
+		if err != nil {
+			return out.Bytes(), stalls, err
+		}
+		due := time.Duration(float64(out.Len()) / s.bps / speed * float64(time.Second))
+		late := time.Since(start) - due
+		if late > time.Duration(float64(time.Second)/2/speed) {
+			if !behind {
+				stalls++
+			}
+			behind = true
+			start = start.Add(late) // like a player, resume from where it stalled
+		} else {
+			behind = false
+		}
+		if d := due - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
 	}
 }

@@ -136,11 +136,15 @@ func newStream(c *Client, track proto.Track, t *torrent.Torrent) (*Stream, error
 	s.lastProgress = time.Now()
 	sub := t.SubscribePieceStateChanges()
 	// Pieces complete before anything was fetched came from the cache.
-	s.mu.Lock()
+	var cached []int
 	for i := range s.numPieces {
 		if t.Piece(i).State().Complete {
-			s.attributeLocked(i, srcCache)
+			cached = append(cached, i)
 		}
+	}
+	s.mu.Lock()
+	for _, i := range cached {
+		s.attributeLocked(i, srcCache)
 	}
 	s.mu.Unlock()
 	s.wg.Add(1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,55 @@ func TestSlowSeedHeadFromPeers(t *testing.T) {
 	checkSum(t, "B", st)
 	if st.BytesPeers != st.Size {
 		t.Errorf("B: %d of %d bytes from peers with the seed server stalled", st.BytesPeers, st.Size)
+	}
+}
+
+// Seeking moves the playhead: the policy fetches from there, not from the
+// start, and reads return the right bytes.
+func TestSeekFollowsPlayhead(t *testing.T) {
+	tt := newTestTrack(t, 1<<20)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	c := newTestClient(t, t.TempDir(), testPolicy())
+	start := time.Now()
+	s, err := c.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := s.NewReader(ctx)
+	defer r.Close()
+	first := make([]byte, 64<<10)
+	if _, err := io.ReadFull(r, first); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first 64 KiB readable after %s", time.Since(start))
+	if !bytes.Equal(first, tt.data[:len(first)]) {
+		t.Fatal("head differs")
+	}
+	const at = 768 << 10
+	if _, err := r.Seek(at, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 64<<10)
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data[at:at+len(got)]) {
+		t.Fatal("bytes after the seek differ")
+	}
+	st := s.Stats()
+	var before int64
+	for _, b := range st.Buffered {
+		if b.Start < 6*testPieceLen { // past the head, before the seek target
+			before += min(b.End, at) - max(b.Start, 6*testPieceLen)
+		} else if b.Start < at {
+			before += min(b.End, at) - b.Start
+		}
+	}
+	t.Logf("after seek: %s; buffered %v", fmtStats(st), st.Buffered)
+	if before > 0 {
+		t.Errorf("fetched %d bytes between the head and the seek target", before)
 	}
 }

@@ -105,9 +105,8 @@ type Stream struct {
 	metaSaved    bool
 
 	// Owned by the policy goroutine.
-	prio          []torrent.PiecePriority
-	lastRedial    time.Time
-	closedSeeders int
+	prio       []torrent.PiecePriority
+	lastRedial time.Time
 }
 
 func newStream(c *Client, track proto.Track, t *torrent.Torrent) (*Stream, error) {
@@ -667,7 +666,6 @@ func (s *Stream) tick() {
 	} else {
 		for _, pc := range seeders {
 			pc.Close()
-			s.closedSeeders++
 		}
 		seeders = nil
 	}

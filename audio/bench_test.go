@@ -1,10 +1,15 @@
 package audio
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
+	"syscall"
 	"testing"
 	"time"
+
+	gomp3 "github.com/hajimehoshi/go-mp3"
 )
 
 // BenchmarkDecode decodes each fixture whole and reports the speed in
@@ -23,6 +28,7 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			buf := make([][2]float64, 4096)
 			var audio time.Duration
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			for range b.N {
 				tr, err := OpenBytes(context.Background(), data, Meta{Name: name})
@@ -40,6 +46,7 @@ func BenchmarkDecode(b *testing.B) {
 				audio += tr.Duration()
 			}
 			b.ReportMetric(audio.Seconds()/b.Elapsed().Seconds(), "x_realtime")
+			b.ReportMetric(audio.Seconds()/(cpuTime()-cpu0).Seconds(), "x_realtime_cpu")
 			b.SetBytes(int64(len(data)))
 		})
 	}
@@ -60,6 +67,7 @@ func BenchmarkPlayFast(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			var audio time.Duration
+			cpu0 := cpuTime()
 			for range b.N {
 				tr, err := OpenBytes(context.Background(), data, Meta{})
 				if err != nil {
@@ -73,8 +81,37 @@ func BenchmarkPlayFast(b *testing.B) {
 				audio += rep.Played
 			}
 			b.ReportMetric(audio.Seconds()/b.Elapsed().Seconds(), "x_realtime")
+			b.ReportMetric(audio.Seconds()/(cpuTime()-cpu0).Seconds(), "x_realtime_cpu")
 		})
 	}
+}
+
+// BenchmarkGoMP3Raw is go-mp3 alone on the same file (the reference for
+// what the pipeline costs on top).
+func BenchmarkGoMP3Raw(b *testing.B) {
+	data, err := os.ReadFile(fixturePath(b, "sweep-44k-stereo-cbr320.mp3"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var audio float64
+	cpu0 := cpuTime()
+	for range b.N {
+		d, err := gomp3.NewDecoder(struct{ io.Reader }{bytes.NewReader(data)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, d)
+		audio += float64(n) / 4 / float64(d.SampleRate())
+	}
+	b.ReportMetric(audio/b.Elapsed().Seconds(), "x_realtime")
+	b.ReportMetric(audio/(cpuTime()-cpu0).Seconds(), "x_realtime_cpu")
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // fixedRateOutput is a null output that wants a given rate (0: any).

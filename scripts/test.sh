@@ -15,6 +15,9 @@ short=()
 ensure_packages
 ensure_go
 
+echo "== fixtures (real encoder output, into the gitignored testdata/fixtures)"
+scripts/make-fixtures.sh testdata/fixtures
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [[ -n "$unformatted" ]]; then

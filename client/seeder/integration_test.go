@@ -370,9 +370,26 @@ func TestSeedServerSecurityAndRanges(t *testing.T) {
 	os.Symlink(outside, filepath.Join(lib, "link.mp3"))
 	os.WriteFile(filepath.Join(lib, ".hidden.mp3"), secret, 0o644)
 	os.WriteFile(filepath.Join(lib, "notes.txt"), secret, 0o644)
+	os.WriteFile(filepath.Join(lib, "broken.flac"), bytes.Repeat([]byte("not audio "), 1000), 0o644)
 	tracker := startTracker(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
-	startSeed(t, t.TempDir(), tracker, "--listen", addr, "--no-bt", lib)
+	seed := startSeed(t, t.TempDir(), tracker, "--listen", addr, "--no-bt", lib)
+	// The undecodable file: one log line naming it, and the rest published.
+	var lines []string
+	for _, l := range strings.Split(seed.Stderr(), "\n") {
+		if strings.Contains(l, "broken.flac") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "skipping file") {
+		t.Errorf("undecodable file: want one 'skipping file' line, got %q", lines)
+	}
+	if n := len(catalog(t, apiClient(t, tracker))); n != 12 {
+		t.Errorf("catalog has %d tracks, want 12", n)
+	}
+	if code, _ := rawGet(t, addr, "/broken.flac"); code != http.StatusNotFound {
+		t.Errorf("undecodable file served: %d", code)
+	}
 
 	for _, target := range []string{
 		"/../outside.mp3", "/%2e%2e/outside.mp3", "/%2E%2E/outside.mp3", "/The%20Sine%20Waves/%2e%2e/%2e%2e/outside.mp3",
@@ -392,8 +409,6 @@ func TestSeedServerSecurityAndRanges(t *testing.T) {
 	tr := catalog(t, c)[0]
 	u := tr.SeedURLs[0]
 	target := strings.TrimPrefix(u, "http://"+addr)
-	rel, _ := proto.ParseTrackID(tr.ID)
-	_ = rel
 	var data []byte
 	for _, f := range audioFiles(t, lib) {
 		if seeder.SeedURL("http://"+addr, filepath.ToSlash(strings.TrimPrefix(f, lib+"/"))) == u {
@@ -587,5 +602,81 @@ http {
 	log, _ := os.ReadFile(filepath.Join(prefix, "access.log"))
 	if !strings.Contains(string(log), "aria2") {
 		t.Errorf("nginx served no aria2 request:\n%s", log)
+	}
+}
+
+// The cap is shared: with HTTP Range GETs and aria2c BitTorrent downloads
+// running together, the seeder's total upload (its own counters, by
+// protocol) stays within 20 % of --upload-rate, and both protocols moved
+// data.
+func TestSeedUploadRateSharedByHTTPAndBT(t *testing.T) {
+	itest.Need(t, "aria2c")
+	lib := library(t)
+	tracker := startTracker(t)
+	c := apiClient(t, tracker)
+	addr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
+	// Publish with seed URLs at a dead port, so aria2c can only use
+	// BitTorrent; the HTTP load goes to the real listener.
+	dead := fmt.Sprintf("http://127.0.0.1:%d", itest.FreePort(t))
+	startSeed(t, t.TempDir(), tracker, "--listen", addr, "--public-url", dead, "--upload-rate", "256KiB", lib)
+	tracks := catalog(t, c)
+	torrents := make([]string, len(tracks))
+	for i, tr := range tracks {
+		raw, err := c.Torrent(context.Background(), tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		torrents[i] = filepath.Join(t.TempDir(), "t.torrent")
+		os.WriteFile(torrents[i], raw, 0o644)
+	}
+	base := "http://" + addr
+	const capBytes = 256 << 10
+	const window = 10 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), window)
+	defer cancel()
+	httpBefore := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="http"}`)
+	btBefore := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="bt"}`)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; ctx.Err() == nil; i++ {
+				tr := tracks[i%len(tracks)]
+				u := strings.Replace(tr.SeedURLs[0], dead, base, 1)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; ctx.Err() == nil; i += 2 {
+				dir := t.TempDir()
+				exec.CommandContext(ctx, "aria2c", "--dir", dir, "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
+					"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
+					fmt.Sprintf("--listen-port=%d", itest.FreePort(t)), "--file-allocation=none", "--console-log-level=error",
+					"--summary-interval=0", torrents[i%len(torrents)]).Run()
+			}
+		}()
+	}
+	<-ctx.Done()
+	el := time.Since(start).Seconds()
+	httpUp := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="http"}`) - httpBefore
+	btUp := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="bt"}`) - btBefore
+	wg.Wait()
+	got := (httpUp + btUp) / el
+	t.Logf("over %.2f s: http %.0f B, bt %.0f B, total %.0f B/s, cap %d B/s (%.1f%%)", el, httpUp, btUp, got, capBytes, 100*got/capBytes)
+	if btUp < 64<<10 || httpUp < 64<<10 {
+		t.Errorf("one protocol hardly moved data (http %.0f, bt %.0f bytes)", httpUp, btUp)
+	}
+	if got < 0.8*capBytes || got > 1.2*capBytes {
+		t.Errorf("upload %.0f B/s, want %d ±20%%", got, capBytes)
 	}
 }

@@ -374,3 +374,14 @@ func TestSeedServerUploadRate(t *testing.T) {
 		t.Errorf("rate %.0f B/s, want %d ±20%%", got, capBytes)
 	}
 }
+
+func TestIsLoopbackHost(t *testing.T) {
+	for h, want := range map[string]bool{
+		"127.0.0.1": true, "127.3.4.5": true, "::1": true, "localhost": true, "LocalHost": true, "a.localhost": true,
+		"10.0.0.1": false, "example.com": false, "": false, "::": false, "0.0.0.0": false,
+	} {
+		if got := isLoopbackHost(h); got != want {
+			t.Errorf("isLoopbackHost(%q) = %v", h, got)
+		}
+	}
+}

@@ -170,14 +170,16 @@ type limitedWriter struct {
 	counter interface{ Add(int64) int64 }
 }
 
+// httpChunk is the most the HTTP side takes from the limiter at once: one
+// BitTorrent chunk, so neither protocol needs a bigger gap than the other.
+const httpChunk = 16 << 10
+
 func (w *limitedWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
-		n := min(len(p), max(w.limiter.Burst(), 1))
-		if w.limiter.Limit() != rate.Inf {
-			if err := w.limiter.WaitN(w.ctx, n); err != nil {
-				return written, fmt.Errorf("upload limiter: %w", err)
-			}
+		n := min(len(p), httpChunk, max(w.limiter.Burst(), 1))
+		if err := w.wait(n); err != nil {
+			return written, err
 		}
 		m, err := w.statusWriter.Write(p[:n])
 		written += m
@@ -188,6 +190,34 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 		p = p[n:]
 	}
 	return written, nil
+}
+
+// wait takes n tokens once they are there. Like anacrolix (which reserves,
+// and on a delay cancels and retries later), it never reserves tokens
+// ahead: a queue of HTTP reservations would keep the limiter in debt and
+// starve BitTorrent uploads.
+func (w *limitedWriter) wait(n int) error {
+	if w.limiter.Limit() == rate.Inf {
+		return nil
+	}
+	for {
+		r := w.limiter.ReserveN(time.Now(), n)
+		if !r.OK() {
+			return fmt.Errorf("upload limiter: %d bytes exceed the burst", n)
+		}
+		d := r.Delay()
+		if d == 0 {
+			return nil
+		}
+		r.Cancel()
+		t := time.NewTimer(d)
+		select {
+		case <-w.ctx.Done():
+			t.Stop()
+			return fmt.Errorf("upload limiter: %w", w.ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // newHTTPServer returns the seed server with its timeouts and header cap.

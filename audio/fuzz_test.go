@@ -3,6 +3,7 @@ package audio
 import (
 	"context"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -22,6 +23,13 @@ func FuzzOpenDecode(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A hang fails the fuzzer: crash the worker with every goroutine's
+		// stack, so the input is saved and the loop can be seen.
+		watchdog := time.AfterFunc(10*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			panic("open+decode hung for 10 s:\n" + string(buf[:runtime.Stack(buf, true)]))
+		})
+		defer watchdog.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		tr, err := OpenBytes(ctx, data, Meta{Name: "fuzz", Duration: time.Second})

@@ -128,15 +128,50 @@ func parseMP3Header(r io.ReadSeeker, size int64) (mp3Header, error) {
 		}
 	}
 	// Find the first frame: a valid header followed by another valid one
-	// (or the end), within 64 KiB of junk.
-	buf := make([]byte, 64<<10)
-	copy(buf, id3[:])
-	n, err := io.ReadFull(r, buf[10:])
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return h, fmt.Errorf("mp3: reading at byte %d: %w", off+10, err)
-	}
-	buf = buf[:10+n]
+	// (or the end), within 64 KiB of junk. Read a little at a time: over a
+	// torrent, bytes past the first frames may not have arrived yet.
+	buf := append(make([]byte, 0, 64<<10), id3[:]...)
 	start := -1
+	eof := false
+	for start < 0 && !eof && len(buf) < 64<<10 {
+		more := min(4<<10, 64<<10-len(buf))
+		n, err := io.ReadFull(r, buf[len(buf):len(buf)+more])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				return h, fmt.Errorf("mp3: reading at byte %d: %w", off+int64(len(buf)), err)
+			}
+			eof = true
+		}
+		start = findMP3Frame(buf, off, size, eof)
+	}
+	if start < 0 {
+		return h, fmt.Errorf("mp3: no MPEG-1/2 layer III frame in bytes %d-%d", off, off+int64(len(buf)))
+	}
+	// The Xing/VBRI header lies within the first frame.
+	if need := start + mp3FrameHeader(binary.BigEndian.Uint32(buf[start:])).size(); need > len(buf) && !eof {
+		n, err := io.ReadFull(r, buf[len(buf):min(need, cap(buf))])
+		buf = buf[:len(buf)+n]
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return h, fmt.Errorf("mp3: reading at byte %d: %w", off+int64(len(buf)), err)
+		}
+	}
+	h.first = off + int64(start)
+	h.audio = h.first
+	h.frame = mp3FrameHeader(binary.BigEndian.Uint32(buf[start:]))
+	frame := buf[start:min(start+h.frame.size(), len(buf))]
+	h.parseInfoFrame(frame)
+	if h.infoFrame {
+		h.audio = h.first + int64(h.frame.size())
+	}
+	return h, nil
+}
+
+// findMP3Frame returns the index in buf (which starts at byte off of a
+// file of size bytes) of the first frame header that is followed by
+// another one, or -1. A header whose successor lies past buf counts only
+// at the end of the file.
+func findMP3Frame(buf []byte, off, size int64, eof bool) int {
 	for i := 0; i+4 <= len(buf); i++ {
 		fh := mp3FrameHeader(binary.BigEndian.Uint32(buf[i:]))
 		if !fh.valid() {
@@ -148,24 +183,14 @@ func parseMP3Header(r io.ReadSeeker, size int64) (mp3Header, error) {
 			if !nh.valid() || nh.sampleRate() != fh.sampleRate() {
 				continue
 			}
-		} else if off+int64(next) < size {
-			continue
+			return i
 		}
-		start = i
-		break
+		if eof || off+int64(next) >= size {
+			return i
+		}
+		return -1 // need more bytes to confirm
 	}
-	if start < 0 {
-		return h, fmt.Errorf("mp3: no MPEG-1/2 layer III frame in bytes %d-%d", off, off+int64(len(buf)))
-	}
-	h.first = off + int64(start)
-	h.audio = h.first
-	h.frame = mp3FrameHeader(binary.BigEndian.Uint32(buf[start:]))
-	frame := buf[start:min(start+h.frame.size(), len(buf))]
-	h.parseInfoFrame(frame)
-	if h.infoFrame {
-		h.audio = h.first + int64(h.frame.size())
-	}
-	return h, nil
+	return -1
 }
 
 // parseInfoFrame reads a Xing/Info (with LAME tag) or VBRI header from the

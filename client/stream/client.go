@@ -477,3 +477,11 @@ func (c *Client) onExtendedHandshake(pc *torrent.PeerConn, msg *pp.ExtendedHands
 		s.noteSeedAddr(pc, msg.Port)
 	}
 }
+
+// Stream returns the stream of a track the client holds.
+func (c *Client) Stream(id string) (*Stream, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.streams[id]
+	return s, ok
+}

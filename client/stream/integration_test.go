@@ -384,3 +384,42 @@ func playCounting(r *Reader, s *Stream, speed float64) ([]byte, int, error) {
 		}
 	}
 }
+
+// --upload-rate caps what a player serves to others.
+func TestUploadRateCapsServing(t *testing.T) {
+	tt := newTestTrack(t, 1<<20)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	const capRate = 256 << 10
+	a, err := New(Config{CacheDir: t.TempDir(), CacheSize: -1, ListenAddr: "127.0.0.1:0", UploadRate: capRate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := play(ctx, sa, 1000); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sa, 30*time.Second)
+	b := newTestClient(t, t.TempDir(), testPolicy())
+	start := time.Now()
+	sb, err := b.Prefetch(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sb, time.Minute)
+	took := time.Since(start)
+	// 1 MiB at 256 KiB/s, less one burst: at least 3 s.
+	t.Logf("1 MiB served at a %d B/s cap in %s", capRate, took)
+	if took < 3*time.Second {
+		t.Errorf("served 1 MiB in %s, faster than the cap allows", took)
+	}
+}

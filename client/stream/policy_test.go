@@ -166,3 +166,37 @@ func TestSeekFollowsPlayhead(t *testing.T) {
 		t.Errorf("fetched %d bytes between the head and the seek target", before)
 	}
 }
+
+// Closing a stream ends a read that is blocked waiting for bytes.
+func TestCloseEndsBlockedRead(t *testing.T) {
+	tt := newTestTrack(t, 256<<10)
+	seed := newSeedServer(t, tt.data)
+	seed.status.Store(503)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	c := newTestClient(t, t.TempDir(), testPolicy())
+	s, err := c.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.NewReader(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Read(make([]byte, 1024))
+		errc <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("read returned no error after Close")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("read still blocked after Close")
+	}
+	if _, err := r.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read after Close succeeded")
+	}
+}

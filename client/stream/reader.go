@@ -12,15 +12,18 @@ import (
 
 // Reader reads a stream's track. Reads block until the bytes arrive, from
 // whichever source the policy picks; the position of the last read is the
-// playhead the policy works from. Not safe for concurrent use, except Close.
+// playhead the policy works from. Read and Seek must not be called
+// concurrently; Close may be called at any time.
 type Reader struct {
 	s      *Stream
 	r      torrent.Reader
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	stop   func() bool
-	mu     sync.Mutex // guards pos against Close
+	readMu sync.Mutex // held by Read and Seek: Close waits for them
+	mu     sync.Mutex // guards pos
 	pos    int64
+	closed bool
 	once   sync.Once
 }
 
@@ -48,6 +51,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if r.ctx.Err() != nil {
 		return 0, r.cause()
 	}
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	if r.closed {
+		return 0, r.cause()
+	}
 	s := r.s
 	s.readStart.Store(time.Now().UnixNano())
 	s.reading.Store(true)
@@ -73,6 +81,11 @@ func (r *Reader) cause() error {
 
 // Seek moves the playhead; the policy follows it.
 func (r *Reader) Seek(off int64, whence int) (int64, error) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	if r.closed {
+		return 0, r.cause()
+	}
 	pos, err := r.r.Seek(off, whence)
 	if err != nil {
 		return pos, err
@@ -91,7 +104,12 @@ func (r *Reader) Close() error {
 	r.once.Do(func() {
 		r.cancel(errors.New("reader closed"))
 		r.stop()
+		// The cancelled context ends a blocked Read promptly; anacrolix's
+		// reader must not be closed while one runs.
+		r.readMu.Lock()
+		r.closed = true
 		err = r.r.Close()
+		r.readMu.Unlock()
 		r.s.mu.Lock()
 		delete(r.s.readers, r)
 		r.s.mu.Unlock()

@@ -593,6 +593,7 @@ func (s *Stream) tick() {
 	s.mu.Unlock()
 
 	if done == s.numPieces {
+		s.cancelHead(errors.New("peers delivered the head first"))
 		if !s.metaSavedOnce() {
 			if err := s.saveMeta(); err != nil {
 				s.c.log.Warn("recording complete track", "id", s.track.ID, "err", err)

@@ -76,8 +76,16 @@ func ListCache(dir string) ([]CacheEntry, error) {
 }
 
 // ClearCache removes every cached track, its metadata and the completion
-// store from dir. No Client may be using dir.
+// store from dir. It fails with ErrCacheInUse while a Client uses dir.
 func ClearCache(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	lock, err := lockCache(dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	for _, sub := range []string{metaDirName, dataDirName, completionDirName} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return fmt.Errorf("clearing cache %s: %w", dir, err)

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -213,5 +214,27 @@ func TestCachedTracksAnnouncedAtStart(t *testing.T) {
 	}
 	if !strings.HasPrefix(b.PeerID(), proto.PeerIDPrefixPlayer) {
 		t.Errorf("peer id %q", b.PeerID())
+	}
+}
+
+// Two clients cannot share a cache directory, and a used cache cannot be
+// cleared.
+func TestCacheDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	a := newTestClient(t, dir, testPolicy())
+	if _, err := New(Config{CacheDir: dir, ListenAddr: "127.0.0.1:0"}); !errors.Is(err, ErrCacheInUse) {
+		t.Fatalf("second client on the same cache: %v, want ErrCacheInUse", err)
+	}
+	if err := ClearCache(dir); !errors.Is(err, ErrCacheInUse) {
+		t.Fatalf("clearing a cache in use: %v, want ErrCacheInUse", err)
+	}
+	a.Close()
+	b, err := New(Config{CacheDir: dir, ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("reopening after Close: %v", err)
+	}
+	b.Close()
+	if err := ClearCache(dir); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -35,6 +35,7 @@ type Client struct {
 	http    *http.Client
 	closing atomic.Bool
 
+	lock       *os.File // flock on the cache directory
 	completion storage.PieceCompletion
 	store      storage.ClientImplCloser
 	cl         *torrent.Client
@@ -90,8 +91,12 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	var err error
+	if c.lock, err = lockCache(cfg.CacheDir); err != nil {
+		return nil, err
+	}
 	c.completion, err = storage.NewDefaultPieceCompletionForDir(filepath.Join(cfg.CacheDir, completionDirName))
 	if err != nil {
+		c.unlock()
 		return nil, fmt.Errorf("opening piece-completion store in %s: %w", cfg.CacheDir, err)
 	}
 	anaLog := slog.New(quietHandler{c.log.Handler(), &c.closing}).With("component", "anacrolix")
@@ -133,6 +138,7 @@ func New(cfg Config) (*Client, error) {
 	c.cl, err = torrent.NewClient(tc)
 	if err != nil {
 		c.store.Close()
+		c.unlock()
 		return nil, fmt.Errorf("starting BitTorrent client on %s: %w", cfg.ListenAddr, err)
 	}
 	if err := c.addCachedTracks(); err != nil {
@@ -427,6 +433,7 @@ func (c *Client) Close() error {
 			errs = append(errs, fmt.Errorf("closing piece-completion store: %w", err))
 		}
 	}
+	c.unlock()
 	return errors.Join(errs...)
 }
 
@@ -484,4 +491,11 @@ func (c *Client) Stream(id string) (*Stream, bool) {
 	defer c.mu.Unlock()
 	s, ok := c.streams[id]
 	return s, ok
+}
+
+func (c *Client) unlock() {
+	if c.lock != nil {
+		c.lock.Close() // closing the descriptor releases the flock
+		c.lock = nil
+	}
 }

@@ -286,6 +286,11 @@ func (s *Stream) run(changes <-chan torrent.PieceStateChange) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		// Cached tracks only seed: they need no ticks, only wake-ups.
+		var tickC <-chan time.Time
+		if s.getMode() != modeIdle {
+			tickC = tick.C
+		}
 		select {
 		case <-s.ctx.Done():
 			return
@@ -298,7 +303,7 @@ func (s *Stream) run(changes <-chan torrent.PieceStateChange) {
 			}
 		case <-s.wake:
 			s.tick()
-		case <-tick.C:
+		case <-tickC:
 			s.tick()
 		}
 	}

@@ -37,7 +37,7 @@ type Underrun struct {
 
 // Report describes one track's playback, when Play returns.
 type Report struct {
-	TTFA          time.Duration // from Play to the first sample written
+	TTFA          time.Duration // from Play to the first decoded samples, when output starts
 	Played        time.Duration // audio played, excluding silence
 	Position      time.Duration // final position in the track
 	Underruns     []Underrun
@@ -125,7 +125,9 @@ func (p *Player) Stop() {
 	}
 }
 
-// Position is the current track's position (0 when nothing plays).
+// Position is the current track's position (0 when nothing plays): what
+// was handed to the output, so with the speaker it leads what is heard by
+// oto's buffer (about 100 ms).
 func (p *Player) Position() time.Duration {
 	if s := p.session(); s != nil {
 		return s.ring.position()

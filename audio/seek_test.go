@@ -1,9 +1,11 @@
 package audio
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -36,10 +38,18 @@ func TestSeekAccuracy(t *testing.T) {
 	var mu sync.Mutex
 	worstMs := map[string]float64{}
 	t.Cleanup(func() { t.Logf("worst seek error per fixture (ms): %v", worstMs) })
-	for _, f := range fixtures {
+	cases := append([]fixture(nil), fixtures...)
+	// An mp3 without its Xing/Info frame: seeking by constant bitrate.
+	cases = append(cases, fixture{name: "noxing", codec: CodecMP3, rate: 44100, chans: 1, cbr: true})
+	for _, f := range cases {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
-			path := fixturePath(t, f.name)
+			var path string
+			if f.name == "noxing" {
+				path = stripXing(t, "speech-44k-mono-cbr128.mp3")
+			} else {
+				path = fixturePath(t, f.name)
+			}
 			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -85,4 +95,24 @@ func TestSeekAccuracy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stripXing writes a copy of an mp3 fixture without its Xing/Info frame
+// (so without the LAME tag and its gapless information).
+func stripXing(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(fixturePath(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := parseMP3Header(bytes.NewReader(data), int64(len(data)))
+	if err != nil || !h.infoFrame {
+		t.Fatalf("%s: no Xing frame to strip (%v)", name, err)
+	}
+	out := filepath.Join(t.TempDir(), "noxing.mp3")
+	stripped := append(append([]byte{}, data[:h.first]...), data[h.audio:]...)
+	if err := os.WriteFile(out, stripped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

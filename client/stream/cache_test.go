@@ -238,3 +238,41 @@ func TestCacheDirLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Prefetch never uses HTTP; a later Open of the same track fetches the head.
+func TestPrefetchThenOpen(t *testing.T) {
+	tt := newTestTrack(t, 256<<10)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	c := newTestClient(t, t.TempDir(), testPolicy())
+	sp, err := c.Prefetch(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := seed.requests.Load(); n != 0 {
+		t.Fatalf("prefetch made %d HTTP requests", n)
+	}
+	so, err := c.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if so != sp {
+		t.Fatal("Open of a prefetched track returned another stream")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := play(ctx, so, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("read different bytes")
+	}
+	waitComplete(t, so, 30*time.Second)
+	st := so.Stats()
+	checkSum(t, "opened", st)
+	if st.BytesSeedHead == 0 {
+		t.Errorf("no head over HTTP after Open: %s", fmtStats(st))
+	}
+}

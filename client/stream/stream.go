@@ -510,7 +510,7 @@ type SourceError struct {
 	Waited    time.Duration
 	Tried     []string // seed URL attempts with their status or error
 	PeersSeen int
-	PeersHave int // connected peers that had the piece
+	PeerHad   bool // a connected peer advertised the piece
 }
 
 func (e *SourceError) Error() string {
@@ -518,8 +518,12 @@ func (e *SourceError) Error() string {
 	if len(e.Tried) > 0 {
 		tried = fmt.Sprintf("seed server: %s", joinLast(e.Tried, 3))
 	}
-	return fmt.Sprintf("track %s: no source delivered piece %d for %s (%s; %d peers seen, %d connected peers had the piece)",
-		e.TrackID, e.Piece, e.Waited.Round(time.Second), tried, e.PeersSeen, e.PeersHave)
+	had := "no connected peer had the piece"
+	if e.PeerHad {
+		had = "a connected peer had the piece but did not send it"
+	}
+	return fmt.Sprintf("track %s: no source delivered piece %d for %s (%s; %d peers seen, %s)",
+		e.TrackID, e.Piece, e.Waited.Round(time.Second), tried, e.PeersSeen, had)
 }
 
 func joinLast(xs []string, n int) string {
@@ -803,18 +807,11 @@ func (s *Stream) checkGiveUp(now time.Time, firstMissing, pp int, listenerHave *
 		Waited:    waited,
 		Tried:     append([]string(nil), s.tried...),
 		PeersSeen: len(s.peersSeen),
-		PeersHave: boolInt(listenerHave.Contains(uint32(pp))),
+		PeerHad:   listenerHave.Contains(uint32(pp)),
 	}
 	s.mu.Unlock()
 	s.c.log.Warn("giving up on track", "err", err)
 	s.fail(err)
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // AddPeers hands the torrent BitTorrent addresses ("host:port") to connect

@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"runtime"
@@ -8,7 +9,7 @@ import (
 	"time"
 )
 
-// FuzzOpenDecode opens arbitrary bytes as a track, decodes up to 10 s of
+// FuzzOpenDecode probes arbitrary bytes and opens them as a track, decodes up to 10 s of
 // samples, seeks to the middle and decodes a little more: no input may
 // panic or hang. The committed corpus (testdata/fuzz/FuzzOpenDecode) holds
 // the heads of real encoder output of every codec.
@@ -32,6 +33,9 @@ func FuzzOpenDecode(f *testing.F) {
 		defer watchdog.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if info, err := ProbeReader(bytes.NewReader(data), int64(len(data)), ""); err == nil && info.Codec == "" {
+			t.Fatalf("Probe succeeded without a codec: %+v", info)
+		}
 		tr, err := OpenBytes(ctx, data, Meta{Name: "fuzz", Duration: time.Second})
 		if err != nil {
 			return

@@ -1,0 +1,438 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/peertune/peertune/audio"
+	"github.com/peertune/peertune/client/api"
+	"github.com/peertune/peertune/client/stream"
+	"github.com/peertune/peertune/proto"
+)
+
+// DefaultPrefetch is how long before the end of a track the next one in the
+// queue starts downloading.
+const DefaultPrefetch = 30 * time.Second
+
+// Config wires a Player to its parts.
+type Config struct {
+	// API fetches .torrent files; nil plays cached tracks only.
+	API *api.Client
+	// Stream is the process's one BitTorrent client and cache. Required.
+	Stream *stream.Client
+	// Audio plays decoded tracks. Required.
+	Audio *audio.Player
+	// Start is the position each track starts at (0: the beginning).
+	Start time.Duration
+	// Began is when the command started: the first track's time to first
+	// audio counts from it (later tracks count from when they were begun).
+	// Zero means when Run starts.
+	Began time.Time
+	// Prefetch is how long before a track's end the next one is
+	// prefetched; 0 means DefaultPrefetch.
+	Prefetch time.Duration
+	// Keep makes Run wait for more tracks (Add) when the queue ends instead
+	// of returning: the terminal player keeps sharing until the user quits.
+	Keep bool
+	// OnReport is called once per track when its playback ends.
+	OnReport func(Report)
+	// Logger gets warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// Report is how one track's playback went.
+type Report struct {
+	Track         proto.Track
+	TTFA          time.Duration // from the start (Config.Began, or the track's begin) to the first sample handed to the output
+	Underruns     int
+	UnderrunTotal time.Duration
+	Played        time.Duration
+	Stats         stream.Stats // byte accounting when playback ended
+	Skipped       bool         // ended by Next/Prev rather than at its end
+}
+
+// State is what the player is doing.
+type State string
+
+// The player's states as the UI and the progress line show them.
+const (
+	StateIdle      State = "idle"      // nothing to play (queue ended)
+	StateBuffering State = "buffering" // waiting for bytes
+	StatePlaying   State = "playing"
+	StatePaused    State = "paused"
+)
+
+// Snapshot is what a UI shows.
+type Snapshot struct {
+	State    State
+	Track    proto.Track // the current track; zero when idle
+	Index    int         // index of the current track in Queue
+	Queue    []proto.Track
+	Position time.Duration
+	Duration time.Duration
+	Volume   float64
+	Muted    bool
+	Stats    stream.Stats // of the current track
+	HasStats bool
+	Underrun int
+	Message  string // the last notice (added tracks, errors of the search)
+}
+
+// Player plays a queue of tracks.
+type Player struct {
+	cfg Config
+	log *slog.Logger
+
+	mu         sync.Mutex
+	queue      []proto.Track
+	index      int
+	step       int // where to go when the current track ends: +1 next, -1 previous, 0 stay
+	cur        *stream.Stream
+	curDur     time.Duration
+	lastPos    time.Duration
+	lastMove   time.Time
+	started    bool // first sample of the current track reached the output
+	message    string
+	prefetched map[string]bool
+	added      chan struct{}
+	first      bool
+}
+
+// New returns a Player with an empty queue.
+func New(cfg Config) (*Player, error) {
+	if cfg.Stream == nil || cfg.Audio == nil {
+		return nil, errors.New("player: a stream client and an audio player are required")
+	}
+	if cfg.Prefetch <= 0 {
+		cfg.Prefetch = DefaultPrefetch
+	}
+	p := &Player{cfg: cfg, log: cfg.Logger, added: make(chan struct{}, 1), prefetched: map[string]bool{}, first: true}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	return p, nil
+}
+
+// Add appends tracks to the queue.
+func (p *Player) Add(tracks ...proto.Track) {
+	p.mu.Lock()
+	p.queue = append(p.queue, tracks...)
+	p.mu.Unlock()
+	select {
+	case p.added <- struct{}{}:
+	default:
+	}
+}
+
+// Notify records a message for the UI.
+func (p *Player) Notify(msg string) {
+	p.mu.Lock()
+	p.message = msg
+	p.mu.Unlock()
+}
+
+// Next ends the current track and moves to the next one.
+func (p *Player) Next() { p.skip(1) }
+
+// Prev ends the current track and moves to the previous one (the first
+// track restarts).
+func (p *Player) Prev() { p.skip(-1) }
+
+func (p *Player) skip(step int) {
+	p.mu.Lock()
+	playing := p.cur != nil
+	p.step = step
+	if !playing && step > 0 {
+		p.step = 1
+	}
+	p.mu.Unlock()
+	if playing {
+		p.cfg.Audio.Stop()
+	}
+}
+
+// SeekBy moves the playhead by d (negative: back), within the track.
+func (p *Player) SeekBy(d time.Duration) {
+	p.mu.Lock()
+	playing, dur := p.cur != nil, p.curDur
+	p.mu.Unlock()
+	if !playing {
+		return
+	}
+	pos := p.cfg.Audio.Position() + d
+	pos = max(pos, 0)
+	if dur > 0 && pos > dur-time.Second {
+		pos = max(dur-time.Second, 0)
+	}
+	if err := p.cfg.Audio.Seek(pos); err != nil {
+		p.log.Debug("seek", "err", err)
+	}
+	p.mu.Lock()
+	p.lastPos, p.lastMove = pos, time.Now()
+	p.mu.Unlock()
+}
+
+// TogglePause pauses or resumes playback.
+func (p *Player) TogglePause() { p.cfg.Audio.SetPaused(!p.cfg.Audio.Paused()) }
+
+// ChangeVolume changes the volume by delta (linear gain, 0 to 2).
+func (p *Player) ChangeVolume(delta float64) {
+	v := p.cfg.Audio.Volume() + delta
+	v = min(max(v, 0), 2)
+	// Round away the float drift of repeated steps.
+	p.cfg.Audio.SetVolume(float64(int(v*100+0.5)) / 100)
+}
+
+// ToggleMute mutes or unmutes.
+func (p *Player) ToggleMute() {
+	st := p.cfg.Audio.Status()
+	p.cfg.Audio.SetMuted(!st.Muted)
+}
+
+// Snapshot returns the player's state for a UI.
+func (p *Player) Snapshot() Snapshot {
+	st := p.cfg.Audio.Status()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	snap := Snapshot{
+		Queue:   append([]proto.Track(nil), p.queue...),
+		Index:   p.index,
+		Volume:  st.Volume,
+		Muted:   st.Muted,
+		Message: p.message,
+	}
+	if p.cur == nil {
+		snap.State = StateIdle
+		return snap
+	}
+	snap.Track = p.cur.Track()
+	snap.Duration = p.curDur
+	snap.Stats = p.cur.Stats()
+	snap.HasStats = true
+	snap.Underrun = st.Underruns
+	snap.Position = st.Position
+	now := time.Now()
+	if st.Position != p.lastPos {
+		p.lastPos, p.lastMove = st.Position, now
+	}
+	switch {
+	case st.Paused:
+		snap.State = StatePaused
+	case !p.started || now.Sub(p.lastMove) > 300*time.Millisecond:
+		// No sample yet, or the position stands still: the decoder waits
+		// for bytes (the output plays silence).
+		snap.State = StateBuffering
+	default:
+		snap.State = StatePlaying
+	}
+	return snap
+}
+
+// Run plays the queue from its current index until it ends (or, with
+// Config.Keep, until ctx ends). It returns the first error that stops
+// playback: a *stream.SourceError when no source had a needed piece, an
+// output failure, or ctx's error.
+func (p *Player) Run(ctx context.Context) error {
+	if p.cfg.Began.IsZero() {
+		p.cfg.Began = time.Now()
+	}
+	for {
+		p.mu.Lock()
+		idx, n := p.index, len(p.queue)
+		var tr proto.Track
+		if idx < n {
+			tr = p.queue[idx]
+		}
+		p.step = 1
+		p.mu.Unlock()
+		if idx >= n {
+			if !p.cfg.Keep {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-p.added:
+				continue
+			}
+		}
+		rep, err := p.playOne(ctx, tr)
+		if err != nil {
+			return err
+		}
+		if p.cfg.OnReport != nil {
+			p.cfg.OnReport(rep)
+		}
+		p.mu.Lock()
+		p.index = max(p.index+p.step, 0)
+		p.mu.Unlock()
+	}
+}
+
+// torrentFor returns the .torrent of a track, or nil when the cache has it.
+func (p *Player) torrentFor(ctx context.Context, t proto.Track) ([]byte, error) {
+	if _, ok := p.cfg.Stream.Cached(t.ID); ok {
+		if _, ok := p.cfg.Stream.Stream(t.ID); ok {
+			return nil, nil // held by the client: its torrent is cached
+		}
+	}
+	if p.cfg.API == nil {
+		return nil, nil
+	}
+	b, err := p.cfg.API.Torrent(ctx, t.ID)
+	if err != nil {
+		if _, ok := p.cfg.Stream.Cached(t.ID); ok {
+			p.log.Warn("tracker unreachable; playing the cached torrent", "track", t.ID, "err", err)
+			return nil, nil
+		}
+		return nil, fmt.Errorf("fetching the torrent of %q: %w", title(t), err)
+	}
+	return b, nil
+}
+
+// playOne plays one track to its end or until it is skipped.
+func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
+	began := time.Now()
+	p.mu.Lock()
+	if p.first {
+		began = p.cfg.Began
+		p.first = false
+	}
+	p.mu.Unlock()
+	rep := Report{Track: t}
+	tb, err := p.torrentFor(ctx, t)
+	if err != nil {
+		return rep, err
+	}
+	s, err := p.cfg.Stream.Open(t, tb)
+	if err != nil {
+		return rep, fmt.Errorf("opening %q: %w", title(t), err)
+	}
+	defer s.Close()
+	rep.Track = s.Track()
+	r := s.NewReader(ctx)
+	defer r.Close()
+
+	p.mu.Lock()
+	p.cur, p.curDur, p.started, p.lastPos, p.lastMove = s, seconds(t.DurationS), false, 0, time.Now()
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.cur = nil
+		p.mu.Unlock()
+	}()
+
+	meta := audio.Meta{Name: title(t), Codec: t.Codec, Size: rep.Track.Size, Duration: seconds(t.DurationS)}
+	at, err := audio.Open(ctx, r, meta)
+	if err != nil {
+		return rep, p.trackError(ctx, s, fmt.Errorf("opening %q for playback: %w", title(t), err))
+	}
+	defer at.Close()
+	p.mu.Lock()
+	p.curDur = at.Duration()
+	p.mu.Unlock()
+	if start := p.cfg.Start; start > 0 {
+		if start >= at.Duration() {
+			return rep, fmt.Errorf("--start %v is past the end of %q (%v)", start, title(t), at.Duration().Round(time.Millisecond))
+		}
+		if err := at.SeekTime(start); err != nil {
+			return rep, p.trackError(ctx, s, fmt.Errorf("seeking %q to %v: %w", title(t), start, err))
+		}
+	}
+
+	// The watcher marks the first sample, and prefetches the next track
+	// near the end of this one.
+	wctx, stopWatch := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	startPos := at.PositionTime()
+	go func() {
+		defer wg.Done()
+		p.watch(wctx, startPos, at.Duration())
+	}()
+	playStart := time.Now()
+	ar, err := p.cfg.Audio.Play(ctx, at)
+	stopWatch()
+	wg.Wait()
+	rep.TTFA = playStart.Sub(began) + ar.TTFA
+	rep.Underruns = len(ar.Underruns)
+	rep.UnderrunTotal = ar.UnderrunTotal
+	rep.Played = ar.Played
+	rep.Skipped = ar.Stopped
+	rep.Stats = s.Stats()
+	if err != nil {
+		return rep, p.trackError(ctx, s, fmt.Errorf("playing %q: %w", title(t), err))
+	}
+	return rep, nil
+}
+
+// trackError prefers the policy's give-up error (it names what was tried)
+// over whatever the decoder made of the failed read.
+func (p *Player) trackError(ctx context.Context, s *stream.Stream, err error) error {
+	if se := s.Err(); se != nil {
+		return se
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// watch runs while a track plays.
+func (p *Player) watch(ctx context.Context, startPos, dur time.Duration) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		pos := p.cfg.Audio.Position()
+		p.mu.Lock()
+		if pos != startPos {
+			p.started = true
+		}
+		var next *proto.Track
+		if i := p.index + 1; i < len(p.queue) && dur-pos <= p.cfg.Prefetch && !p.prefetched[p.queue[i].ID] {
+			n := p.queue[i]
+			next = &n
+			p.prefetched[n.ID] = true
+		}
+		p.mu.Unlock()
+		if next != nil {
+			p.prefetch(ctx, *next)
+		}
+	}
+}
+
+// prefetch starts downloading a track from peers.
+func (p *Player) prefetch(ctx context.Context, t proto.Track) {
+	tb, err := p.torrentFor(ctx, t)
+	if err != nil {
+		p.log.Warn("prefetching the next track", "track", t.ID, "err", err)
+		return
+	}
+	if _, err := p.cfg.Stream.Prefetch(t, tb); err != nil {
+		p.log.Warn("prefetching the next track", "track", t.ID, "err", err)
+		return
+	}
+	p.log.Info("prefetching the next track", "track", title(t))
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// title names a track for messages: "Artist – Title", or its id.
+func title(t proto.Track) string {
+	switch {
+	case t.Title != "" && t.Artist != "":
+		return t.Artist + " – " + t.Title
+	case t.Title != "":
+		return t.Title
+	}
+	return t.ID
+}

@@ -1,0 +1,290 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// SearchFunc finds tracks for the UI's "/" search.
+type SearchFunc func(ctx context.Context, query string) ([]proto.Track, error)
+
+// RunTUI runs the terminal UI on the terminal until the user quits (q or
+// ctrl+c) or ctx ends. The caller runs p.Run (with Config.Keep) beside it,
+// so the player keeps sharing after its queue ends until the user quits.
+func RunTUI(ctx context.Context, p *Player, search SearchFunc) error {
+	m := &tuiModel{p: p, search: search, ctx: ctx, width: 80, help: help.New(), keys: newKeyMap()}
+	m.snap = p.Snapshot()
+	prog := tea.NewProgram(m, tea.WithContext(ctx))
+	_, err := prog.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // ctx ended: the caller knows why
+	}
+	if err != nil {
+		return fmt.Errorf("terminal UI: %w", err)
+	}
+	return nil
+}
+
+type tickMsg time.Time
+
+type searchDoneMsg struct {
+	query  string
+	tracks []proto.Track
+	err    error
+}
+
+type tuiModel struct {
+	ctx       context.Context
+	p         *Player
+	search    SearchFunc
+	snap      Snapshot
+	query     []rune // the search being typed after "/"
+	searching bool
+	help      help.Model
+	keys      keyMap
+	width     int
+}
+
+// keyMap is the player's keys, for the help line (bubbles/help).
+type keyMap struct {
+	Pause, Back, Fwd, Back60, Fwd60, Next, Prev, VolUp, VolDown, Mute, Search, Help, Quit key.Binding
+}
+
+func newKeyMap() keyMap {
+	b := func(h, desc string, keys ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(h, desc))
+	}
+	return keyMap{
+		Pause:   b("space", "pause", "space"),
+		Back:    b("←", "-5s", "left"),
+		Fwd:     b("→", "+5s", "right"),
+		Back60:  b(",", "-60s", ","),
+		Fwd60:   b(".", "+60s", "."),
+		Next:    b("n", "next", "n"),
+		Prev:    b("p", "previous", "p"),
+		VolUp:   b("+", "volume up", "+", "="),
+		VolDown: b("-", "volume down", "-"),
+		Mute:    b("m", "mute", "m"),
+		Search:  b("/", "search and add", "/"),
+		Help:    b("?", "help", "?"),
+		Quit:    b("q", "quit", "q", "ctrl+c"),
+	}
+}
+
+func (k keyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Pause, k.Fwd, k.Search, k.Help, k.Quit}
+}
+
+func (k keyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Pause, k.Back, k.Fwd, k.Back60, k.Fwd60},
+		{k.Next, k.Prev, k.VolUp, k.VolDown, k.Mute},
+		{k.Search, k.Help, k.Quit},
+	}
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(250*time.Millisecond, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+func (m *tuiModel) Init() tea.Cmd { return tick() }
+
+func (m *tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width = msg.Width
+	case tickMsg:
+		m.snap = m.p.Snapshot()
+		return m, tick()
+	case searchDoneMsg:
+		switch {
+		case msg.err != nil:
+			m.p.Notify(fmt.Sprintf("search %q: %v", msg.query, msg.err))
+		case len(msg.tracks) == 0:
+			m.p.Notify(fmt.Sprintf("no track matches %q", msg.query))
+		default:
+			m.p.Add(msg.tracks[0])
+			m.p.Notify("added " + title(msg.tracks[0]))
+		}
+		m.snap = m.p.Snapshot()
+	case tea.KeyPressMsg:
+		if m.searching {
+			return m.updateSearch(msg)
+		}
+		return m.updateKeys(msg)
+	}
+	return m, nil
+}
+
+func (m *tuiModel) updateSearch(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch msg.String() {
+	case "esc":
+		m.searching = false
+		return m, nil
+	case "backspace":
+		if len(m.query) > 0 {
+			m.query = m.query[:len(m.query)-1]
+		}
+		return m, nil
+	case "enter":
+		q := strings.TrimSpace(string(m.query))
+		m.searching = false
+		if q == "" || m.search == nil {
+			return m, nil
+		}
+		m.p.Notify(fmt.Sprintf("searching %q…", q))
+		ctx, search := m.ctx, m.search
+		return m, func() tea.Msg {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			ts, err := search(sctx, q)
+			return searchDoneMsg{query: q, tracks: ts, err: err}
+		}
+	case "ctrl+c":
+		return m, tea.Quit
+	}
+	if msg.Text != "" {
+		m.query = append(m.query, []rune(msg.Text)...)
+	}
+	return m, nil
+}
+
+func (m *tuiModel) updateKeys(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, k.Pause):
+		m.p.TogglePause()
+	case key.Matches(msg, k.Back):
+		m.p.SeekBy(-5 * time.Second)
+	case key.Matches(msg, k.Fwd):
+		m.p.SeekBy(5 * time.Second)
+	case key.Matches(msg, k.Back60):
+		m.p.SeekBy(-60 * time.Second)
+	case key.Matches(msg, k.Fwd60):
+		m.p.SeekBy(60 * time.Second)
+	case key.Matches(msg, k.Next):
+		m.p.Next()
+	case key.Matches(msg, k.Prev):
+		m.p.Prev()
+	case key.Matches(msg, k.VolUp):
+		m.p.ChangeVolume(0.1)
+	case key.Matches(msg, k.VolDown):
+		m.p.ChangeVolume(-0.1)
+	case key.Matches(msg, k.Mute):
+		m.p.ToggleMute()
+	case key.Matches(msg, k.Help):
+		m.help.ShowAll = !m.help.ShowAll
+	case key.Matches(msg, k.Search):
+		m.searching = true
+		m.query = m.query[:0]
+		return m, nil
+	default:
+		return m, nil
+	}
+	m.snap = m.p.Snapshot()
+	return m, nil
+}
+
+var (
+	styleTitle  = lipgloss.NewStyle().Bold(true)
+	styleDim    = lipgloss.NewStyle().Foreground(lipgloss.Color("8"))
+	stylePlayed = lipgloss.NewStyle().Foreground(lipgloss.Color("6"))
+	styleBuffer = lipgloss.NewStyle().Foreground(lipgloss.Color("7"))
+	styleState  = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("3"))
+	styleCur    = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("6"))
+)
+
+func (m *tuiModel) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	return v
+}
+
+func (m *tuiModel) render() string {
+	s := m.snap
+	var b strings.Builder
+	b.WriteString(styleTitle.Render("peertune") + "\n\n")
+	if s.State == StateIdle {
+		b.WriteString("Nothing playing — still sharing the cache with other listeners. / to search, q to quit.\n")
+	} else {
+		t := s.Track
+		fmt.Fprintf(&b, "%s\n%s\n%s\n\n", styleTitle.Render(orDash(t.Title)), orDash(t.Artist), styleDim.Render(orDash(t.Album)))
+		barWidth := max(min(m.width-20, 60), 10)
+		fmt.Fprintf(&b, "%s  %s / %s\n", m.bar(barWidth), ClockText(s.Position), ClockText(s.Duration))
+		vol := fmt.Sprintf("volume %d%%", int(s.Volume*100+0.5))
+		if s.Muted {
+			vol += " (muted)"
+		}
+		fmt.Fprintf(&b, "%s   %s   %d peers", styleState.Render(string(s.State)), vol, s.Stats.PeersConnected-s.Stats.SeedersConnected)
+		if s.Underrun > 0 {
+			fmt.Fprintf(&b, "   %d underruns", s.Underrun)
+		}
+		b.WriteString("\n")
+		seed, peers, cache, total := s.Sources()
+		fmt.Fprintf(&b, "seed server %s (%d%%)   peers %s (%d%%)   cache %s (%d%%)\n",
+			SizeText(seed), percent(seed, total), SizeText(peers), percent(peers, total), SizeText(cache), percent(cache, total))
+	}
+	b.WriteString("\n" + styleTitle.Render("queue") + "\n")
+	for i, t := range s.Queue {
+		line := fmt.Sprintf("%2d. %s", i+1, title(t))
+		if i == s.Index && s.State != StateIdle {
+			line = styleCur.Render("▶ " + line)
+		} else {
+			line = "  " + line
+		}
+		b.WriteString(line + "\n")
+	}
+	b.WriteString("\n")
+	if m.searching {
+		b.WriteString("search: " + string(m.query) + "█  (enter adds the best match, esc cancels)\n")
+	} else if s.Message != "" {
+		b.WriteString(styleDim.Render(s.Message) + "\n")
+	}
+	m.help.SetWidth(m.width)
+	b.WriteString(m.help.View(m.keys) + "\n")
+	return b.String()
+}
+
+// bar draws the progress bar: played, buffered (bytes here, not played
+// yet) and missing, by the track's byte ranges mapped onto time.
+func (m *tuiModel) bar(width int) string {
+	s := m.snap
+	if s.Duration <= 0 {
+		return strings.Repeat("░", width)
+	}
+	played := int(float64(width) * s.Position.Seconds() / s.Duration.Seconds())
+	cells := make([]rune, width)
+	size := s.Stats.Size
+	for i := range cells {
+		cells[i] = '░'
+		if size > 0 {
+			mid := int64((float64(i) + 0.5) / float64(width) * float64(size))
+			for _, r := range s.Stats.Buffered {
+				if r.Start <= mid && mid < r.End {
+					cells[i] = '▒'
+				}
+			}
+		}
+	}
+	played = min(max(played, 0), width)
+	return stylePlayed.Render(strings.Repeat("█", played)) + styleBuffer.Render(string(cells[played:]))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/peertune/peertune/audio"
+	"github.com/peertune/peertune/client/player"
+	"github.com/peertune/peertune/client/stream"
+	"github.com/peertune/peertune/proto"
+)
+
+// processStart is when the process started (set once, at init): the first
+// track's ttfa_ms counts from here.
+var processStart = time.Now()
+
+// runPlayNetwork is play's network path: it resolves QUERY and TRACK_ID
+// arguments on the tracker and streams them (head from the seed server, the
+// rest from other listeners), with the terminal UI on a terminal and
+// progress lines (and --json reports) otherwise.
+func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error {
+	jsonOut := cmd.Bool("json")
+	headless := jsonOut || !stdoutIsTerminal()
+	spec := cmd.String("output")
+	fast := cmd.Bool("fast")
+	if fast && (spec == "speaker" || spec == "") {
+		return usageErrorf("--fast is only for --output null or wav:FILE")
+	}
+	cacheDir, err := cacheDirFlag(cmd)
+	if err != nil {
+		return err
+	}
+	cacheSize, err := sizeFlagValue(cmd, "cache-size")
+	if err != nil {
+		return err
+	}
+	uploadRate, err := sizeFlagValue(cmd, "upload-rate")
+	if err != nil {
+		return err
+	}
+	if cmd.Duration("linger") < 0 || cmd.Duration("start") < 0 || cmd.Duration("head") < 0 {
+		return usageErrorf("--linger, --start and --head must not be negative")
+	}
+	apiClient, err := newAPIClient(cmd.String("tracker"))
+	if err != nil {
+		return err
+	}
+
+	// Resolve first: an unknown track or a dead tracker fails at once.
+	tracks, err := player.Resolve(ctx, apiClient, args, cmd.Bool("all"), cachedLookup(cacheDir))
+	if err != nil {
+		return err
+	}
+
+	// The terminal UI owns the terminal: logs go to a file in the cache.
+	logOut := io.Writer(os.Stderr)
+	if !headless {
+		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+			return fmt.Errorf("creating cache %s: %w", cacheDir, err)
+		}
+		f, err := os.OpenFile(filepath.Join(cacheDir, "player.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("opening the player log: %w", err)
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	out, err := audio.NewOutput(spec)
+	if err != nil {
+		return usageErrorf("--output: %w", err)
+	}
+	defer out.Close()
+	ap, err := audio.NewPlayer(out, audio.PlayerOptions{Fast: fast})
+	if err != nil {
+		return usageErrorf("%w", err)
+	}
+
+	sc, err := stream.New(stream.Config{
+		CacheDir:   cacheDir,
+		CacheSize:  cacheSize,
+		ListenAddr: cmd.String("bt-listen"),
+		UploadRate: uploadRate,
+		UPnP:       cmd.Bool("upnp"),
+		Logger:     log,
+		Policy:     stream.Policy{Head: cmd.Duration("head")},
+	})
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+
+	var outMu sync.Mutex
+	p, err := player.New(player.Config{
+		API:    apiClient,
+		Stream: sc,
+		Audio:  ap,
+		Start:  cmd.Duration("start"),
+		Began:  processStart,
+		Keep:   !headless,
+		Logger: log,
+		OnReport: func(r player.Report) {
+			if !jsonOut {
+				if headless {
+					fmt.Fprintf(os.Stderr, "played %s: %s\n", trackName(r.Track), reportSummary(r))
+				}
+				return
+			}
+			line, _ := json.Marshal(networkReport(r))
+			outMu.Lock()
+			fmt.Fprintln(os.Stdout, string(line))
+			outMu.Unlock()
+		},
+	})
+	if err != nil {
+		return err
+	}
+	p.Add(tracks...)
+
+	if !headless {
+		return runTUI(ctx, p, apiClient.Search)
+	}
+
+	pctx, stopProgress := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		player.PrintProgress(pctx, p, os.Stderr, 2*time.Second)
+	}()
+	runErr := p.Run(ctx)
+	stopProgress()
+	wg.Wait()
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted: a clean stop
+		}
+		return runErr
+	}
+	if linger := cmd.Duration("linger"); linger > 0 {
+		fmt.Fprintf(os.Stderr, "queue done; sharing %d cached tracks for %v\n", len(sc.Streams()), linger)
+		select {
+		case <-ctx.Done():
+		case <-time.After(linger):
+		}
+	}
+	return nil
+}
+
+// runTUI runs the queue beside the terminal UI; the player keeps sharing
+// after the queue ends until the user quits.
+func runTUI(ctx context.Context, p *player.Player, search func(context.Context, string, int, int) (proto.TrackList, error)) error {
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var runErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runErr = p.Run(rctx)
+		if runErr != nil && rctx.Err() == nil {
+			p.Notify("stopped: " + runErr.Error())
+		}
+	}()
+	err := player.RunTUI(ctx, p, func(ctx context.Context, q string) ([]proto.Track, error) {
+		list, err := search(ctx, q, 1, 0)
+		return list.Tracks, err
+	})
+	stop()
+	<-done
+	if err != nil {
+		return err
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return runErr
+	}
+	return nil
+}
+
+// cachedLookup finds a track in the cache, for playing a track id while the
+// tracker is down.
+func cachedLookup(dir string) player.CachedFunc {
+	return func(id string) (proto.Track, bool) {
+		ents, err := stream.ListCache(dir)
+		if err != nil {
+			return proto.Track{}, false
+		}
+		for _, e := range ents {
+			if e.Track.ID == id {
+				return e.Track, true
+			}
+		}
+		return proto.Track{}, false
+	}
+}
+
+func networkReport(r player.Report) playReport {
+	return playReport{
+		Track:              r.Track.ID,
+		TTFAms:             float64(r.TTFA.Microseconds()) / 1000,
+		Underruns:          r.Underruns,
+		UnderrunMs:         float64(r.UnderrunTotal.Microseconds()) / 1000,
+		BytesSeedHead:      r.Stats.BytesSeedHead,
+		BytesSeedEmergency: r.Stats.BytesSeedEmergency,
+		BytesSeedBT:        r.Stats.BytesSeedBT,
+		BytesPeers:         r.Stats.BytesPeers,
+		BytesCache:         r.Stats.BytesCache,
+		PeersSeen:          r.Stats.PeersSeen,
+		PlayedS:            r.Played.Seconds(),
+	}
+}
+
+func trackName(t proto.Track) string {
+	if t.Artist != "" {
+		return t.Artist + " – " + t.Title
+	}
+	return t.Title
+}
+
+func reportSummary(r player.Report) string {
+	st := r.Stats
+	return fmt.Sprintf("%.1fs played, first audio after %dms, %d underruns; seed head %s, emergency %s, seed BT %s, peers %s, cache %s",
+		r.Played.Seconds(), r.TTFA.Milliseconds(), r.Underruns,
+		player.SizeText(st.BytesSeedHead), player.SizeText(st.BytesSeedEmergency), player.SizeText(st.BytesSeedBT),
+		player.SizeText(st.BytesPeers), player.SizeText(st.BytesCache))
+}

@@ -34,6 +34,8 @@ func rootCommand() *cli.Command {
 			trackerCommand(),
 			seedCommand(),
 			playCommand(),
+			searchCommand(),
+			cacheCommand(),
 		},
 		// Errors are printed once, by exitStatus, with the status the
 		// contract gives them.

@@ -680,3 +680,26 @@ func TestSeedUploadRateSharedByHTTPAndBT(t *testing.T) {
 		t.Errorf("upload %.0f B/s, want %d ±20%%", got, capBytes)
 	}
 }
+
+// Bad usage exits 2 with a message, before touching the network.
+func TestSeedUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"seed", "--token", "x"},
+		{"seed", "--token", "x", filepath.Join(dir, "missing")},
+		{"seed", "--token", "x", "--no-http", dir},
+		{"seed", "--token", "x", "--upload-rate", "fast", dir},
+		{"seed", dir},
+		{"seed", "--token", "x", dir, dir},
+	} {
+		cmd := exec.Command(itest.Binary(t), args...)
+		cmd.Env = append(os.Environ(), "PEERTUNE_TOKEN=", "XDG_STATE_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 2 {
+			t.Errorf("peertune %q: exit %d (%v), want 2\n%s", args, code, err, out)
+		}
+		if !strings.Contains(string(out), "peertune:") {
+			t.Errorf("peertune %q: no message: %s", args, out)
+		}
+	}
+}

@@ -211,7 +211,11 @@ func (s *Seeder) PublicURL() string { return s.publicURL }
 
 // Handler is the HTTP seed handler (files, /metrics, /healthz).
 func (s *Seeder) Handler() http.Handler {
-	return &SeedHandler{root: s.root, index: s.index, limiter: s.limiter, metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
+	prefix := ""
+	if u, err := url.Parse(s.publicURL); err == nil {
+		prefix = strings.TrimRight(u.Path, "/")
+	}
+	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
 }
 
 // Close releases what New opened; Run calls it on the way out.

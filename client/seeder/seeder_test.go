@@ -385,3 +385,26 @@ func TestIsLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+// A --public-url with a path (behind a proxy that keeps it) is accepted in
+// front of the file's path, and traversal through it is still refused.
+func TestSeedHandlerPublicURLPrefix(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.mp3"), []byte("abc"))
+	writeFile(t, filepath.Join(filepath.Dir(dir), "out.mp3"), []byte("secret"))
+	root, _ := os.OpenRoot(dir)
+	defer root.Close()
+	st, _ := os.Stat(filepath.Join(dir, "a.mp3"))
+	ix := &fileIndex{}
+	ix.set("a.mp3", servedFile{size: st.Size(), modTime: st.ModTime(), infoHash: "1", codec: "mp3"})
+	m, _ := newMetrics(prometheus.NewRegistry(), nil)
+	h := &SeedHandler{prefix: "/music", root: root, index: ix, limiter: rate.NewLimiter(rate.Inf, 0), metrics: m, log: testLog(t)}
+	for target, want := range map[string]int{"/music/a.mp3": 200, "/a.mp3": 200, "/music/../out.mp3": 404, "/music/%2e%2e/out.mp3": 404, "/musicx/a.mp3": 404} {
+		req := httptest.NewRequest(http.MethodGet, "http://x"+target, nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want || (want == 200 && rec.Body.String() != "abc") {
+			t.Errorf("GET %s: %d %q, want %d", target, rec.Code, rec.Body.String(), want)
+		}
+	}
+}

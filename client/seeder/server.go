@@ -76,6 +76,9 @@ func (ix *fileIndex) remove(rel string) {
 // index, so "..", encoded traversal, absolute paths, dotfiles, listings,
 // non-audio files and symlinks leading out all get 404.
 type SeedHandler struct {
+	// prefix is the path of --public-url (e.g. "/music"), accepted in
+	// front of a file's path for servers behind a proxy that keeps it.
+	prefix  string
 	root    *os.Root
 	index   *fileIndex
 	limiter *rate.Limiter
@@ -116,7 +119,13 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 	// r.URL.Path is already percent-decoded, so "%2e%2e" arrives as "..";
 	// validRel refuses it, as it refuses "//abs", dot elements and
 	// anything but an audio extension. Only indexed paths are served.
-	rel, ok := strings.CutPrefix(r.URL.Path, "/")
+	p := r.URL.Path
+	if h.prefix != "" {
+		if rest, ok := strings.CutPrefix(p, h.prefix+"/"); ok {
+			p = "/" + rest
+		}
+	}
+	rel, ok := strings.CutPrefix(p, "/")
 	if !ok || !validRel(rel) {
 		return notFound(w)
 	}

@@ -632,12 +632,14 @@ func TestSeedUploadRateSharedByHTTPAndBT(t *testing.T) {
 	base := "http://" + addr
 	const capBytes = 256 << 10
 	const window = 10 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), window)
+	// The load runs until the window has ended; the window starts once
+	// BitTorrent moves data (aria2c needs a moment to announce and
+	// connect), so that both protocols compete throughout.
+	ctx, cancel := context.WithTimeout(context.Background(), window+30*time.Second)
 	defer cancel()
-	httpBefore := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="http"}`)
-	btBefore := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="bt"}`)
-	start := time.Now()
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	for w := range 2 {
 		wg.Add(1)
 		go func() {
@@ -666,11 +668,16 @@ func TestSeedUploadRateSharedByHTTPAndBT(t *testing.T) {
 			}
 		}()
 	}
-	<-ctx.Done()
-	el := time.Since(start).Seconds()
+	waitFor(t, 30*time.Second, "BitTorrent upload to start", func() bool {
+		return metric(t, base, `peertune_seeder_upload_bytes_total{protocol="bt"}`) > 0
+	})
+	httpBefore := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="http"}`)
+	btBefore := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="bt"}`)
+	start := time.Now()
+	time.Sleep(window)
 	httpUp := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="http"}`) - httpBefore
 	btUp := metric(t, base, `peertune_seeder_upload_bytes_total{protocol="bt"}`) - btBefore
-	wg.Wait()
+	el := time.Since(start).Seconds()
 	got := (httpUp + btUp) / el
 	t.Logf("over %.2f s: http %.0f B, bt %.0f B, total %.0f B/s, cap %d B/s (%.1f%%)", el, httpUp, btUp, got, capBytes, 100*got/capBytes)
 	if btUp < 64<<10 || httpUp < 64<<10 {

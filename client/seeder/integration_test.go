@@ -500,7 +500,8 @@ func TestSeedWatch(t *testing.T) {
 	tracker := startTracker(t)
 	c := apiClient(t, tracker)
 	addr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
-	startSeed(t, t.TempDir(), tracker, "--listen", addr, "--watch", lib)
+	state := t.TempDir()
+	seed := startSeed(t, state, tracker, "--listen", addr, "--watch", lib)
 	if n := len(catalog(t, c)); n != len(files)-1 {
 		t.Fatalf("catalog has %d tracks, want %d", n, len(files)-1)
 	}
@@ -529,6 +530,25 @@ func TestSeedWatch(t *testing.T) {
 	os.Remove(gone)
 	waitFor(t, 5*time.Second, "the deleted file gone from the catalog", func() bool { return !has(goneTags["title"]) })
 	t.Logf("deleted: gone from the catalog after %v", time.Since(delStart))
+
+	// A file deleted while the seeder is not running is unpublished at
+	// the next start (the state file remembers what was published).
+	if code := seed.Stop(10 * time.Second); code != 0 {
+		t.Fatalf("seeder exit %d", code)
+	}
+	offline := files[2]
+	_, offTags := ffprobe(t, offline)
+	os.Remove(offline)
+	seed = startSeed(t, state, tracker, "--listen", addr, lib)
+	if has(offTags["title"]) {
+		t.Errorf("%q, deleted while the seeder was down, is still in the catalog", offTags["title"])
+	}
+	if n, want := len(catalog(t, c)), len(files)-2; n != want {
+		t.Errorf("catalog has %d tracks, want %d", n, want)
+	}
+	if !strings.Contains(seed.Stderr(), fmt.Sprintf(`"hashed 0 files, reused %d"`, len(files)-2)) {
+		t.Errorf("restart hashed again:\n%s", seed.Stderr())
+	}
 }
 
 // Publish-only: nginx serves the library, the seeder only hashes and

@@ -131,6 +131,16 @@ func (b *btSeeder) add(mi *metainfo.MetaInfo, ih metainfo.Hash, absPath string, 
 	return nil
 }
 
+// has reports whether ih is being seeded. (Two library files with the
+// same name and bytes share an infohash; when one goes, the other is
+// added again with its own path.)
+func (b *btSeeder) has(ih metainfo.Hash) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.torrents[ih]
+	return ok
+}
+
 // complete reports whether the client holds every piece of ih (the file is
 // where the storage looks, with the size it was hashed at).
 func (b *btSeeder) complete(ih metainfo.Hash) bool {

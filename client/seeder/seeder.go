@@ -432,7 +432,7 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 				s.log.Debug("published", "path", f.Rel, "id", track.ID, "new", created)
 			}
 		}
-		if !served && s.bt != nil {
+		if s.bt != nil && !s.bt.has(p.ih) {
 			// Added to BitTorrent after publishing: the tracker refuses
 			// announces for infohashes not in its catalog, and anacrolix
 			// waits a minute before retrying a failed announce.

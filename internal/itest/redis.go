@@ -1,0 +1,101 @@
+package itest
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RedisEnv names the variable scripts/test.sh sets to the URL of the
+// redis-server it started for the tests.
+const RedisEnv = "PEERTUNE_TEST_REDIS"
+
+// RedisURL returns the URL of a real Redis for t: $PEERTUNE_TEST_REDIS
+// when set, else a redis-server (Debian's) that RedisURL starts on a free
+// loopback port, with no persistence, stopped when t ends. Without
+// redis-server the test is skipped locally and fails in CI (CI=true).
+// Tests sharing one server keep apart by key prefix (RedisPrefix).
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv(RedisEnv); u != "" {
+		return u
+	}
+	Need(t, "redis-server")
+	port := FreePort(t)
+	dir := t.TempDir()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
+		"--logfile", dir+"/redis.log")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := redisPing(addr); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			log, _ := os.ReadFile(dir + "/redis.log")
+			t.Fatalf("redis-server on %s did not answer PING: %v\n%s", addr, err, log)
+		}
+		select {
+		case <-done:
+			log, _ := os.ReadFile(dir + "/redis.log")
+			t.Fatalf("redis-server exited at start:\n%s", log)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return "redis://" + addr + "/0"
+}
+
+// redisPing speaks just enough RESP to see that the server is up.
+func redisPing(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// RedisPrefix returns a key prefix no other test uses, so that tests and
+// test packages running at once on one server never see each other's keys.
+func RedisPrefix(t testing.TB) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return "ptest:" + hex.EncodeToString(b[:]) + ":"
+}

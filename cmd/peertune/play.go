@@ -20,16 +20,21 @@ func playCommand() *cli.Command {
 	const name = "play"
 	return &cli.Command{
 		Name:      name,
-		Usage:     "play tracks: local files now; from the tracker's catalog (QUERY or TRACK_ID) in a later version",
+		Usage:     "stream tracks from the tracker's catalog (QUERY or TRACK_ID), or play local files",
 		ArgsUsage: "QUERY|TRACK_ID|FILE...",
-		Description: "An argument that names an existing file plays that file through the audio engine\n" +
+		Description: "Each QUERY plays its best match in the tracker's catalog (--all: every match); a\n" +
+			"TRACK_ID (40 hex) plays that track. The head of a track comes from the seed server, the\n" +
+			"rest from other listeners; played tracks stay in the cache and are shared. On a terminal\n" +
+			"a terminal UI runs (? for its keys) and keeps sharing until q; otherwise a progress line\n" +
+			"goes to stderr every few seconds and play exits when its queue ends (--linger keeps it sharing).\n" +
+			"An argument that names an existing file plays that file through the audio engine\n" +
 			"(mp3, flac, ogg/vorbis, wav), with no network. --output picks where the sound goes;\n" +
 			"every output is paced to real time unless --fast (null and wav only). With --json one\n" +
 			"JSON report per track is printed on stdout when the track ends.",
 		Flags: []cli.Flag{
 			trackerURLFlag(name),
-			&cli.StringFlag{Name: "cache", Usage: "cache folder (streaming; not used for local files)", Sources: envVars(name, "cache")},
-			&cli.StringFlag{Name: "cache-size", Usage: "cache size cap, e.g. 2GiB (streaming)", Sources: envVars(name, "cache-size")},
+			&cli.StringFlag{Name: "cache", Usage: "cache folder (default: the user's cache directory/peertune)", Sources: envVars(name, "cache")},
+			&cli.StringFlag{Name: "cache-size", Usage: "cache size cap, e.g. 2GiB (default 2GiB)", Sources: envVars(name, "cache-size")},
 			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address (streaming)", Sources: envVars(name, "bt-listen")},
 			&cli.StringFlag{Name: "output", Value: "speaker", Usage: "speaker, null or wav:FILE (16-bit PCM at the source's rate and channels; tracks appended)", Sources: envVars(name, "output")},
 			&cli.BoolFlag{Name: "fast", Usage: "do not pace to real time (null and wav outputs only)", Sources: envVars(name, "fast")},
@@ -64,13 +69,21 @@ type playReport struct {
 func runPlay(ctx context.Context, cmd *cli.Command) error {
 	args := cmd.Args().Slice()
 	if len(args) == 0 {
-		return usageErrorf("play needs a FILE (or, later, a QUERY or TRACK_ID)")
+		return usageErrorf("play needs a QUERY, TRACK_ID or FILE")
 	}
+	// Arguments that name existing files play locally; anything else is
+	// resolved on the tracker. A mix is refused: one path or the other.
+	files := 0
 	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil || !st.Mode().IsRegular() {
-			return usageErrorf("play %q: not a file; streaming from a tracker is not built yet", a)
+		if st, err := os.Stat(a); err == nil && st.Mode().IsRegular() {
+			files++
 		}
+	}
+	if files == 0 {
+		return runPlayNetwork(ctx, cmd, args)
+	}
+	if files != len(args) {
+		return usageErrorf("play: give either local files or tracker queries and track ids, not both")
 	}
 	spec := cmd.String("output")
 	fast := cmd.Bool("fast")

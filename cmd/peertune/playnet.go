@@ -59,7 +59,12 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	// Resolve first: an unknown track or a dead tracker fails at once.
 	tracks, err := player.Resolve(ctx, apiClient, args, cmd.Bool("all"), cachedLookup(cacheDir))
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return nil // interrupted
+		}
+		// An argument that is neither a file nor a track on the tracker
+		// is bad input, whether the tracker said no or could not be asked.
+		return usageErrorf("play: not a file, and %w", err)
 	}
 
 	// The terminal UI owns the terminal: logs go to a file in the cache.

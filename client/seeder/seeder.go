@@ -87,9 +87,13 @@ type Seeder struct {
 
 	announce []string // the tracker's announce URLs, from GET /api/v1/info
 
-	syncMu sync.Mutex // serialises Sync; guards state and active
+	syncMu sync.Mutex // serialises Sync; guards state, active and skipped
 	state  stateFile
 	active map[string]activeTrack // by library path
+	// skipped remembers files that could not be used (by path, with the
+	// size and time they had) so that each is logged once, not on every
+	// pass of the watcher.
+	skipped map[string]fileState
 }
 
 // New checks cfg, opens the library, the HTTP listener (unless NoHTTP) and
@@ -126,7 +130,8 @@ func New(cfg Config) (*Seeder, error) {
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("library %s: not a directory", dir)
 	}
-	s := &Seeder{cfg: cfg, dir: dir, log: cfg.Log, index: &fileIndex{}, active: map[string]activeTrack{}}
+	s := &Seeder{cfg: cfg, dir: dir, log: cfg.Log, index: &fileIndex{}, active: map[string]activeTrack{},
+		skipped: map[string]fileState{}}
 	s.statePath = cfg.StatePath
 	if s.statePath == "" {
 		if s.statePath, err = StatePath(dir); err != nil {
@@ -482,6 +487,10 @@ func (s *Seeder) prepare(ctx context.Context, files []LibraryFile, res *SyncResu
 	var todo []LibraryFile
 	var total int64
 	for _, f := range files {
+		if sk, ok := s.skipped[f.Rel]; ok && sk.Size == f.Size && sk.ModTimeNs == f.ModTime.UnixNano() {
+			res.Skipped++
+			continue
+		}
 		if st, ok := s.state.Files[f.Rel]; ok && st.matches(f) {
 			p, err := s.build(f, st)
 			if err == nil {
@@ -508,6 +517,7 @@ func (s *Seeder) prepare(ctx context.Context, files []LibraryFile, res *SyncResu
 			s.metrics.filesFailed.Inc()
 			mu.Lock()
 			res.Skipped++
+			s.skipped[f.Rel] = fileState{Size: f.Size, ModTimeNs: f.ModTime.UnixNano()}
 			mu.Unlock()
 		}
 		meta, err := ReadMeta(f.Abs)

@@ -1,0 +1,206 @@
+package seeder
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/peertune/peertune/client/api"
+	"github.com/peertune/peertune/proto"
+)
+
+// wavBytes is a 16-bit mono PCM WAV of a tone, seconds long.
+func wavBytes(seconds float64, freq float64) []byte {
+	const rate = 8000
+	n := int(seconds * rate)
+	b := make([]byte, 44+2*n)
+	copy(b[0:], "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1)
+	binary.LittleEndian.PutUint16(b[22:], 1)
+	binary.LittleEndian.PutUint32(b[24:], rate)
+	binary.LittleEndian.PutUint32(b[28:], rate*2)
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*n))
+	for i := range n {
+		v := int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/rate))
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	return b
+}
+
+// catalogRecorder is a loopback stand-in for the tracker's catalog API
+// that records what the seeder publishes and deletes (the real tracker is
+// exercised by the integration tests; this one lets Run, Sync, the watcher
+// and the BitTorrent client run in-process under -race).
+type catalogRecorder struct {
+	mu     sync.Mutex
+	tracks map[string]proto.PublishRequest
+	events []string
+}
+
+func (c *catalogRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case r.URL.Path == proto.PathInfo:
+		json.NewEncoder(w).Encode(proto.Info{Announce: []string{"http://127.0.0.1:1/announce"}})
+	case r.URL.Path == proto.PathTracks && r.Method == http.MethodPost:
+		var req proto.PublishRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		mi, err := metainfo.Load(strings.NewReader(string(req.Torrent)))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(proto.Error{Error: err.Error()})
+			return
+		}
+		id := mi.HashInfoBytes().HexString()
+		_, had := c.tracks[id]
+		c.tracks[id] = req
+		c.events = append(c.events, "publish "+req.Title)
+		if !had {
+			w.WriteHeader(http.StatusCreated)
+		}
+		json.NewEncoder(w).Encode(proto.Track{ID: id, Title: req.Title})
+	case strings.HasPrefix(r.URL.Path, proto.PathTrackPrefix) && r.Method == http.MethodDelete:
+		id := strings.TrimPrefix(r.URL.Path, proto.PathTrackPrefix)
+		req, ok := c.tracks[id]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(proto.Error{Error: "no such track"})
+			return
+		}
+		delete(c.tracks, id)
+		c.events = append(c.events, "delete "+req.Title)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+func (c *catalogRecorder) titles() map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]bool{}
+	for _, r := range c.tracks {
+		out[r.Title] = true
+	}
+	return out
+}
+
+func TestRunWatchAndShutdown(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	lib := t.TempDir()
+	writeFile(t, filepath.Join(lib, "one.wav"), wavBytes(1, 440))
+	writeFile(t, filepath.Join(lib, "sub", "two.wav"), wavBytes(2, 550))
+	writeFile(t, filepath.Join(lib, "bad.wav"), []byte("RIFF junk"))
+	rec := &catalogRecorder{tracks: map[string]proto.PublishRequest{}}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	client, _ := api.New(srv.URL, api.WithToken("t"))
+	reg := prometheus.NewRegistry()
+	logs := &lockedBuffer{}
+	s, err := New(Config{Dir: lib, API: client, Listen: "127.0.0.1:0", BTListen: "127.0.0.1:0", Watch: true,
+		UploadRate: 1 << 20, Registry: reg, Log: slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), nil)), Debounce: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (catalog %v)", what, rec.titles())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wait("the library", func() bool { ts := rec.titles(); return len(ts) == 2 && ts["one"] && ts["two"] })
+
+	resp, err := http.Get("http://" + s.HTTPAddr() + "/sub/two.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) != len(wavBytes(2, 550)) {
+		t.Fatalf("GET two.wav: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if s.BTAddr() == "" {
+		t.Error("no BitTorrent address")
+	}
+
+	writeFile(t, filepath.Join(lib, "new", "three.wav"), wavBytes(1, 660))
+	wait("the new file", func() bool { return rec.titles()["three"] })
+	os.Remove(filepath.Join(lib, "one.wav"))
+	wait("the deleted file to go", func() bool { return !rec.titles()["one"] })
+	// A changed file is republished under its new infohash; the old one goes.
+	writeFile(t, filepath.Join(lib, "sub", "two.wav"), wavBytes(3, 550))
+	wait("the changed file", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, r := range rec.tracks {
+			if r.Title == "two" && math.Abs(r.DurationS-3) < 0.01 {
+				return len(rec.tracks) == 2
+			}
+		}
+		return false
+	})
+
+	// The undecodable file was logged once, not on every pass.
+	if n := strings.Count(logs.String(), `msg="skipping file" path=bad.wav`); n != 1 {
+		t.Errorf("bad.wav logged %d times, want once", n)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if _, err := http.Get("http://" + s.HTTPAddr() + "/healthz"); err == nil {
+		t.Error("HTTP server still up after Run returned")
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,267 @@
+//go:build integration
+
+// End-to-end tests of peertune play with real processes on loopback: a
+// tracker, a seeder and several players (go test -tags integration
+// ./client/player/). Tracks are short (12-20 s) and played in real time.
+
+package player_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/peertune/peertune/internal/itest"
+)
+
+// waitReports waits until a player printed n reports.
+func waitReports(t *testing.T, p *itest.Proc, n int, timeout time.Duration) []report {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if rs := parseReports(t, p.Stdout()); len(rs) >= n {
+			return rs
+		}
+		select {
+		case <-p.Done():
+			t.Fatalf("player exited %d before its report\nstderr:\n%s", p.Cmd.ProcessState.ExitCode(), p.Stderr())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no report within %v\nstderr:\n%s", timeout, p.Stderr())
+		}
+	}
+}
+
+// Three players 5 s apart on one track, the seeder capped at four times its
+// bitrate: the second and third take at least 70 % of their network bytes
+// from other listeners, nobody underruns, and every WAV written is the
+// direct decode of the file.
+func TestSwarmOffload(t *testing.T) {
+	for _, ext := range []string{"flac", "wav"} {
+		t.Run(ext, func(t *testing.T) {
+			t.Parallel()
+			lib := t.TempDir()
+			const seconds = 20
+			path := makeTrack(t, lib, "Swarm "+ext, seconds, ext)
+			st, _ := os.Stat(path)
+			e := newEnv(t, lib, 4*st.Size()/seconds, 1)
+			tr := e.track(ext)
+			want := refPCM(t, path)
+			var players []*itest.Proc
+			var wavs []string
+			for i := range 3 {
+				if i > 0 {
+					time.Sleep(5 * time.Second)
+				}
+				wav := filepath.Join(t.TempDir(), "out.wav")
+				wavs = append(wavs, wav)
+				players = append(players, e.play(t.TempDir(), "--output", "wav:"+wav, "--linger", "2m", tr.ID))
+			}
+			var reps []report
+			for i, p := range players {
+				r := waitReports(t, p, 1, 90*time.Second)[0]
+				t.Logf("player %d: %s", i+1, r)
+				reps = append(reps, r)
+			}
+			for i, p := range players {
+				if code := p.Stop(10 * time.Second); code != 0 {
+					t.Errorf("player %d: exit %d after SIGTERM while lingering", i+1, code)
+				}
+				samePCM(t, fmt.Sprintf("player %d", i+1), wavPCM(t, wavs[i]), want)
+			}
+			for i, r := range reps {
+				if r.Track != tr.ID {
+					t.Errorf("player %d: report for %s, want %s", i+1, r.Track, tr.ID)
+				}
+				if r.Underruns != 0 {
+					t.Errorf("player %d: %d underruns (%.0f ms)", i+1, r.Underruns, r.UnderrunMs)
+				}
+				if got := r.network() + r.BytesCache; got != tr.Size {
+					t.Errorf("player %d: counters add up to %d bytes, track has %d", i+1, got, tr.Size)
+				}
+				if i > 0 {
+					share := float64(r.BytesPeers) / float64(r.network())
+					if share < 0.70 {
+						t.Errorf("player %d: %.0f%% of network bytes from other listeners, want at least 70%%", i+1, share*100)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A player that holds the whole track keeps sharing (--linger) after the
+// seeder dies: a new player plays the track completely from it, head
+// included, with no underrun; then, with tracker, seeder and peers all
+// gone, the new player's cache plays the track with no network at all.
+func TestSeederGoneThenCacheOnly(t *testing.T) {
+	lib := t.TempDir()
+	path := makeTrack(t, lib, "Lone Peer", 12, "flac")
+	e := newEnv(t, lib, 0, 1)
+	tr := e.track("flac")
+	want := refPCM(t, path)
+
+	first := e.play(t.TempDir(), "--output", "null", "--fast", "--linger", "2m", tr.ID)
+	r1 := waitReports(t, first, 1, 60*time.Second)[0]
+	t.Logf("first: %s", r1)
+	if r1.network() != tr.Size {
+		t.Fatalf("first player fetched %d bytes, want the whole track (%d)", r1.network(), tr.Size)
+	}
+	if code := e.seeder.Stop(10 * time.Second); code != 0 {
+		t.Logf("seeder exit %d", code)
+	}
+
+	cache := t.TempDir()
+	wav := filepath.Join(t.TempDir(), "second.wav")
+	second := e.play(cache, "--output", "wav:"+wav, tr.ID)
+	r2 := finish(t, second, 60*time.Second)[0]
+	t.Logf("second: %s", r2)
+	if r2.seed() != 0 || r2.BytesPeers != tr.Size {
+		t.Errorf("second player: %d bytes from the (dead) seed server, %d from peers; want 0 and %d", r2.seed(), r2.BytesPeers, tr.Size)
+	}
+	if r2.Underruns != 0 {
+		t.Errorf("second player: %d underruns (%.0f ms)", r2.Underruns, r2.UnderrunMs)
+	}
+	samePCM(t, "second player", wavPCM(t, wav), want)
+
+	first.Stop(10 * time.Second)
+	e.tracker.Stop(10 * time.Second)
+	wav3 := filepath.Join(t.TempDir(), "cached.wav")
+	third := e.play(cache, "--output", "wav:"+wav3, "--fast", tr.ID)
+	r3 := finish(t, third, 30*time.Second)[0]
+	t.Logf("cached: %s", r3)
+	if r3.network() != 0 || r3.BytesCache != tr.Size {
+		t.Errorf("cached play: %d network bytes, %d from cache; want 0 and %d", r3.network(), r3.BytesCache, tr.Size)
+	}
+	samePCM(t, "cached play", wavPCM(t, wav3), want)
+}
+
+// A player killed with SIGKILL mid-track and started again fetches none of
+// the pieces it had verified, and its cache then holds the file exactly.
+func TestKillResume(t *testing.T) {
+	lib := t.TempDir()
+	path := makeTrack(t, lib, "Interrupted", 40, "flac")
+	e := newEnv(t, lib, 0, 1)
+	tr := e.track("flac")
+	cache := t.TempDir()
+
+	p1 := e.play(cache, "--output", "null", tr.ID)
+	time.Sleep(6 * time.Second)
+	p1.Signal(syscall.SIGKILL)
+	<-p1.Done()
+	time.Sleep(300 * time.Millisecond) // let the seeder's counters settle
+	sentBefore := e.seederUpload()
+	t.Logf("seeder sent %d of %d bytes before the kill", sentBefore, tr.Size)
+	if sentBefore >= tr.Size {
+		t.Fatalf("the first run had the whole track before the kill; the test needs a partial one")
+	}
+
+	wav := filepath.Join(t.TempDir(), "resumed.wav")
+	p2 := e.play(cache, "--output", "wav:"+wav, "--fast", tr.ID)
+	r := finish(t, p2, 60*time.Second)[0]
+	t.Logf("resumed: %s", r)
+	sentAfter := e.seederUpload() - sentBefore
+	if r.BytesCache == 0 {
+		t.Errorf("the restarted player found nothing in its cache")
+	}
+	if r.network() != tr.Size-r.BytesCache {
+		t.Errorf("restarted player fetched %d bytes with %d cached of %d", r.network(), r.BytesCache, tr.Size)
+	}
+	// What the seeder sent in both runs: the track once, plus what was in
+	// flight at the kill (a few pieces, never verified).
+	if slack := 4 * tr.PieceLength; sentBefore+sentAfter > tr.Size+slack {
+		t.Errorf("seeder sent %d + %d bytes for a %d-byte track: verified pieces fetched again", sentBefore, sentAfter, tr.Size)
+	}
+	if sentAfter > tr.Size-r.BytesCache+tr.PieceLength {
+		t.Errorf("second run: seeder sent %d bytes, but only %d were missing", sentAfter, tr.Size-r.BytesCache)
+	}
+	samePCM(t, "resumed play", wavPCM(t, wav), refPCM(t, path))
+
+	// The cache verifies: the data file is the original, and cache ls says complete.
+	orig, _ := os.ReadFile(path)
+	cached, err := os.ReadFile(filepath.Join(cache, "data", tr.ID, filepath.Base(path)))
+	if err != nil {
+		t.Fatalf("cached data: %v", err)
+	}
+	if string(cached) != string(orig) {
+		t.Errorf("cached data differs from the original file")
+	}
+	out := itest.Start(t, nil, e.bin, "cache", "ls", "--cache", cache)
+	if code, _ := out.Wait(10 * time.Second); code != 0 || !strings.Contains(out.Stdout(), "complete") || !strings.Contains(out.Stdout(), tr.ID) {
+		t.Errorf("cache ls: exit %d, %q", code, out.Stdout())
+	}
+}
+
+// --start 60s plays from 60 s, to within 100 ms.
+func TestStartSeek(t *testing.T) {
+	lib := t.TempDir()
+	path := makeTrack(t, lib, "Long Song", 70, "flac")
+	e := newEnv(t, lib, 0, 1)
+	tr := e.track("flac")
+	wav := filepath.Join(t.TempDir(), "seek.wav")
+	r := finish(t, e.play(t.TempDir(), "--output", "wav:"+wav, "--fast", "--start", "60s", tr.ID), 60*time.Second)[0]
+	t.Logf("seek: %s", r)
+	got := wavPCM(t, wav)
+	ref := refPCM(t, path)
+	const frame = 4 // 16-bit stereo
+	const rate = 44100
+	if len(got) < rate*frame {
+		t.Fatalf("only %d bytes of audio after the seek", len(got))
+	}
+	// Find where the first 50 ms of what was played sit in the original.
+	probe := got[:rate/20*frame]
+	at := -1
+	for off := 55 * rate * frame; off+len(probe) <= min(65*rate*frame, len(ref)); off += frame {
+		if string(ref[off:off+len(probe)]) == string(probe) {
+			at = off
+			break
+		}
+	}
+	if at < 0 {
+		t.Fatalf("the played audio is not found between 55 s and 65 s of the original")
+	}
+	lag := time.Duration(float64(at/frame-60*rate) / rate * float64(time.Second))
+	t.Logf("playback began at 60s%+v", lag)
+	if lag < -100*time.Millisecond || lag > 100*time.Millisecond {
+		t.Errorf("playback began %v away from 60 s", lag)
+	}
+	if played := time.Duration(r.PlayedS * float64(time.Second)); played < 9*time.Second || played > 11*time.Second {
+		t.Errorf("played %v after the seek, want about 10 s", played)
+	}
+}
+
+// Unknown tracks and a tracker that cannot be reached fail at once with a
+// clear message and a non-zero status.
+func TestResolveErrors(t *testing.T) {
+	lib := t.TempDir()
+	makeTrack(t, lib, "Only One", 3, "flac")
+	e := newEnv(t, lib, 0, 1)
+	dead := fmt.Sprintf("http://127.0.0.1:%d", itest.FreePort(t))
+	for _, c := range []struct {
+		tracker, arg, want string
+	}{
+		{e.trackerURL, "nothing like this", "no track matches"},
+		{e.trackerURL, strings.Repeat("ab", 20), "no track with id"},
+		{dead, "anything", "connection refused"},
+	} {
+		start := time.Now()
+		p := itest.Start(t, nil, e.bin, "play", "--tracker", c.tracker, "--cache", t.TempDir(), "--output", "null", c.arg)
+		code, err := p.Wait(10 * time.Second)
+		if err != nil || code == 0 || !strings.Contains(p.Stderr(), c.want) {
+			t.Errorf("play %q on %s: exit %d (%v), stderr %q; want non-zero mentioning %q", c.arg, c.tracker, code, err, p.Stderr(), c.want)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("play %q took %v to fail", c.arg, d)
+		}
+	}
+	// search and cache ls on the same setup.
+	s := itest.Start(t, nil, e.bin, "search", "--tracker", e.trackerURL, "only")
+	if code, _ := s.Wait(10 * time.Second); code != 0 || !strings.Contains(s.Stdout(), "Only One") || !strings.Contains(s.Stdout(), "0:03") {
+		t.Errorf("search: exit %d, %q", code, s.Stdout())
+	}
+}

@@ -23,9 +23,11 @@ import (
 	"github.com/peertune/peertune/tracker/announce"
 	"github.com/peertune/peertune/tracker/catalog"
 	catalogapi "github.com/peertune/peertune/tracker/catalog/api"
+	catalogredis "github.com/peertune/peertune/tracker/catalog/redis"
 	"github.com/peertune/peertune/tracker/catalog/sqlite"
 	"github.com/peertune/peertune/tracker/peers"
 	"github.com/peertune/peertune/tracker/peers/memory"
+	peersredis "github.com/peertune/peertune/tracker/peers/redis"
 )
 
 // HTTP server limits: announces are one short GET; publish bodies are
@@ -164,7 +166,20 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 func (s *Server) openStores(ctx context.Context) error {
 	if s.cfg.RedisURL != "" {
-		return errors.New("--redis: this build has no Redis backend yet")
+		// Peers and catalog both in Redis, each with its own connection
+		// pool (the catalog also holds a pub/sub connection); --data is
+		// unused.
+		store, err := peersredis.Open(ctx, s.cfg.RedisURL, peersredis.Config{PeerTTL: s.cfg.PeerTTL, Logger: s.log})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		s.store = store
+		cat, err := catalogredis.Open(ctx, s.cfg.RedisURL, catalogredis.Config{Logger: s.log})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		s.catalog = cat
+		return nil
 	}
 	store, err := memory.New(memory.Config{PeerTTL: s.cfg.PeerTTL})
 	if err != nil {

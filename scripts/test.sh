@@ -29,6 +29,35 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== redis-server for the Redis backends' tests (loopback, no persistence, stopped on exit)"
+redis_dir=$(mktemp -d -t peertune-test-redis.XXXXXX)
+redis_pid=""
+stop_test_redis() {
+	if [[ -n $redis_pid ]] && kill -0 "$redis_pid" 2>/dev/null; then
+		kill -TERM "$redis_pid" 2>/dev/null || true
+		wait "$redis_pid" 2>/dev/null || true
+	fi
+	rm -rf "$redis_dir"
+}
+trap stop_test_redis EXIT
+for _ in {1..20}; do
+	redis_port=$((20000 + RANDOM % 20000))
+	ss -Htln "( sport = :$redis_port )" | grep -q . && continue
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$redis_dir" --logfile "$redis_dir/redis.log" --daemonize no &
+	redis_pid=$!
+	for _ in {1..50}; do
+		redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG && break 2
+		kill -0 "$redis_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	stop_test_redis
+	redis_dir=$(mktemp -d -t peertune-test-redis.XXXXXX) redis_pid=""
+done
+[[ -n $redis_pid ]] || { cat "$redis_dir/redis.log" >&2 2>/dev/null; echo "could not start redis-server" >&2; exit 1; }
+export PEERTUNE_TEST_REDIS="redis://127.0.0.1:$redis_port/0"
+echo "redis-server pid $redis_pid on $PEERTUNE_TEST_REDIS"
+
 echo "== go test -race (unit tests)"
 go test -race -count=1 "${short[@]}" -timeout 30m ./...
 

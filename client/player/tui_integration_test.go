@@ -1,0 +1,99 @@
+//go:build integration
+
+package player_test
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peertune/peertune/internal/itest"
+)
+
+var clockRE = regexp.MustCompile(`(\d+):(\d\d) / 0:20`)
+
+// The terminal UI in a real terminal (tmux): the progress advances, space
+// pauses it, → moves it forward, q exits 0 and gives the terminal back
+// (canonical mode on, the alternate screen left).
+func TestTerminalUI(t *testing.T) {
+	itest.Need(t, "tmux")
+	lib := t.TempDir()
+	makeTrack(t, lib, "Screen Test", 20, "flac")
+	e := newEnv(t, lib, 0, 1)
+	tr := e.track("flac")
+	session := fmt.Sprintf("peertune-tui-%d", itest.FreePort(t))
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) string {
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	shell := fmt.Sprintf("%s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'; sleep 120",
+		e.bin, e.trackerURL, t.TempDir(), tr.ID)
+	tmux("new-session", "-d", "-s", session, "-x", "110", "-y", "30", shell)
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
+	pos := func() (time.Duration, string) {
+		s := screen()
+		m := clockRE.FindStringSubmatch(s)
+		if m == nil {
+			return -1, s
+		}
+		mi, _ := strconv.Atoi(m[1])
+		se, _ := strconv.Atoi(m[2])
+		return time.Duration(mi*60+se) * time.Second, s
+	}
+	waitFor := func(what string, ok func(time.Duration, string) bool) (time.Duration, string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			p, s := pos()
+			if ok(p, s) {
+				return p, s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: screen:\n%s", what, s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	p1, s := waitFor("the UI shows the track playing", func(p time.Duration, s string) bool {
+		return p >= time.Second && strings.Contains(s, "playing")
+	})
+	for _, want := range []string{"Screen Test", "Test Artist", "Test Album", "peers", "seed server", "queue"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+	waitFor("the progress advances", func(p time.Duration, _ string) bool { return p >= p1+2*time.Second })
+
+	tmux("send-keys", "-t", session, "space")
+	paused, _ := waitFor("space pauses", func(_ time.Duration, s string) bool { return strings.Contains(s, "paused") })
+	time.Sleep(1500 * time.Millisecond)
+	if p, s := pos(); p != paused || !strings.Contains(s, "paused") {
+		t.Errorf("paused at %v, %v 1.5 s later:\n%s", paused, p, s)
+	}
+	tmux("send-keys", "-t", session, "space")
+	tmux("send-keys", "-t", session, "Right")
+	waitFor("→ moves forward", func(p time.Duration, s string) bool { return p >= paused+5*time.Second })
+
+	tmux("send-keys", "-t", session, "q")
+	_, s = waitFor("q exits", func(_ time.Duration, s string) bool { return strings.Contains(s, "EXIT=") && strings.Contains(s, "icanon") })
+	if !strings.Contains(s, "EXIT=0") {
+		t.Errorf("exit status after q:\n%s", s)
+	}
+	if strings.Contains(s, "-icanon") {
+		t.Errorf("terminal left in raw mode:\n%s", s)
+	}
+	if strings.Contains(s, "seed server") || strings.Contains(s, "Screen Test") {
+		t.Errorf("the UI is still on the screen after q:\n%s", s)
+	}
+}

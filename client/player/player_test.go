@@ -1,0 +1,120 @@
+package player
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/peertune/peertune/audio"
+	"github.com/peertune/peertune/client/stream"
+	"github.com/peertune/peertune/proto"
+)
+
+func TestTextHelpers(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0:00", 59499 * time.Millisecond: "0:59", 61 * time.Second: "1:01", 10 * time.Minute: "10:00", -time.Second: "0:00"} {
+		if got := ClockText(d); got != want {
+			t.Errorf("ClockText(%v) = %q, want %q", d, got, want)
+		}
+	}
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536 << 10: "1.5 MiB", 3 << 30: "3.0 GiB"} {
+		if got := SizeText(n); got != want {
+			t.Errorf("SizeText(%d) = %q, want %q", n, got, want)
+		}
+	}
+	s := Snapshot{State: StatePlaying, Track: proto.Track{Title: "T", Artist: "A"}, Position: 65 * time.Second, Duration: 200 * time.Second,
+		Stats: stream.Stats{BytesSeedHead: 100, BytesPeers: 300, PeersConnected: 3, SeedersConnected: 1}}
+	line := s.ProgressLine()
+	for _, want := range []string{"A – T", "1:05 / 3:20", "playing", "seed 100 B (25%)", "peers 300 B (75%)", "cache 0 B (0%)", "2 peers"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q lacks %q", line, want)
+		}
+	}
+}
+
+// newTestPlayer is a Player on a real stream client (loopback, a temp
+// cache) and a null output, with nothing queued.
+func newTestPlayer(t *testing.T) *Player {
+	t.Helper()
+	sc, err := stream.New(stream.Config{CacheDir: t.TempDir(), ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	ap, err := audio.NewPlayer(audio.NewNullOutput(), audio.PlayerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Stream: sc, Audio: ap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunEmptyQueue(t *testing.T) {
+	p := newTestPlayer(t)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run on an empty queue: %v", err)
+	}
+	if s := p.Snapshot(); s.State != StateIdle {
+		t.Errorf("state %q, want idle", s.State)
+	}
+	// With Keep, Run waits for tracks until its context ends.
+	p.cfg.Keep = true
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := p.Run(ctx); err != context.DeadlineExceeded {
+		t.Errorf("Run with Keep: %v, want the context's deadline", err)
+	}
+}
+
+func TestTUIKeys(t *testing.T) {
+	p := newTestPlayer(t)
+	p.Add(proto.Track{ID: strings.Repeat("a", 40), Title: "Queued", Artist: "Someone"})
+	m := &tuiModel{p: p, ctx: context.Background(), width: 80, keys: newKeyMap()}
+	press := func(code rune, text string) {
+		m.Update(tea.KeyPressMsg{Code: code, Text: text})
+	}
+	press('-', "-")
+	press('-', "-")
+	if v := p.cfg.Audio.Volume(); v < 0.79 || v > 0.81 {
+		t.Errorf("volume %v after two -, want 0.8", v)
+	}
+	press('m', "m")
+	if !p.cfg.Audio.Status().Muted {
+		t.Error("m did not mute")
+	}
+	press(tea.KeySpace, " ")
+	if !p.cfg.Audio.Paused() {
+		t.Error("space did not pause")
+	}
+	press('/', "/")
+	for _, r := range "abc" {
+		press(r, string(r))
+	}
+	press(tea.KeyBackspace, "")
+	if !m.searching || string(m.query) != "ab" {
+		t.Errorf("search: %v %q, want typing \"ab\"", m.searching, string(m.query))
+	}
+	press(tea.KeyEscape, "")
+	if m.searching {
+		t.Error("esc did not end the search")
+	}
+	m.snap = p.Snapshot()
+	view := m.render()
+	for _, want := range []string{"Nothing playing", "Someone – Queued", "q quit"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("view lacks %q:\n%s", want, view)
+		}
+	}
+	_, cmd := m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"})
+	if cmd == nil {
+		t.Fatal("q gave no command")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Error("q did not quit")
+	}
+}

@@ -86,7 +86,9 @@ func TestTerminalUI(t *testing.T) {
 	waitFor("→ moves forward", func(p time.Duration, s string) bool { return p >= paused+5*time.Second })
 
 	tmux("send-keys", "-t", session, "q")
-	_, s = waitFor("q exits", func(_ time.Duration, s string) bool { return strings.Contains(s, "EXIT=") && strings.Contains(s, "icanon") })
+	_, s = waitFor("q exits", func(_ time.Duration, s string) bool {
+		return strings.Contains(s, "EXIT=") && strings.Contains(s, "icanon")
+	})
 	if !strings.Contains(s, "EXIT=0") {
 		t.Errorf("exit status after q:\n%s", s)
 	}

@@ -1,0 +1,73 @@
+// Command swarmchart turns the run directories that scripts/bench-swarm.sh
+// writes into the benchmark's Markdown table (on stdout) and its chart (a
+// PNG): the seed server's and the peers' upload rate over time, and per
+// player a stacked bar of the bytes it received by source.
+//
+//	swarmchart -run OUT/p2p [-baseline OUT/baseline] [-png FILE]
+//
+// A run directory holds meta.json (the seeder's and tracker's counters and
+// /proc figures the script measured), players.tsv (index, start offset,
+// exit status), player-N.json (each player's --json reports) and
+// samples.csv (cumulative upload counters, one line a second).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"gonum.org/v1/plot/vg"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "swarmchart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("swarmchart", flag.ContinueOnError)
+	runDir := fs.String("run", "", "the peer-to-peer run's directory (required)")
+	baseDir := fs.String("baseline", "", "the baseline run's directory (optional)")
+	pngPath := fs.String("png", "", "write the chart to this PNG file")
+	width := fs.Float64("width", 900, "chart width in points")
+	height := fs.Float64("height", 820, "chart height in points")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runDir == "" {
+		return errors.New("-run DIR is required")
+	}
+	r, err := LoadRun(*runDir)
+	if err != nil {
+		return err
+	}
+	var base *Run
+	if *baseDir != "" {
+		b, err := LoadRun(*baseDir)
+		if err != nil {
+			return err
+		}
+		base = &b
+	}
+	if err := WriteTable(os.Stdout, r, base); err != nil {
+		return err
+	}
+	if *pngPath == "" {
+		return nil
+	}
+	f, err := os.Create(*pngPath)
+	if err != nil {
+		return fmt.Errorf("creating chart: %w", err)
+	}
+	if err := WriteChart(f, r, base, vg.Length(*width), vg.Length(*height)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing chart: %w", err)
+	}
+	return nil
+}

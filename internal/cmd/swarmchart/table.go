@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Targets of the default run (issue 6).
+const (
+	targetSeedShare = 0.15
+	targetTTFAp95ms = 500
+)
+
+// WriteTable prints the Markdown table of a run, with the baseline's column
+// and the ratio of seed-server bytes when a baseline is given.
+func WriteTable(w io.Writer, run Run, baseline *Run) error {
+	s := Summarize(run)
+	var b *Summary
+	if baseline != nil {
+		bs := Summarize(*baseline)
+		b = &bs
+	}
+	m := run.Meta
+	header := []string{"", "peer-to-peer"}
+	if b != nil {
+		header = append(header, "baseline: seed server alone")
+	}
+	header = append(header, "target")
+	var rows [][]string
+	row := func(name string, target string, f func(Summary, Meta) string) {
+		r := []string{name, f(s, m)}
+		if b != nil {
+			r = append(r, f(*b, baseline.Meta))
+		}
+		rows = append(rows, append(r, target))
+	}
+	row("players finished / started", "", func(s Summary, _ Meta) string {
+		return fmt.Sprintf("%d / %d", s.Finished, s.Started)
+	})
+	row("time to first audio p50 / p95 / max", fmt.Sprintf("p95 < %d ms %s", targetTTFAp95ms, mark(s.Playbacks > 0 && s.TTFAp95 < targetTTFAp95ms)),
+		func(s Summary, _ Meta) string {
+			return fmt.Sprintf("%.0f / %.0f / %.0f ms", s.TTFAp50, s.TTFAp95, s.TTFAmax)
+		})
+	row("playbacks with an underrun", "0 "+mark(s.Playbacks > 0 && s.WithUnderrun == 0), func(s Summary, _ Meta) string {
+		return fmt.Sprintf("%s (%d of %d)", pct(float64(s.WithUnderrun), float64(s.Playbacks)), s.WithUnderrun, s.Playbacks)
+	})
+	row("total underrun time", "", func(s Summary, _ Meta) string { return fmt.Sprintf("%.1f s", s.UnderrunS) })
+	row("bytes from the seed server (its HTTP + BitTorrent upload), share of network bytes",
+		fmt.Sprintf("≤ %.0f %% %s", targetSeedShare*100, mark(s.Network > 0 && s.SeedShare <= targetSeedShare)),
+		func(s Summary, _ Meta) string {
+			return fmt.Sprintf("%s (%s)", sizeText(float64(s.SeedServer)), pct(float64(s.SeedServer), float64(s.Network)))
+		})
+	row("bytes from peers (players' reports), share of network bytes", "", func(s Summary, _ Meta) string {
+		return fmt.Sprintf("%s (%s)", sizeText(float64(s.Peers)), pct(float64(s.Peers), float64(s.Network)))
+	})
+	row("network bytes the players received (reports, cache excluded)", "", func(s Summary, _ Meta) string {
+		return sizeText(float64(s.Network))
+	})
+	row("player-to-player TCP upload (ss, both directions summed)", "", func(s Summary, _ Meta) string {
+		return sizeText(s.PeerUploadTCP)
+	})
+	row("seed server's peak upload rate (2 s average)", "", func(s Summary, m Meta) string {
+		return fmt.Sprintf("%s/s (%s)", sizeText(s.PeakSeedRate), bitrateMultiple(s.PeakSeedRate, m))
+	})
+	row("tracker announces per second", "", func(s Summary, _ Meta) string { return fmt.Sprintf("%.2f", s.AnnouncesPerS) })
+	row("seeder peak RSS / CPU time", "", func(_ Summary, m Meta) string {
+		return fmt.Sprintf("%s / %.1f s", sizeText(float64(m.SeederRSSKiB)*1024), m.SeederCPUS)
+	})
+	row("one player's peak RSS / CPU time", "", func(_ Summary, m Meta) string {
+		return fmt.Sprintf("%s / %.1f s", sizeText(float64(m.PlayerRSSKiB)*1024), m.PlayerCPUS)
+	})
+	if b != nil && s.SeedServer > 0 {
+		r := []string{"seed-server bytes, baseline ÷ peer-to-peer", fmt.Sprintf("%.1f×", float64(b.SeedServer)/float64(s.SeedServer)), "", ""}
+		rows = append(rows, r)
+	}
+
+	var out strings.Builder
+	line := func(cells []string) { out.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
+	line(header)
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	line(sep)
+	for _, r := range rows {
+		line(r)
+	}
+	fmt.Fprintf(&out, "\nOne track of %s, %.0f s at %.0f kbit/s; %s.\n",
+		sizeText(float64(m.TrackBytes)), m.TrackSeconds, float64(m.Bitrate)/1000, capsText(m))
+	_, err := io.WriteString(w, out.String())
+	if err != nil {
+		return fmt.Errorf("writing table: %w", err)
+	}
+	return nil
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✓"
+	}
+	return "✗"
+}
+
+func pct(n, total float64) string {
+	if total <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f %%", n*100/total)
+}
+
+func bitrateMultiple(rate float64, m Meta) string {
+	if m.Bitrate <= 0 {
+		return "bitrate unknown"
+	}
+	return fmt.Sprintf("%.1f× bitrate", rate*8/float64(m.Bitrate))
+}
+
+// sizeText formats bytes with a binary unit.
+func sizeText(n float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
+}

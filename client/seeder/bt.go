@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -69,13 +70,24 @@ func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logg
 		cfg.DisableIPv6 = ip.To4() != nil
 		cfg.DisableIPv4 = ip.To4() == nil
 	}
+	// Every torrent gets its own storage (add). Without a default storage
+	// anacrolix opens one in its DataDir, ".", and leaves a .torrent.db
+	// piece-completion database in the user's working directory.
+	completion := storage.NewMapPieceCompletion()
+	defaultStorage := storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir:   os.TempDir(),
+		PieceCompletion: completion,
+		UsePartFiles:    g.Some(false),
+	})
+	cfg.DefaultStorage = defaultStorage
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
+		defaultStorage.Close()
 		return nil, fmt.Errorf("starting BitTorrent client on %s: %w", listen, err)
 	}
 	return &btSeeder{
 		cl:         cl,
-		completion: storage.NewMapPieceCompletion(),
+		completion: completion,
 		log:        log,
 		quiet:      quiet,
 		torrents:   map[metainfo.Hash]btTorrent{},

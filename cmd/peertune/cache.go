@@ -51,7 +51,14 @@ func defaultCacheDir() (string, error) {
 	return filepath.Join(base, "peertune"), nil
 }
 
+// cacheDirFlag reads --cache from the subcommand or, when it was given
+// before the subcommand (`cache --cache DIR ls`), from its parent.
 func cacheDirFlag(cmd *cli.Command) (string, error) {
+	for _, c := range cmd.Lineage() {
+		if c.IsSet("cache") {
+			return c.String("cache"), nil
+		}
+	}
 	if d := cmd.String("cache"); d != "" {
 		return d, nil
 	}

@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestParseSize(t *testing.T) {
 	for _, c := range []struct {
@@ -25,5 +31,22 @@ func TestParseSize(t *testing.T) {
 func TestUpperSnake(t *testing.T) {
 	if got := upperSnake("numwant-max"); got != "NUMWANT_MAX" {
 		t.Fatalf("upperSnake = %q", got)
+	}
+}
+
+// Regression: `cache --cache DIR ls` ignored DIR and listed the default cache.
+func TestCacheFlagBeforeSubcommand(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"peertune", "cache", "--cache", notADir, "ls"},
+		{"peertune", "cache", "ls", "--cache", notADir},
+	} {
+		err := rootCommand().Run(context.Background(), args)
+		if err == nil || !strings.Contains(err.Error(), notADir) {
+			t.Errorf("%v: error %v, want one naming %s", args, err, notADir)
+		}
 	}
 }

@@ -138,7 +138,9 @@ if [[ $only != opentracker ]]; then
 		echo "== building peertune (no -race)" >&2
 		go build -o "$work/peertune" ./cmd/peertune
 	fi
-	if ((redis)) && ! "$work/peertune" tracker --help 2>&1 | grep -q -- --redis; then
+	# Not grep -q: it would stop reading early, and under pipefail the
+	# help's SIGPIPE would read as "no --redis".
+	if ((redis)) && ! "$work/peertune" tracker --help 2>&1 | grep -- --redis >/dev/null; then
 		echo "bench-tracker: the tracker has no --redis backend yet" >&2
 		exit 2
 	fi

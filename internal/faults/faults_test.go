@@ -1,0 +1,471 @@
+//go:build integration
+
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/peertune/peertune/internal/itest"
+	"github.com/peertune/peertune/proto"
+)
+
+// 1. The seeder dies once every piece is held by a live listener: the
+// players that were playing and one that starts afterwards all complete
+// from peers, with no underrun and the exact PCM.
+func TestSeederDiesOnceSwarmHoldsEveryPiece(t *testing.T) {
+	lib := t.TempDir()
+	path := makeTrack(t, lib, "Held Everywhere", 15)
+	e := newEnv(t, lib, 1, envOpts{})
+	tr := e.trackByTitle("Held Everywhere")
+	want := refPCM(t, path)
+
+	cacheA := t.TempDir()
+	wavA := filepath.Join(t.TempDir(), "a.wav")
+	a := e.play(cacheA, "--output", "wav:"+wavA, "--linger", "3m", tr.ID)
+	time.Sleep(3 * time.Second)
+	wavB := filepath.Join(t.TempDir(), "b.wav")
+	b := e.play(t.TempDir(), "--output", "wav:"+wavB, "--linger", "3m", tr.ID)
+
+	waitCached(t, "player A", cacheA, tr.ID, a, 60*time.Second)
+	e.seeder.Signal(syscall.SIGKILL)
+	<-e.seeder.Done()
+	t.Log("seeder killed: player A holds every piece")
+
+	wavC := filepath.Join(t.TempDir(), "c.wav")
+	c := e.play(t.TempDir(), "--output", "wav:"+wavC, tr.ID)
+
+	ra := waitReports(t, "player A", a, 1, 90*time.Second)[0]
+	rb := waitReports(t, "player B", b, 1, 90*time.Second)[0]
+	rc := finish(t, "player C", c, 90*time.Second)[0]
+	for _, x := range []struct {
+		name string
+		r    report
+		wav  string
+	}{{"player A", ra, wavA}, {"player B", rb, wavB}, {"player C", rc, wavC}} {
+		t.Logf("%s: %s", x.name, x.r)
+		if x.r.Underruns != 0 {
+			t.Errorf("%s: %d underruns (%.0f ms)", x.name, x.r.Underruns, x.r.UnderrunMs)
+		}
+		if got := x.r.network() + x.r.BytesCache; got != tr.Size {
+			t.Errorf("%s: counters add up to %d bytes, the track has %d", x.name, got, tr.Size)
+		}
+	}
+	if rc.seed() != 0 || rc.BytesPeers != tr.Size {
+		t.Errorf("player C (started after the seeder died): %d bytes from the seed server, %d from peers; want 0 and %d", rc.seed(), rc.BytesPeers, tr.Size)
+	}
+	for i, p := range []*itest.Proc{a, b} {
+		if code := p.Stop(10 * time.Second); code != 0 {
+			t.Errorf("player %c: exit %d after SIGTERM while lingering", 'A'+i, code)
+		}
+	}
+	samePCM(t, "player A", wavPCM(t, wavA), want)
+	samePCM(t, "player B", wavPCM(t, wavB), want)
+	samePCM(t, "player C", wavPCM(t, wavC), want)
+}
+
+// 2. A serving peer is killed (SIGKILL) while a player is downloading from
+// it: its upload is capped low so its transfers are slow and a piece is in
+// flight; the seeder is gone, so the only other source is a second peer.
+// The player's requests go to that peer and the PCM is exact.
+func TestPeerDiesMidPiece(t *testing.T) {
+	lib := t.TempDir()
+	const seconds = 20
+	path := makeTrack(t, lib, "Dropped Peer", seconds)
+	e := newEnv(t, lib, 1, envOpts{})
+	tr := e.trackByTitle("Dropped Peer")
+	bitrate := tr.Size / seconds
+
+	// A serves slowly (24 KiB/s), B at twice the bitrate: a player fetching
+	// from both has requests in flight at A most of the time.
+	cacheA, cacheB := t.TempDir(), t.TempDir()
+	a := e.play(cacheA, "--output", "null", "--fast", "--upload-rate", "24KiB", "--linger", "3m", tr.ID)
+	b := e.play(cacheB, "--output", "null", "--fast", "--upload-rate", fmt.Sprint(2*bitrate), "--linger", "3m", tr.ID)
+	waitCached(t, "peer A", cacheA, tr.ID, a, 60*time.Second)
+	waitCached(t, "peer B", cacheB, tr.ID, b, 60*time.Second)
+	e.seeder.Signal(syscall.SIGKILL)
+	<-e.seeder.Done()
+
+	wav := filepath.Join(t.TempDir(), "victim.wav")
+	v := e.play(t.TempDir(), "--output", "wav:"+wav, tr.ID)
+	// Kill A once the victim is connected to both peers and still far from
+	// holding the track.
+	deadline := time.Now().Add(40 * time.Second)
+	var at progress
+	for {
+		ps := progressLines(v.Stderr())
+		if len(ps) > 0 && ps[len(ps)-1].listeners >= 2 {
+			at = ps[len(ps)-1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the victim never had both peers connected\n%s", v.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.Signal(syscall.SIGKILL)
+	<-a.Done()
+	t.Logf("peer A killed with the victim at %v, %d bytes from peers", at.pos, at.peers)
+	if at.peers+at.seed+at.cache >= tr.Size*9/10 {
+		t.Fatalf("the victim held %d of %d bytes when A died; the test needs a transfer in progress", at.peers, tr.Size)
+	}
+
+	r := finish(t, "victim", v, 90*time.Second)[0]
+	t.Logf("victim: %s", r)
+	if r.BytesPeers != tr.Size || r.seed() != 0 {
+		t.Errorf("victim: %d bytes from peers, %d from the (dead) seed server; want %d and 0", r.BytesPeers, r.seed(), tr.Size)
+	}
+	if r.Underruns != 0 {
+		t.Errorf("victim: %d underruns (%.0f ms)", r.Underruns, r.UnderrunMs)
+	}
+	samePCM(t, "victim", wavPCM(t, wav), refPCM(t, path))
+}
+
+// badEvent is one line of internal/cmd/badpeer's output.
+type badEvent struct {
+	Event  string `json:"event"`
+	Addr   string `json:"addr"`
+	PeerID string `json:"peer_id"`
+	Sent   int64  `json:"sent"`
+	Conns  int    `json:"conns"`
+}
+
+func badEvents(stdout string) []badEvent {
+	var out []badEvent
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		var ev badEvent
+		if json.Unmarshal(sc.Bytes(), &ev) == nil {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// 3. A listener (on its own loopback address, 127.0.0.2) serves the track
+// with a bit flipped in every block. The player's pieces from it fail their
+// hash, the player drops and bans it (it never reconnects though the
+// tracker keeps handing it out), takes the track from the seed server, and
+// writes the exact PCM.
+func TestCorruptPeer(t *testing.T) {
+	bad := badpeerBinary(t)
+	lib := t.TempDir()
+	const seconds = 20
+	path := makeTrack(t, lib, "Bit Flipper", seconds)
+	e := newEnv(t, lib, 1, envOpts{interval: 2 * time.Second})
+	tr := e.trackByTitle("Bit Flipper")
+
+	bp := itest.Start(t, nil, bad, "-tracker", e.trackerURL, "-id", tr.ID, "-file", path, "-listen", "127.0.0.2:0", "-interval", "2s")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(bp.Stdout(), `"listening"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("badpeer did not start\n%s", bp.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // its first announce
+
+	wav := filepath.Join(t.TempDir(), "victim.wav")
+	v := e.play(t.TempDir(), "--output", "wav:"+wav, tr.ID)
+	r := finish(t, "victim", v, 120*time.Second)[0]
+	t.Logf("victim: %s", r)
+	time.Sleep(1500 * time.Millisecond) // the bad peer's last stats line
+	evs := badEvents(bp.Stdout())
+	var sent int64
+	conns, closed := 0, 0
+	for _, ev := range evs {
+		switch ev.Event {
+		case "stats":
+			sent = ev.Sent
+		case "conn":
+			conns++
+		case "closed":
+			closed++
+		}
+	}
+	t.Logf("bad peer: sent %d bytes (corrupted) over %d connections, %d closed", sent, conns, closed)
+	if sent == 0 {
+		t.Fatalf("the bad peer sent nothing: the victim never asked it (%d connections)", conns)
+	}
+	// No other listener exists: every byte credited to peers came from the
+	// bad peer, and none of its pieces can pass the hash check.
+	if r.BytesPeers != 0 {
+		t.Errorf("victim credits %d bytes to peers, but the only peer sent corrupted data", r.BytesPeers)
+	}
+	if got := r.network() + r.BytesCache; got != tr.Size {
+		t.Errorf("victim: counters add up to %d bytes, the track has %d", got, tr.Size)
+	}
+	// Banned: the connection was closed by the victim and never made again,
+	// though the tracker handed the bad peer out on every announce.
+	if conns == 0 || closed < conns {
+		t.Errorf("bad peer: %d connections, %d closed; want every connection closed by the victim", conns, closed)
+	}
+	if conns > 1 {
+		t.Errorf("bad peer: the victim connected %d times; a banned peer is not reconnected", conns)
+	}
+	ps := progressLines(v.Stderr())
+	if n := len(ps); n > 0 && ps[n-1].listeners != 0 {
+		t.Errorf("victim: %d listeners connected at the end, want 0 (the bad peer banned)", ps[n-1].listeners)
+	}
+	samePCM(t, "victim", wavPCM(t, wav), refPCM(t, path))
+}
+
+// 4. The tracker dies (SIGKILL) during the first of two queued tracks: the
+// first completes, and the second — prefetched from a listener that was
+// already known — plays too; the WAV holds both exactly.
+func TestTrackerDiesMidTrack(t *testing.T) {
+	lib := t.TempDir()
+	p1 := makeTrack(t, lib, "Before the Fall", 12)
+	p2 := makeTrack(t, lib, "After the Fall", 12)
+	e := newEnv(t, lib, 2, envOpts{})
+	t1, t2 := e.trackByTitle("Before the Fall"), e.trackByTitle("After the Fall")
+
+	cacheL := t.TempDir()
+	l := e.play(cacheL, "--output", "null", "--fast", "--linger", "3m", t1.ID, t2.ID)
+	waitCached(t, "listener", cacheL, t1.ID, l, 60*time.Second)
+	waitCached(t, "listener", cacheL, t2.ID, l, 60*time.Second)
+
+	wav := filepath.Join(t.TempDir(), "victim.wav")
+	v := e.play(t.TempDir(), "--output", "wav:"+wav, t1.ID, t2.ID)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ps := progressLines(v.Stderr())
+		if len(ps) > 0 && ps[len(ps)-1].pos >= 3*time.Second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the victim did not reach 0:03\n%s", v.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.tracker.Signal(syscall.SIGKILL)
+	<-e.tracker.Done()
+	t.Log("tracker killed mid-track")
+
+	rs := finish(t, "victim", v, 90*time.Second)
+	if len(rs) != 2 {
+		t.Fatalf("victim: %d reports, want 2", len(rs))
+	}
+	for i, x := range []struct {
+		r  report
+		tr proto.Track
+	}{{rs[0], t1}, {rs[1], t2}} {
+		t.Logf("track %d: %s", i+1, x.r)
+		if x.r.Track != x.tr.ID {
+			t.Errorf("report %d is for %s, want %s", i+1, x.r.Track, x.tr.ID)
+		}
+		if got := x.r.network() + x.r.BytesCache; got != x.tr.Size {
+			t.Errorf("track %d: counters add up to %d bytes, the track has %d", i+1, got, x.tr.Size)
+		}
+		if x.r.Underruns != 0 {
+			t.Errorf("track %d: %d underruns (%.0f ms)", i+1, x.r.Underruns, x.r.UnderrunMs)
+		}
+	}
+	samePCM(t, "victim (both tracks)", wavPCM(t, wav), append(refPCM(t, p1), refPCM(t, p2)...))
+}
+
+// 5. The cache sits on a tmpfs too small for the track: the player warns
+// clearly, keeps playing (streaming without caching what does not fit),
+// writes the exact PCM, and what the cache holds is not corrupted: a
+// player started on a copy of it plays the exact PCM, taking the pieces
+// the cache claims from it.
+func TestCacheDiskFull(t *testing.T) {
+	lib := t.TempDir()
+	path := makeTrack(t, lib, "No Room", 15)
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	// Half the track fits (the completion store and metadata take a little).
+	size := st.Size() / 2 / 4096 * 4096
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", cache).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("cannot mount a %d-byte tmpfs (needs root): %v %s", size, err, bytes.TrimSpace(out))
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", cache).Run() })
+	e := newEnv(t, lib, 1, envOpts{})
+	tr := e.trackByTitle("No Room")
+	want := refPCM(t, path)
+
+	wav := filepath.Join(t.TempDir(), "full.wav")
+	v := e.play(cache, "--output", "wav:"+wav, tr.ID)
+	code, err := v.Wait(90 * time.Second)
+	stderr := v.Stderr()
+	if err != nil || code != 0 {
+		t.Fatalf("player on a full cache disk: exit %d (%v)\nstderr:\n%s", code, err, stderr)
+	}
+	r := parseReports(t, v.Stdout())[0]
+	t.Logf("full disk: %s", r)
+	if !strings.Contains(strings.ToLower(stderr), "no space left") {
+		t.Errorf("no warning that the cache disk is full in stderr:\n%s", stderr)
+	}
+	if r.Underruns != 0 {
+		t.Errorf("%d underruns (%.0f ms) on a full cache disk", r.Underruns, r.UnderrunMs)
+	}
+	samePCM(t, "player on a full cache disk", wavPCM(t, wav), want)
+
+	// What the cache holds is right: play from a copy of it (on a real
+	// disk, so the rest can be written) and compare.
+	cp := filepath.Join(t.TempDir(), "copy")
+	if out, err := exec.Command("cp", "-a", cache, cp).CombinedOutput(); err != nil {
+		t.Fatalf("copying the cache: %v %s", err, out)
+	}
+	wav2 := filepath.Join(t.TempDir(), "again.wav")
+	r2 := finish(t, "player on the copied cache", e.play(cp, "--output", "wav:"+wav2, "--fast", tr.ID), 60*time.Second)[0]
+	t.Logf("copied cache: %s", r2)
+	if got := r2.network() + r2.BytesCache; got != tr.Size {
+		t.Errorf("copied cache: counters add up to %d bytes, the track has %d", got, tr.Size)
+	}
+	samePCM(t, "player on the copied cache", wavPCM(t, wav2), want)
+}
+
+// trackInfo fetches one catalog entry and its .torrent.
+func trackInfo(t *testing.T, base, id string) (proto.Track, []byte, error) {
+	t.Helper()
+	var tr proto.Track
+	resp, err := http.Get(base + proto.PathTrackPrefix + id)
+	if err != nil {
+		return tr, nil, err
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	if err != nil {
+		return tr, nil, err
+	}
+	resp, err = http.Get(base + proto.PathTrackPrefix + id + "/torrent")
+	if err != nil {
+		return tr, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return tr, b, err
+}
+
+// 6. The tracker restarts (down a little longer than one announce
+// interval, so every client's announce in between fails): the catalog is
+// intact, and the swarm (the seeder and a lingering listener) is back in
+// the tracker's peer lists within one announce interval of the restart.
+// Then, with the seeder gone, a new player finds the listener through the
+// restarted tracker and plays the track from it.
+func TestTrackerRestart(t *testing.T) {
+	lib := t.TempDir()
+	path := makeTrack(t, lib, "Phoenix", 12)
+	const interval = 3 * time.Second
+	e := newEnv(t, lib, 1, envOpts{interval: interval})
+	tr := e.trackByTitle("Phoenix")
+	_, torrentBefore, err := trackInfo(t, e.trackerURL, tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cacheL := t.TempDir()
+	l := e.play(cacheL, "--output", "null", "--fast", "--linger", "3m", tr.ID)
+	waitCached(t, "listener", cacheL, tr.ID, l, 60*time.Second)
+	swarm := func() int {
+		got, _, err := trackInfo(t, e.trackerURL, tr.ID)
+		if err != nil {
+			return -1
+		}
+		return got.Seeders
+	}
+	deadline := time.Now().Add(3 * interval)
+	for swarm() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the swarm never had 2 seeders (seeder and listener) before the restart: %d", swarm())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if code := e.tracker.Stop(10 * time.Second); code != 0 {
+		t.Logf("tracker exit %d on SIGTERM", code)
+	}
+	time.Sleep(interval + 500*time.Millisecond)
+	e.startTracker()
+	back := time.Now()
+
+	list := e.tracks()
+	if len(list) != 1 || list[0].ID != tr.ID || list[0].Title != tr.Title || list[0].Size != tr.Size ||
+		strings.Join(list[0].SeedURLs, " ") != strings.Join(tr.SeedURLs, " ") {
+		t.Errorf("catalog after the restart: %+v, want just %+v", list, tr)
+	}
+	if _, torrentAfter, err := trackInfo(t, e.trackerURL, tr.ID); err != nil || !bytes.Equal(torrentAfter, torrentBefore) {
+		t.Errorf("the .torrent after the restart differs (%d bytes, was %d; %v)", len(torrentAfter), len(torrentBefore), err)
+	}
+	// One interval, and a second of slack for the clients' timers.
+	deadline = back.Add(interval + time.Second)
+	n := 0
+	for n = swarm(); n < 2 && time.Now().Before(deadline.Add(30*time.Second)); n = swarm() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	took := time.Since(back)
+	t.Logf("swarm back (%d seeders) %v after the restart", n, took.Round(100*time.Millisecond))
+	if n < 2 || took > interval+time.Second {
+		t.Errorf("the swarm re-formed in %v with %d seeders; want 2 within one announce interval (%v)", took.Round(100*time.Millisecond), n, interval)
+	}
+
+	e.seeder.Signal(syscall.SIGKILL)
+	<-e.seeder.Done()
+	wav := filepath.Join(t.TempDir(), "after.wav")
+	r := finish(t, "new player", e.play(t.TempDir(), "--output", "wav:"+wav, "--fast", tr.ID), 60*time.Second)[0]
+	t.Logf("new player: %s", r)
+	if r.BytesPeers != tr.Size {
+		t.Errorf("new player: %d bytes from peers, want the whole track (%d)", r.BytesPeers, tr.Size)
+	}
+	samePCM(t, "new player", wavPCM(t, wav), refPCM(t, path))
+}
+
+// 7. The only seed URL points at a port where nothing listens and no peer
+// has the track: the player fails within a few seconds with a message that
+// names the seed URL it tried, and exit status 1.
+func TestSeedUnreachable(t *testing.T) {
+	lib := t.TempDir()
+	makeTrack(t, lib, "Nowhere", 10)
+	dead := fmt.Sprintf("http://127.0.0.1:%d", itest.FreePort(t))
+	e := newEnv(t, lib, 1, envOpts{seedArgs: []string{"--no-http", "--no-bt", "--public-url", dead}})
+	tr := e.trackByTitle("Nowhere")
+	if len(tr.SeedURLs) == 0 || !strings.HasPrefix(tr.SeedURLs[0], dead) {
+		t.Fatalf("seed URLs %v, want under %s", tr.SeedURLs, dead)
+	}
+
+	start := time.Now()
+	v := e.play(t.TempDir(), "--output", "null", tr.ID)
+	code, err := v.Wait(60 * time.Second)
+	took := time.Since(start)
+	stderr := v.Stderr()
+	t.Logf("exit %d after %v; stderr:\n%s", code, took.Round(100*time.Millisecond), stderr)
+	if err != nil {
+		t.Fatalf("player still running after 60 s with no source: %v", err)
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (the work failed)", code)
+	}
+	if !strings.Contains(stderr, strings.TrimPrefix(dead, "http://")) || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("the error does not name the seed URL tried (%s) and why it failed", dead)
+	}
+	if !strings.Contains(stderr, "peer") {
+		t.Errorf("the error does not say that no peer had the track")
+	}
+	// The contract gives up after 10 s with no source; "a few seconds" more
+	// for start-up and the tracker.
+	if took > 15*time.Second {
+		t.Errorf("took %v to fail; want at most 15 s", took.Round(100*time.Millisecond))
+	}
+	if strings.TrimSpace(v.Stdout()) != "" {
+		t.Errorf("a failed track printed a report: %q", v.Stdout())
+	}
+}

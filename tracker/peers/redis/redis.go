@@ -3,12 +3,12 @@
 // is handed out by every other.
 //
 // Layout, under a key prefix (default "peertune:"): per swarm, four sorted
-// sets (seeders and leechers, IPv4 and IPv6) whose members are compact
-// addresses (BEP 23/7) scored by the last announce in milliseconds of the
-// Redis server's clock, and one hash from compact address to peer id that
-// also holds the downloaded count. The address is the peer's identity, as in
-// the memory store: a restarted client on the same address replaces its old
-// entry. Redis 7.0 has no per-field expiry, so expired peers are pruned on
+// sets (seeders and leechers, IPv4 and IPv6) whose members are the compact
+// address (BEP 23/7) and peer id, scored by the last announce in
+// milliseconds of the Redis server's clock, so a pick is ZRANDMEMBER alone;
+// and one hash from compact address to role and peer id (plus the
+// downloaded count). The address is the peer's identity, as in the memory
+// store: a restarted client on the same address replaces its old entry. Redis 7.0 has no per-field expiry, so expired peers are pruned on
 // every read of their swarm (ZREMRANGEBYSCORE) and by a periodic sweep, and
 // every key gets a TTL on each write, so no key outlives its peers for long.
 // An announce is one Lua script: prune, update, count, pick (ZRANDMEMBER).
@@ -169,7 +169,7 @@ func (s *Store) swarmKeys(dst []string, ihHex string) []string {
 	return append(dst, base+"s4", base+"l4", base+"s6", base+"l6", base+"h")
 }
 
-// compact is the BEP 23 / BEP 7 form of an address: the sorted-set member.
+// compact is the BEP 23 / BEP 7 form of an address: the peer's identity.
 func compact(ap netip.AddrPort) (member string, v4 bool, err error) {
 	addr := ap.Addr().Unmap()
 	if !addr.IsValid() {
@@ -188,14 +188,20 @@ func compact(ap netip.AddrPort) (member string, v4 bool, err error) {
 	return string(b[:]), false, nil
 }
 
-func parseCompact(m string) (netip.AddrPort, bool) {
+// parseMember decodes a sorted-set member: compact address .. peer id.
+func parseMember(m string) (peers.Peer, bool) {
+	const idLen = len(peers.PeerID{})
+	var p peers.Peer
 	switch len(m) {
-	case 6:
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte([]byte(m[:4]))), binary.BigEndian.Uint16([]byte(m[4:]))), true
-	case 18:
-		return netip.AddrPortFrom(netip.AddrFrom16([16]byte([]byte(m[:16]))), binary.BigEndian.Uint16([]byte(m[16:]))), true
+	case 6 + idLen:
+		p.Addr = netip.AddrPortFrom(netip.AddrFrom4([4]byte([]byte(m[:4]))), binary.BigEndian.Uint16([]byte(m[4:6])))
+	case 18 + idLen:
+		p.Addr = netip.AddrPortFrom(netip.AddrFrom16([16]byte([]byte(m[:16]))), binary.BigEndian.Uint16([]byte(m[16:18])))
+	default:
+		return p, false
 	}
-	return netip.AddrPort{}, false
+	copy(p.ID[:], m[len(m)-idLen:])
+	return p, true
 }
 
 func (s *Store) check(ctx context.Context) error {
@@ -246,20 +252,19 @@ func (s *Store) Announce(ctx context.Context, a peers.Announce) (peers.AnnounceR
 	if err != nil {
 		return peers.AnnounceResult{}, s.wrap(fmt.Errorf("redis peer store: announce: %w", err))
 	}
-	if len(res) < 2 || len(res)%2 != 0 {
+	if len(res) < 2 {
 		return peers.AnnounceResult{}, fmt.Errorf("redis peer store: announce: malformed reply of %d values", len(res))
 	}
 	out := peers.AnnounceResult{Peers: a.PeerBuf[:0]}
 	out.Complete, _ = asInt(res[0])
 	out.Incomplete, _ = asInt(res[1])
-	for i := 2; i+1 < len(res); i += 2 {
-		m, _ := res[i].(string)
-		id, _ := res[i+1].(string)
-		ap, ok := parseCompact(m)
-		if !ok || len(id) != len(peers.PeerID{}) {
+	for _, v := range res[2:] {
+		m, _ := v.(string)
+		p, ok := parseMember(m)
+		if !ok {
 			continue // not ours: skip rather than hand out garbage
 		}
-		out.Peers = append(out.Peers, peers.Peer{ID: peers.PeerID([]byte(id)), Addr: ap})
+		out.Peers = append(out.Peers, p)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -157,5 +158,59 @@ func TestSweepAndKeyTTL(t *testing.T) {
 	time.Sleep(ttl + 50*time.Millisecond) // past every key's TTL
 	if keys, _ := rdb.Keys(t.Context(), prefix+"sw:*").Result(); len(keys) != 0 {
 		t.Errorf("swarm keys outlived their TTL: %q", keys)
+	}
+}
+
+// TestStatsMatchSwarms: after a mix of starts, role changes, restarts on
+// the same address, completions and stops, the O(1) counters equal the
+// sum over the swarms.
+func TestStatsMatchSwarms(t *testing.T) {
+	url := itest.RedisURL(t)
+	prefix := itest.RedisPrefix(t)
+	t.Cleanup(func() { deletePrefix(t, url, prefix) })
+	s, err := redis.Open(t.Context(), url, redis.Config{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	events := []peers.Event{peers.EventNone, peers.EventStarted, peers.EventCompleted, peers.EventStopped}
+	const swarms, addrs = 4, 12
+	for range 2000 {
+		n := rng.IntN(addrs)
+		addr := peerstoretest.Addr4(n)
+		if n%3 == 0 {
+			addr = peerstoretest.Addr6(n)
+		}
+		_, err := s.Announce(t.Context(), peers.Announce{
+			InfoHash: peerstoretest.IH(rng.IntN(swarms)),
+			Peer:     peers.Peer{ID: peerstoretest.PID(rng.IntN(3 * addrs)), Addr: addr},
+			Left:     uint64(rng.IntN(2)), Event: events[rng.IntN(len(events))], NumWant: rng.IntN(20),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hashes := make([]peers.InfoHash, swarms)
+	for i := range hashes {
+		hashes[i] = peerstoretest.IH(i)
+	}
+	sw, err := s.Scrape(t.Context(), hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want peers.Stats
+	for _, x := range sw {
+		want.Seeders += x.Complete
+		want.Leechers += x.Incomplete
+		if x.Complete+x.Incomplete > 0 {
+			want.Torrents++
+		}
+		if x.Complete+x.Incomplete > addrs {
+			t.Errorf("swarm of %d peers from %d addresses: an address is stored twice", x.Complete+x.Incomplete, addrs)
+		}
+	}
+	if st, err := s.Stats(t.Context()); err != nil || st != want {
+		t.Errorf("stats = %+v, %v; the swarms hold %+v", st, err, want)
 	}
 }

@@ -4,7 +4,8 @@ import goredis "github.com/redis/go-redis/v9"
 
 // Lua shared by the scripts: the server's clock in milliseconds (every
 // tracker instance then ages peers by one clock), and prune, which drops a
-// role's expired peers, their ids, and their share of the global counters.
+// role's expired peers, their entries in the swarm's hash, and their share
+// of the global counters. A member is compact address .. peer id (20 bytes).
 const luaPrelude = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -13,6 +14,9 @@ local function prune(k, h, stats, field, cutoff)
 	local n = #old
 	if n == 0 then return end
 	redis.call('ZREMRANGEBYSCORE', k, '-inf', cutoff)
+	for i = 1, n do
+		old[i] = string.sub(old[i], 1, -21)
+	end
 	for i = 1, n, 1000 do
 		redis.call('HDEL', h, unpack(old, i, math.min(i + 999, n)))
 	end
@@ -24,13 +28,15 @@ end
 // for it, in one round trip.
 //
 // KEYS: own-family seeders, own-family leechers, other-family seeders,
-// other-family leechers (sorted sets: compact address -> last seen ms),
-// the swarm's hash (compact address -> peer id, and "d" -> downloaded),
-// the swarms index (sorted set: hex infohash -> last announce ms), the
-// counters hash ("s" seeders, "l" leechers over every swarm).
+// other-family leechers (sorted sets: compact address .. peer id -> last
+// seen ms), the swarm's hash (compact address -> "s" or "l" .. peer id: the
+// one entry of that address, so that a restarted client on the same
+// address replaces its old entry; and "d" -> downloaded), the swarms index
+// (sorted set: hex infohash -> last announce ms), the counters hash ("s"
+// seeders, "l" leechers over every swarm).
 // ARGV: compact address, peer id, "1" if a seeder, event name, numwant,
 // peer TTL ms, key TTL ms, hex infohash.
-// Returns {complete, incomplete, addr, id, addr, id, ...}.
+// Returns {complete, incomplete, member, member, ...}.
 var announceScript = goredis.NewScript(luaPrelude + `
 local S1, L1, S2, L2, H, swarms, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local addr, id, seeder, event = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
@@ -41,33 +47,29 @@ prune(S2, H, stats, 's', cutoff)
 prune(L2, H, stats, 'l', cutoff)
 
 local stopped = event == 'stopped'
-local wasSeeder = redis.call('ZSCORE', S1, addr) ~= false
-local wasLeecher = false
-if wasSeeder then
-	if stopped or not seeder then
-		redis.call('ZREM', S1, addr)
-		redis.call('HINCRBY', stats, 's', -1)
-	end
-else
-	wasLeecher = redis.call('ZSCORE', L1, addr) ~= false
-	if wasLeecher and (stopped or seeder) then
-		redis.call('ZREM', L1, addr)
-		redis.call('HINCRBY', stats, 'l', -1)
+local self = addr .. id
+local role, roleKey = 'l', L1
+if seeder then role, roleKey = 's', S1 end
+local entry = role .. id
+local old = redis.call('HGET', H, addr)
+local wasSeeder = old and string.sub(old, 1, 1) == 's'
+if old and (stopped or old ~= entry) then
+	local oldRole, oldKey = 'l', L1
+	if wasSeeder then oldRole, oldKey = 's', S1 end
+	if redis.call('ZREM', oldKey, addr .. string.sub(old, 2)) == 1 then
+		redis.call('HINCRBY', stats, oldRole, -1)
 	end
 end
 if stopped then
-	redis.call('HDEL', H, addr)
+	if old then redis.call('HDEL', H, addr) end
 else
-	local role = L1
-	if seeder then role = S1 end
-	redis.call('ZADD', role, now, addr)
-	redis.call('PEXPIRE', role, kttl)
-	if seeder and not wasSeeder then
-		redis.call('HINCRBY', stats, 's', 1)
-	elseif not seeder and not wasLeecher then
-		redis.call('HINCRBY', stats, 'l', 1)
+	if redis.call('ZADD', roleKey, now, self) == 1 then
+		redis.call('HINCRBY', stats, role, 1)
 	end
-	redis.call('HSET', H, addr, id)
+	redis.call('PEXPIRE', roleKey, kttl)
+	if old ~= entry then
+		redis.call('HSET', H, addr, entry)
+	end
 	if event == 'completed' and not wasSeeder then
 		redis.call('HINCRBY', H, 'd', 1)
 	end
@@ -105,7 +107,6 @@ else
 	nL1 = math.min(nl, aL1)
 	nL2 = nl - nL1
 end
-local picked = {}
 local function take(k, n, hasSelf)
 	if n <= 0 then return end
 	local ask = n
@@ -113,8 +114,8 @@ local function take(k, n, hasSelf)
 	local c = 0
 	for _, m in ipairs(redis.call('ZRANDMEMBER', k, ask)) do
 		if c >= n then break end
-		if not (hasSelf and m == addr) then
-			picked[#picked + 1] = m
+		if not (hasSelf and m == self) then
+			out[#out + 1] = m
 			c = c + 1
 		end
 	end
@@ -123,13 +124,6 @@ take(S1, nS1, seeder)
 take(L1, nL1, not seeder)
 take(S2, nS2, false)
 take(L2, nL2, false)
-if #picked > 0 then
-	local ids = redis.call('HMGET', H, unpack(picked))
-	for i, m in ipairs(picked) do
-		out[#out + 1] = m
-		out[#out + 1] = ids[i] or ''
-	end
-end
 return out
 `)
 

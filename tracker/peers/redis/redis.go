@@ -382,8 +382,16 @@ func (s *Store) Sweep(ctx context.Context) error {
 	return s.SweepNow(ctx)
 }
 
-// SweepNow prunes every swarm in the index, lock or not.
+// SweepNow prunes every swarm in the index, lock or not, and refreshes the
+// TTLs of the index and the counters (announces refresh them only when a
+// swarm joins the index, to keep the announce script short).
 func (s *Store) SweepNow(ctx context.Context) error {
+	pipe := s.rdb.Pipeline()
+	pipe.PExpire(ctx, s.swarmsKey, time.Duration(s.keyTTLMS)*time.Millisecond)
+	pipe.PExpire(ctx, s.statsKey, time.Duration(s.keyTTLMS)*time.Millisecond)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("refresh TTLs: %w", err)
+	}
 	var cursor uint64
 	for {
 		members, next, err := s.rdb.ZScan(ctx, s.swarmsKey, cursor, "", scrapeBatch).Result()

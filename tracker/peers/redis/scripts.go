@@ -31,7 +31,8 @@ end
 // other-family leechers (sorted sets: compact address .. peer id -> last
 // seen ms), the swarm's hash (compact address -> "s" or "l" .. peer id: the
 // one entry of that address, so that a restarted client on the same
-// address replaces its old entry; and "d" -> downloaded), the swarms index
+// address replaces its old entry; "d" -> downloaded; "p" -> when its
+// oldest peer expires, ms), the swarms index
 // (sorted set: hex infohash -> last announce ms), the counters hash ("s"
 // seeders, "l" leechers over every swarm).
 // ARGV: compact address, peer id, "1" if a seeder, event name, numwant,
@@ -41,17 +42,31 @@ var announceScript = goredis.NewScript(luaPrelude + `
 local S1, L1, S2, L2, H, swarms, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local addr, id, seeder, event = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
 local want, cutoff, kttl, ih = tonumber(ARGV[5]), now - tonumber(ARGV[6]), ARGV[7], ARGV[8]
-prune(S1, H, stats, 's', cutoff)
-prune(L1, H, stats, 'l', cutoff)
-prune(S2, H, stats, 's', cutoff)
-prune(L2, H, stats, 'l', cutoff)
+-- "p" is when the swarm's oldest peer expires: until then nothing can have
+-- expired, and the four prunes are skipped.
+local hv = redis.call('HMGET', H, addr, 'p')
+local old = hv[1]
+if not hv[2] or now >= tonumber(hv[2]) then
+	prune(S1, H, stats, 's', cutoff)
+	prune(L1, H, stats, 'l', cutoff)
+	prune(S2, H, stats, 's', cutoff)
+	prune(L2, H, stats, 'l', cutoff)
+	local due = now
+	for _, k in ipairs({S1, L1, S2, L2}) do
+		local first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+		if first[2] and tonumber(first[2]) < due then due = tonumber(first[2]) end
+	end
+	if event ~= 'stopped' then -- a stray stop writes nothing
+		redis.call('HSET', H, 'p', due + tonumber(ARGV[6]))
+	end
+	old = redis.call('HGET', H, addr) -- the prune may have dropped it
+end
 
 local stopped = event == 'stopped'
 local self = addr .. id
 local role, roleKey = 'l', L1
 if seeder then role, roleKey = 's', S1 end
 local entry = role .. id
-local old = redis.call('HGET', H, addr)
 local wasSeeder = old and string.sub(old, 1, 1) == 's'
 if old and (stopped or old ~= entry) then
 	local oldRole, oldKey = 'l', L1
@@ -74,7 +89,6 @@ else
 		redis.call('HINCRBY', H, 'd', 1)
 	end
 	redis.call('PEXPIRE', H, kttl)
-	redis.call('PEXPIRE', stats, kttl)
 end
 
 local cS1, cL1 = redis.call('ZCARD', S1), redis.call('ZCARD', L1)
@@ -83,8 +97,12 @@ local out = {cS1 + cS2, cL1 + cL2}
 if cS1 + cS2 + cL1 + cL2 == 0 then
 	redis.call('ZREM', swarms, ih)
 else
-	redis.call('ZADD', swarms, now, ih)
-	redis.call('PEXPIRE', swarms, kttl)
+	-- The global keys' TTLs are refreshed by the sweep, and here when a
+	-- swarm joins the index (which also creates them).
+	if redis.call('ZADD', swarms, now, ih) == 1 then
+		redis.call('PEXPIRE', swarms, kttl)
+		redis.call('PEXPIRE', stats, kttl)
+	end
 end
 if want <= 0 or stopped then return out end
 

@@ -353,3 +353,34 @@ func badpeerBinary(t *testing.T) string {
 	}
 	return badpeerPath
 }
+
+// samePCMBut compares PCM written in real time with a direct decode,
+// allowing the silence an underrun inserts (the WAV output records what
+// was heard): every sample must match, in order, once runs of silent
+// frames in got that are not in want are taken out. It returns the
+// silence taken out, in frames.
+func samePCMBut(t *testing.T, name string, got, want []byte) int {
+	t.Helper()
+	const frame = 4 // 16-bit stereo
+	silent := func(b []byte) bool { return b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0 }
+	i, j, gap := 0, 0, 0
+	for i+frame <= len(got) && j+frame <= len(want) {
+		if bytes.Equal(got[i:i+frame], want[j:j+frame]) {
+			i += frame
+			j += frame
+			continue
+		}
+		if !silent(got[i : i+frame]) {
+			t.Errorf("%s: PCM differs from a direct decode at output byte %d (source byte %d), not in a silent gap", name, i, j)
+			return gap
+		}
+		for i+frame <= len(got) && silent(got[i:i+frame]) {
+			i += frame
+			gap++
+		}
+	}
+	if j != len(want) || i != len(got) {
+		t.Errorf("%s: %d of %d source bytes matched; %d output bytes left over", name, j, len(want), len(got)-i)
+	}
+	return gap
+}

@@ -430,13 +430,16 @@ func TestTrackerRestart(t *testing.T) {
 	// One interval, and a second of slack for the clients' timers.
 	deadline = back.Add(interval + time.Second)
 	n := 0
-	for n = swarm(); n < 2 && time.Now().Before(deadline.Add(30*time.Second)); n = swarm() {
+	for n = swarm(); n < 2 && time.Now().Before(deadline.Add(15*time.Second)); n = swarm() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	took := time.Since(back)
 	t.Logf("swarm back (%d seeders) %v after the restart", n, took.Round(100*time.Millisecond))
 	if n < 2 || took > interval+time.Second {
-		t.Errorf("the swarm re-formed in %v with %d seeders; want 2 within one announce interval (%v)", took.Round(100*time.Millisecond), n, interval)
+		// anacrolix v1.61.0 waits at least a minute after a failed announce
+		// (client-tracker-announcer.go nextAnnounceEvent), in players and
+		// seeder alike.
+		t.Fatalf("the swarm re-formed in %v with %d seeders; want 2 within one announce interval (%v)", took.Round(100*time.Millisecond), n, interval)
 	}
 
 	e.seeder.Signal(syscall.SIGKILL)

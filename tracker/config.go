@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Config is the tracker's configuration; the zero values of the durations
@@ -65,6 +67,11 @@ func (c Config) Validate() error {
 	if c.PublicURL != "" {
 		if _, err := parseHTTPURL(c.PublicURL); err != nil {
 			return err
+		}
+	}
+	if c.RedisURL != "" {
+		if _, err := goredis.ParseURL(c.RedisURL); err != nil {
+			return fmt.Errorf("--redis %q: want a URL such as redis://127.0.0.1:6379/0: %w", c.RedisURL, err)
 		}
 	}
 	if c.Interval < 0 || c.MinInterval < 0 || c.PeerTTL < 0 {

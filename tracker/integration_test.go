@@ -338,6 +338,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		{"tracker", "--listen", "nonsense"},
 		{"tracker", "--public-url", "ftp://x"},
 		{"tracker", "--trusted-proxy", "not-a-cidr"},
+		{"tracker", "--redis", "mysql://x"},
 		{"tracker", "--no-such-flag"},
 	} {
 		p := itest.Start(t, nil, itest.Binary(t), args...)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -289,7 +290,12 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) logStart() {
-	attrs := []any{"http", s.httpLn.Addr().String(), "announce", s.announce, "open", s.cfg.Open, "data", s.cfg.DataDir}
+	attrs := []any{"http", s.httpLn.Addr().String(), "announce", s.announce, "open", s.cfg.Open}
+	if s.cfg.RedisURL != "" {
+		attrs = append(attrs, "redis", redactURL(s.cfg.RedisURL))
+	} else {
+		attrs = append(attrs, "data", s.cfg.DataDir)
+	}
 	if s.udpConn != nil {
 		attrs = append(attrs, "udp", s.udpConn.LocalAddr().String())
 	}
@@ -337,4 +343,13 @@ func (s *Server) closeAll() {
 			s.log.Error("closing catalog", "err", err)
 		}
 	}
+}
+
+// redactURL hides a password in a URL before it is logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

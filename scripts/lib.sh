@@ -5,7 +5,7 @@ PEERTUNE_PACKAGES=(
 	gcc libasound2-dev pkg-config # oto, the speaker output (cgo)
 	aria2 opentracker wrk         # real BitTorrent peers, a reference tracker, HTTP load
 	ffmpeg lame flac vorbis-tools espeak-ng sox # real encoders and a reference decoder
-	redis-server nginx tmux curl procps
+	redis-server nginx tmux curl procps iproute2
 )
 
 # ensure_packages installs the Debian packages that are missing

@@ -61,8 +61,8 @@ echo "redis-server pid $redis_pid on $PEERTUNE_TEST_REDIS"
 echo "== go test -race (unit tests)"
 go test -race -count=1 "${short[@]}" -timeout 30m ./...
 
-echo "== go test -tags integration (real processes, no -race)"
-go test -tags integration -count=1 "${short[@]}" -timeout 40m ./...
+echo "== go test -tags integration (real processes, no -race; one package at a time so real-time playback is not starved)"
+go test -tags integration -count=1 -p 1 "${short[@]}" -timeout 40m ./...
 
 echo "== CGO_ENABLED=0 build"
 CGO_ENABLED=0 go build -o /dev/null ./cmd/peertune

@@ -93,6 +93,14 @@ func ratePlot(run Run, baseline *Run) (*plot.Plot, error) {
 		p.Legend.Add("seed server's upload cap", capLine)
 	}
 	p.Y.Min = 0
+	// Headroom above the highest line for the legend.
+	top := float64(run.Meta.SeedCap) / 1024
+	for _, s := range all {
+		for _, xy := range s.xys {
+			top = max(top, xy.Y)
+		}
+	}
+	p.Y.Max = max(top*1.35, 1)
 	return p, nil
 }
 
@@ -127,6 +135,7 @@ func barsPlot(run Run) (*plot.Plot, error) {
 	}
 	width := vg.Points(max(4, 360/float64(max(n, 1))))
 	var below *plotter.BarChart
+	totals := make([]float64, n)
 	for _, src := range sources {
 		vals := make(plotter.Values, n)
 		for i, pl := range run.Players {
@@ -135,6 +144,7 @@ func barsPlot(run Run) (*plot.Plot, error) {
 				b += src.get(r)
 			}
 			vals[i] = float64(b) / 1024
+			totals[i] += vals[i]
 		}
 		bc, err := plotter.NewBarChart(vals, width)
 		if err != nil {
@@ -158,8 +168,15 @@ func barsPlot(run Run) (*plot.Plot, error) {
 	}
 	if n > 0 {
 		p.NominalX(labels...)
+		p.X.Min, p.X.Max = -0.7, float64(n)-0.3
 	}
 	p.Y.Min = 0
+	// Headroom above the tallest bar for the legend.
+	top := 1.0
+	for _, t := range totals {
+		top = max(top, t)
+	}
+	p.Y.Max = top * 1.45
 	return p, nil
 }
 

@@ -208,7 +208,7 @@ type Summary struct {
 }
 
 // rateWindow is how many sample intervals a plotted rate averages over.
-const rateWindow = 2
+const rateWindow = 3
 
 // Summarize computes a run's figures.
 func Summarize(r Run) Summary {

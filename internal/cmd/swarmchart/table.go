@@ -57,10 +57,10 @@ func WriteTable(w io.Writer, run Run, baseline *Run) error {
 	row("network bytes the players received (reports, cache excluded)", "", func(s Summary, _ Meta) string {
 		return sizeText(float64(s.Network))
 	})
-	row("player-to-player TCP upload (ss, both directions summed)", "", func(s Summary, _ Meta) string {
+	row("player-to-player upload on the wire (TCP bytes acknowledged, ss)", "", func(s Summary, _ Meta) string {
 		return sizeText(s.PeerUploadTCP)
 	})
-	row("seed server's peak upload rate (2 s average)", "", func(s Summary, m Meta) string {
+	row("seed server's peak upload rate (3 s average)", "", func(s Summary, m Meta) string {
 		return fmt.Sprintf("%s/s (%s)", sizeText(s.PeakSeedRate), bitrateMultiple(s.PeakSeedRate, m))
 	})
 	row("tracker announces per second", "", func(s Summary, _ Meta) string { return fmt.Sprintf("%.2f", s.AnnouncesPerS) })

@@ -156,7 +156,7 @@ func (l *Loop) run(ctx context.Context) {
 	}
 	backoff := l.cfg.MinRetry
 	var interval time.Duration // the tracker's last interval; 0 before an answer
-	announced := false // the tracker may know us: send stopped on Close
+	announced := false         // the tracker may know us: send stopped on Close
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()

@@ -106,7 +106,7 @@ cleanup() {
 	done
 	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	[[ $out == "$work"/* ]] || rm -rf "$work"
+	rm -rf "$work" # the binary, the tracks, the state; without --out, the results too
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

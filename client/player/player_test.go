@@ -32,6 +32,13 @@ func TestTextHelpers(t *testing.T) {
 			t.Errorf("progress line %q lacks %q", line, want)
 		}
 	}
+	if strings.Contains(line, "bad pieces") {
+		t.Errorf("progress line %q reports bad pieces though none failed", line)
+	}
+	s.Stats.PiecesFailedHash, s.Stats.BannedPeers = 4, 1
+	if line := s.ProgressLine(); !strings.Contains(line, "2 peers  4 bad pieces, 1 peers banned") {
+		t.Errorf("progress line %q lacks the bad pieces and bans", line)
+	}
 }
 
 // newTestPlayer is a Player on a real stream client (loopback, a temp

@@ -57,6 +57,10 @@ func (s Snapshot) ProgressLine() string {
 	if s.Underrun > 0 {
 		fmt.Fprintf(&b, "  %d underruns", s.Underrun)
 	}
+	// Bad data from peers is otherwise only in anacrolix's Info logs.
+	if s.Stats.PiecesFailedHash > 0 || s.Stats.BannedPeers > 0 {
+		fmt.Fprintf(&b, "  %d bad pieces, %d peers banned", s.Stats.PiecesFailedHash, s.Stats.BannedPeers)
+	}
 	return b.String()
 }
 

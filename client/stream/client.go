@@ -37,7 +37,7 @@ type Client struct {
 
 	lock       *os.File // flock on the cache directory
 	completion storage.PieceCompletion
-	store      storage.ClientImplCloser
+	store      *fallbackStorage // the file storage, in memory once the disk is full
 	cl         *torrent.Client
 
 	// lifeMu serialises piece injection (read side) with dropping torrents
@@ -45,6 +45,8 @@ type Client struct {
 	// the anacrolix client lock still held, which hangs the client.
 	lifeMu sync.RWMutex
 	closed bool
+
+	memFullOnce sync.Once // warn once that the in-memory fallback is full
 
 	addMu     sync.Mutex // serialises adding and evicting tracks
 	mu        sync.Mutex // guards the maps; never held while calling anacrolix
@@ -100,7 +102,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("opening piece-completion store in %s: %w", cfg.CacheDir, err)
 	}
 	anaLog := slog.New(quietHandler{c.log.Handler(), &c.closing}).With("component", "anacrolix")
-	c.store = storage.NewFileOpts(storage.NewFileClientOpts{
+	var disk storage.ClientImplCloser = storage.NewFileOpts(storage.NewFileClientOpts{
 		ClientBaseDir: filepath.Join(cfg.CacheDir, dataDirName),
 		TorrentDirMaker: func(base string, _ *metainfo.Info, ih metainfo.Hash) string {
 			return filepath.Join(base, ih.HexString())
@@ -109,6 +111,12 @@ func New(cfg Config) (*Client, error) {
 		UsePartFiles:    g.Some(false),
 		Logger:          anaLog,
 	})
+	if cfg.wrapDisk != nil {
+		disk = cfg.wrapDisk(disk)
+	}
+	c.store = newFallbackStorage(disk, cfg.MemoryFallback)
+	c.store.onFull = c.onDiskFull
+	c.store.onNotComplete = c.onPieceNotComplete
 
 	tc := torrent.NewDefaultClientConfig()
 	tc.DefaultStorage = c.store
@@ -265,7 +273,9 @@ func (c *Client) add(track proto.Track, torrentBytes []byte) (*Stream, error) {
 		return nil, err
 	}
 	if torrentBytes != nil {
-		if err := writeFileAtomic(torrentPath(c.cfg.CacheDir, ih), torrentBytes); err != nil {
+		if err := writeFileAtomic(torrentPath(c.cfg.CacheDir, ih), torrentBytes); isDiskFull(err) {
+			c.store.setFull(err) // streams anyway; the track is just not re-shared after a restart
+		} else if err != nil {
 			return nil, err
 		}
 	}
@@ -299,6 +309,9 @@ func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) 
 	if err != nil {
 		return nil, fmt.Errorf("adding track %s: %w", track.ID, err)
 	}
+	// anacrolix's default stops the torrent's downloads on a failed chunk
+	// write; the storage falls back to memory instead, so keep fetching.
+	t.SetOnWriteChunkError(c.onWriteChunkError)
 	s, err = newStream(c, track, t)
 	if err != nil {
 		t.Drop()
@@ -459,6 +472,37 @@ func (c *Client) onUsefulData(ev torrent.ReceivedUsefulDataEvent) {
 		seed = isSeedPeerID(pc.PeerID)
 	}
 	s.noteChunk(int(ev.Message.Index), int64(len(ev.Message.Piece)), seed)
+}
+
+// onDiskFull warns, once, that the cache disk is full.
+func (c *Client) onDiskFull(err error) {
+	c.log.Warn("cache disk full: streaming without caching", "cache", c.cfg.CacheDir, "err", err)
+}
+
+// onWriteChunkError replaces anacrolix's default handler, which disables
+// the torrent's downloads for good. The fallback storage only fails a write
+// for a reason other than a full disk, or when its memory is used up;
+// anacrolix requests the chunk again.
+func (c *Client) onWriteChunkError(err error) {
+	if c.closing.Load() {
+		return
+	}
+	if errors.Is(err, errMemoryFull) {
+		c.memFullOnce.Do(func() {
+			c.log.Warn("cache disk full and the in-memory fallback is full: playback may stall", "err", err)
+		})
+	}
+}
+
+// onPieceNotComplete runs when anacrolix marks a piece not complete (a
+// failed hash); it is called from the storage, without anacrolix's lock.
+func (c *Client) onPieceNotComplete(ih metainfo.Hash, piece int) {
+	c.mu.Lock()
+	s := c.streams[ih.HexString()]
+	c.mu.Unlock()
+	if s != nil {
+		s.forgetPieceBytes(piece)
+	}
 }
 
 // onPeerConnAdded runs under anacrolix's client lock.

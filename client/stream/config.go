@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/anacrolix/torrent/storage"
 )
 
 // DefaultCacheSize is the cache cap when Config.CacheSize is zero.
@@ -36,6 +38,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Policy holds the source-policy timings; zero fields take defaults.
 	Policy Policy
+	// MemoryFallback caps the piece data kept in memory once the cache disk
+	// is full; 0 means DefaultMemoryFallback.
+	MemoryFallback int64
+
+	// wrapDisk wraps the file storage (tests inject disk failures).
+	wrapDisk func(storage.ClientImplCloser) storage.ClientImplCloser
 }
 
 // Policy holds the timings of the source policy, in seconds of audio or wall

@@ -244,7 +244,14 @@ func (s *Stream) inject(ctx context.Context, i int, buf []byte, kind source) err
 
 func (s *Stream) writeAndVerify(ctx context.Context, i int, buf []byte) (bool, error) {
 	p := s.t.Piece(i)
-	if _, err := p.Storage().WriteAt(buf, 0); err != nil {
+	sp := p.Storage()
+	write := sp.WriteAt
+	if fp, ok := sp.PieceImpl.(*fbPiece); ok {
+		// Sealed against peers' chunks until checked: one landing after
+		// the check would leave their bytes in a "complete" piece.
+		write = func(b []byte, _ int64) (int, error) { return fp.writeWhole(b) }
+	}
+	if _, err := write(buf, 0); err != nil {
 		return false, fmt.Errorf("writing piece %d: %w", i, err)
 	}
 	if err := p.VerifyDataContext(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -367,6 +368,25 @@ func (s *Stream) noteSeedAddr(pc *torrent.PeerConn, listenPort int) {
 	s.mu.Unlock()
 }
 
+// forgetPieceBytes drops the BitTorrent bytes received for piece i once it
+// failed its hash (they count as wasted): the bytes that complete it later
+// are a fresh download, and only they decide whom the piece is credited to.
+// Called from the storage when anacrolix marks the piece not complete,
+// before the piece is requested again.
+func (s *Stream) forgetPieceBytes(i int) {
+	if i < 0 || i >= s.numPieces {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := &s.acct[i]
+	if a.source != srcNone {
+		return
+	}
+	s.duplicate += a.fromSeedBT + a.fromPeers
+	a.fromSeedBT, a.fromPeers = 0, 0
+}
+
 func (s *Stream) onPieceComplete(i int) {
 	if i < 0 || i >= s.numPieces {
 		return
@@ -434,6 +454,8 @@ type Stats struct {
 	BytesCache         int64 // complete when the stream was added
 	Duplicate          int64 // received but not needed: duplicates, failed pieces
 	HashFailures       int   // injected pieces that failed verification
+	PiecesFailedHash   int64 // pieces from BitTorrent peers that failed their hash
+	BannedPeers        int   // peer addresses the client banned for bad data (all tracks)
 	PeersSeen          int   // distinct peer ids that connected
 	PeersConnected     int   // connected now, seed servers included
 	SeedersConnected   int   // connected seed servers over BitTorrent
@@ -448,9 +470,16 @@ type Stats struct {
 
 // Stats returns a snapshot of the stream's accounting.
 func (s *Stream) Stats() Stats {
+	// Read anacrolix's counters before taking s.mu: onUsefulData takes
+	// s.mu under anacrolix's lock.
+	ts := s.t.Stats()
+	bad := ts.PiecesDirtiedBad.Int64()
+	banned := countIPs(s.c.cl.BadPeerIPs())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{
+		PiecesFailedHash:   bad,
+		BannedPeers:        banned,
 		Size:               s.size,
 		BytesSeedHead:      s.counts[srcSeedHead],
 		BytesSeedEmergency: s.counts[srcSeedEmergency],
@@ -486,6 +515,20 @@ func (s *Stream) Stats() Stats {
 		}
 	}
 	return st
+}
+
+// countIPs counts distinct addresses: anacrolix may ban one IPv4 address
+// both plain and IPv4-mapped.
+func countIPs(ips []string) int {
+	seen := make(map[netip.Addr]struct{}, len(ips))
+	for _, ip := range ips {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			seen[a.Unmap()] = struct{}{}
+		} else {
+			seen[netip.Addr{}] = struct{}{}
+		}
+	}
+	return len(seen)
 }
 
 // Err is the give-up error once the policy found no source for a needed

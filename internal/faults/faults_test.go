@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -207,15 +209,22 @@ func TestCorruptPeer(t *testing.T) {
 		t.Fatalf("the bad peer sent nothing: the victim never asked it (%d connections)", conns)
 	}
 	// No other listener exists, so no piece can honestly be credited to
-	// peers. Known accounting bug (client/stream onPieceComplete): a piece
-	// that failed its hash keeps the bytes the bad peer sent in fromPeers,
-	// so when the seeder refetches it over BitTorrent (as many bytes, not
-	// more) it is credited to peers. Bounded here by what the bad peer sent.
-	if r.BytesPeers > 0 {
-		t.Logf("victim credits %d bytes to peers though the only peer sent garbage (the known misattribution)", r.BytesPeers)
-	}
-	if r.BytesPeers > sent {
+	// peers: a piece that failed its hash is credited to whoever sent the
+	// bytes that completed it.
+	if r.BytesPeers != 0 {
 		t.Errorf("victim credits %d bytes to peers; the only peer sent %d, all corrupted", r.BytesPeers, sent)
+	}
+	// The player says so on its progress line.
+	badRE := regexp.MustCompile(`(\d+) bad pieces, (\d+) peers banned`)
+	var badPieces, banned int
+	for _, line := range strings.Split(v.Stderr(), "\n") {
+		if m := badRE.FindStringSubmatch(line); m != nil {
+			badPieces, _ = strconv.Atoi(m[1])
+			banned, _ = strconv.Atoi(m[2])
+		}
+	}
+	if badPieces == 0 || banned != 1 {
+		t.Errorf("victim's last progress line reports %d bad pieces, %d peers banned; want at least 1 and 1", badPieces, banned)
 	}
 	if got := r.network() + r.BytesCache; got != tr.Size {
 		t.Errorf("victim: counters add up to %d bytes, the track has %d", got, tr.Size)

@@ -1,0 +1,383 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// fillingDisk is the real file storage on a disk that fills up: writes get
+// ENOSPC once room bytes have been written (the write that crosses the
+// limit is cut short, as the kernel does), and from then on the
+// completion store cannot record a piece either (SQLite says SQLITE_FULL).
+type fillingDisk struct {
+	storage.ClientImplCloser
+	room atomic.Int64
+	full atomic.Bool
+}
+
+func (d *fillingDisk) OpenTorrent(ctx context.Context, info *metainfo.Info, ih metainfo.Hash) (storage.TorrentImpl, error) {
+	t, err := d.ClientImplCloser.OpenTorrent(ctx, info, ih)
+	if err != nil {
+		return t, err
+	}
+	inner := t.Piece
+	t.Piece = func(p metainfo.Piece) storage.PieceImpl { return &fillingPiece{inner(p), d} }
+	t.PieceWithHash = nil
+	return t, nil
+}
+
+type fillingPiece struct {
+	storage.PieceImpl
+	d *fillingDisk
+}
+
+func (p *fillingPiece) WriteAt(b []byte, off int64) (int, error) {
+	left := p.d.room.Add(-int64(len(b)))
+	if left >= 0 {
+		return p.PieceImpl.WriteAt(b, off)
+	}
+	p.d.full.Store(true)
+	fits := max(0, int64(len(b))+left)
+	n, err := p.PieceImpl.WriteAt(b[:fits], off)
+	if err != nil {
+		return n, err
+	}
+	return n, &os.PathError{Op: "write", Path: "track.bin", Err: syscall.ENOSPC}
+}
+
+func (p *fillingPiece) MarkComplete() error {
+	if p.d.full.Load() {
+		return errors.New("sqlite: step: database or disk is full (SQLITE_FULL)")
+	}
+	return p.PieceImpl.MarkComplete()
+}
+
+// logBuffer collects a client's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(b)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The cache disk fills up after three pieces: the player warns once, keeps
+// streaming (the head over HTTP and the rest from a peer, both written to
+// memory), reads the exact track, and the cache on disk claims only pieces
+// it really holds.
+func TestDiskFullStreamsWithoutCaching(t *testing.T) {
+	tt := newTestTrack(t, 512<<10)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// A listener that holds the whole track.
+	a := newTestClient(t, t.TempDir(), testPolicy())
+	sa, err := a.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := play(ctx, sa, 1000); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, sa, 30*time.Second)
+
+	dir := t.TempDir()
+	var disk *fillingDisk
+	var logs logBuffer
+	b, err := New(Config{
+		CacheDir: dir, CacheSize: -1, ListenAddr: "127.0.0.1:0", Policy: testPolicy(),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		wrapDisk: func(c storage.ClientImplCloser) storage.ClientImplCloser {
+			disk = &fillingDisk{ClientImplCloser: c}
+			disk.room.Store(3 * testPieceLen)
+			return disk
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Open(tt.track, tt.torrent)
+	if err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	if err := sb.AddPeers(a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := play(ctx, sb, 1000)
+	if err != nil {
+		b.Close()
+		t.Fatalf("playing on a full disk: %v\n%s", err, logs.String())
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Errorf("player on a full disk read different bytes")
+	}
+	waitComplete(t, sb, 30*time.Second)
+	st := sb.Stats()
+	t.Logf("full disk: %s", fmtStats(st))
+	checkSum(t, "full disk", st)
+	if !disk.full.Load() || !b.store.Full() {
+		t.Errorf("the disk never filled up (fallback full: %v)", b.store.Full())
+	}
+	if err := b.Close(); err != nil {
+		t.Logf("closing: %v", err) // the cache entry may not fit either
+	}
+	out := logs.String()
+	if n := strings.Count(out, "cache disk full: streaming without caching"); n != 1 {
+		t.Errorf("warned %d times that the disk is full, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "no space left on device") {
+		t.Errorf("the warning does not say why:\n%s", out)
+	}
+	if strings.Contains(out, "disabling data download") || strings.Contains(out, "downloading disabled") {
+		t.Errorf("anacrolix disabled downloading:\n%s", out)
+	}
+
+	// The cache is not corrupted: a player on it sees as complete only
+	// pieces whose bytes are on disk, and some but not all of them.
+	c := newTestClient(t, dir, testPolicy())
+	sc, ok := c.Stream(tt.track.ID)
+	if !ok {
+		t.Fatal("the track is not in the cache after the restart")
+	}
+	data, err := os.ReadFile(filepath.Join(trackDataDir(dir, tt.track.ID), "track.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := 0
+	for i := range sc.numPieces {
+		if !sc.t.Piece(i).State().Complete {
+			continue
+		}
+		cached++
+		lo, hi := i*testPieceLen, min((i+1)*testPieceLen, len(tt.data))
+		if len(data) < hi || !bytes.Equal(data[lo:hi], tt.data[lo:hi]) {
+			t.Errorf("piece %d is marked complete in the cache but its bytes on disk are wrong", i)
+		}
+	}
+	t.Logf("after the restart %d of %d pieces are cached", cached, sc.numPieces)
+	if cached == 0 || cached > 3 {
+		t.Errorf("%d pieces cached; want the ones written before the disk filled (1 to 3)", cached)
+	}
+	sc2, err := c.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := play(ctx, sc2, 1000); err != nil || !bytes.Equal(got, tt.data) {
+		t.Errorf("replay from the cache: %v, same bytes %v", err, bytes.Equal(got, tt.data))
+	}
+}
+
+// newLiarPeer runs a listener (player peer id, on 127.0.0.2) whose copy of the track has
+// one bit flipped in every piece but which claims every piece: every piece
+// it sends fails its hash.
+func newLiarPeer(t testing.TB, tt testTrack) string {
+	t.Helper()
+	dir := t.TempDir()
+	bad := bytes.Clone(tt.data)
+	for off := 0; off < len(bad); off += testPieceLen {
+		bad[off+100] ^= 0x10
+	}
+	if err := os.WriteFile(filepath.Join(dir, "track.bin"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mi, err := metainfo.Load(bytes.NewReader(tt.torrent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	completion := storage.NewMapPieceCompletion()
+	for i := range (len(tt.data) + testPieceLen - 1) / testPieceLen {
+		if err := completion.Set(metainfo.PieceKey{InfoHash: mi.HashInfoBytes(), Index: i}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := torrent.NewDefaultClientConfig()
+	cfg.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{ClientBaseDir: dir, PieceCompletion: completion})
+	cfg.NoDHT = true
+	cfg.NoDefaultPortForwarding = true
+	cfg.DisableWebtorrent = true
+	cfg.DisableUTP = true
+	cfg.DisableIPv6 = true
+	cfg.Seed = true
+	cfg.Bep20 = proto.PeerIDPrefixPlayer
+	// Its own address: banning bans the IP, and the seeder is on 127.0.0.1.
+	cfg.SetListenAddr("127.0.0.2:0")
+	cfg.Slogger = slog.New(slog.DiscardHandler)
+	cl, err := torrent.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Trackers = nil
+	if _, _, err := cl.AddTorrentSpec(spec); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.2:%d", cl.LocalPort())
+}
+
+// Regression: a piece that failed its hash kept the bad peer's bytes in its
+// accounting, so when the seed server then sent the same number of bytes
+// over BitTorrent the piece was credited to peers. Only the bytes that
+// completed the piece count now.
+func TestHashFailedPieceNotCreditedToBadPeer(t *testing.T) {
+	tt := newTestTrack(t, 256<<10)
+	liar := newLiarPeer(t, tt)
+	// Slow enough that the liar, asked first, sends the first pieces.
+	seeder := newBTSeeder(t, tt, false, 64<<10)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v := newTestClient(t, t.TempDir(), testPolicy())
+	s, err := v.Open(tt.track, tt.torrent) // no seed URL: BitTorrent only
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddPeers(liar); err != nil {
+		t.Fatal(err)
+	}
+	// The seeder joins once the liar had time to send something.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().PiecesFailedHash == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.AddPeers(seeder); err != nil {
+		t.Fatal(err)
+	}
+	got, err := play(ctx, s, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tt.data) {
+		t.Fatal("read different bytes")
+	}
+	waitComplete(t, s, 30*time.Second)
+	st := s.Stats()
+	t.Logf("victim: %s; %d bad pieces, %d banned", fmtStats(st), st.PiecesFailedHash, st.BannedPeers)
+	checkSum(t, "victim", st)
+	if st.PiecesFailedHash == 0 || st.BannedPeers != 1 {
+		t.Errorf("%d pieces failed their hash, %d peers banned; want some and 1", st.PiecesFailedHash, st.BannedPeers)
+	}
+	if st.BytesPeers != 0 {
+		t.Errorf("%d bytes credited to peers; the only peer sent garbage", st.BytesPeers)
+	}
+	if st.BytesSeedBT != st.Size {
+		t.Errorf("%d bytes credited to the seeder over BitTorrent, want %d", st.BytesSeedBT, st.Size)
+	}
+}
+
+// Once the disk is full and the memory cap is reached, a new track's pieces
+// take the room of another track's complete pieces, which then read as
+// missing (never as the zeros of the file's hole).
+func TestFallbackEvictsOtherTracks(t *testing.T) {
+	disk := &fillingDisk{ClientImplCloser: storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir: t.TempDir(), PieceCompletion: storage.NewMapPieceCompletion(),
+	})}
+	fs := newFallbackStorage(disk, 2*testPieceLen)
+	var warned atomic.Int32
+	fs.onFull = func(error) { warned.Add(1) }
+	open := func(tt testTrack) (storage.TorrentImpl, *metainfo.Info) {
+		mi, err := metainfo.Load(bytes.NewReader(tt.torrent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := mi.UnmarshalInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ti, err := fs.OpenTorrent(context.Background(), &info, mi.HashInfoBytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ti, &info
+	}
+	ta, tb := newTestTrack(t, 4*testPieceLen), newTestTrack(t, 4*testPieceLen)
+	sa, ia := open(ta)
+	sb, ib := open(tb)
+	piece := func(s storage.TorrentImpl, info *metainfo.Info, i int) storage.PieceImpl {
+		return s.PieceWithHash(info.Piece(i), g.None[[]byte]())
+	}
+	for i := range 2 {
+		p := piece(sa, ia, i)
+		if _, err := p.WriteAt(ta.data[i*testPieceLen:(i+1)*testPieceLen], 0); err != nil {
+			t.Fatalf("track A piece %d: %v", i, err)
+		}
+		if err := p.MarkComplete(); err != nil {
+			t.Fatal(err)
+		}
+		if c := p.Completion(); !c.Ok || !c.Complete {
+			t.Fatalf("track A piece %d: completion %+v", i, c)
+		}
+	}
+	if warned.Load() != 1 || !fs.Full() {
+		t.Fatalf("disk full not noticed (%d warnings)", warned.Load())
+	}
+	// The disk took nothing: both pieces of A are in memory, the cap.
+	p := piece(sb, ib, 0)
+	if _, err := p.WriteAt(tb.data[:testPieceLen], 0); err != nil {
+		t.Fatalf("track B: %v", err)
+	}
+	buf := make([]byte, testPieceLen)
+	if n, err := p.ReadAt(buf, 0); n != testPieceLen || !bytes.Equal(buf, tb.data[:testPieceLen]) {
+		t.Fatalf("track B piece 0 reads back %d bytes (%v)", n, err)
+	}
+	dropped := 0
+	for i := range 2 {
+		pa := piece(sa, ia, i)
+		n, err := pa.ReadAt(buf, 0)
+		if c := pa.Completion(); c.Complete {
+			if n != testPieceLen || !bytes.Equal(buf, ta.data[i*testPieceLen:(i+1)*testPieceLen]) {
+				t.Errorf("track A piece %d: complete but reads %d bytes (%v)", i, n, err)
+			}
+			continue
+		}
+		dropped++
+		if n != 0 || err == nil {
+			t.Errorf("track A piece %d: dropped but reads %d bytes (%v)", i, n, err)
+		}
+	}
+	if dropped != 1 {
+		t.Errorf("%d pieces of track A dropped, want 1", dropped)
+	}
+	// With track A gone the memory is B's.
+	if err := sa.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := piece(sb, ib, 1).WriteAt(tb.data[testPieceLen:2*testPieceLen], 0); err != nil {
+		t.Errorf("track B piece 1 after A closed: %v", err)
+	}
+	if _, err := piece(sb, ib, 2).WriteAt(tb.data[2*testPieceLen:3*testPieceLen], 0); !errors.Is(err, errMemoryFull) {
+		t.Errorf("track B piece 2 over the cap: %v, want errMemoryFull", err)
+	}
+}

@@ -118,6 +118,9 @@ func run() error {
 	cfg.DisableWebtorrent = true
 	cfg.DisableWebseeds = true
 	cfg.DisableUTP = true
+	// Only accept: an outgoing dial leaves from 127.0.0.1, not from the
+	// bad peer's own 127.0.0.2, and would slip past the victim's ban by IP.
+	cfg.DialForPeerConns = false
 	cfg.DisableIPv6 = true
 	cfg.Seed = true
 	cfg.PeerID = peerID

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +56,11 @@ type Config struct {
 	// interval, whichever is shorter. Each wait is jittered down by up to
 	// a quarter.
 	MinRetry, MaxRetry time.Duration
-	// AttemptTimeout bounds one announce to one URL (a UDP tracker that is
-	// down never answers).
+	// AttemptTimeout bounds one announce to one HTTP URL. A UDP tracker
+	// that is down never answers, so a UDP attempt waits no longer than
+	// the current backoff (MinRetry after a success), within
+	// AttemptTimeout: a dead UDP fallback must not hold up the next try
+	// of a tracker that comes back.
 	AttemptTimeout time.Duration
 	// StopTimeout bounds the event=stopped announce on Close.
 	StopTimeout time.Duration
@@ -162,7 +166,7 @@ func (l *Loop) run(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		start := time.Now()
-		err := l.announceOnce(ctx, event)
+		err := l.announceOnce(ctx, event, backoff)
 		if ctx.Err() != nil {
 			// Cut short by Close: the tracker may have heard it.
 			announced = true
@@ -209,7 +213,7 @@ func (l *Loop) run(ctx context.Context) {
 	if announced {
 		sctx, cancel := context.WithTimeout(context.Background(), l.cfg.StopTimeout)
 		defer cancel()
-		if err := l.announceOnce(sctx, tracker.Stopped); err != nil {
+		if err := l.announceOnce(sctx, tracker.Stopped, l.cfg.StopTimeout); err != nil {
 			l.log.Debug("stopped announce failed", "err", err)
 		}
 	}
@@ -217,7 +221,7 @@ func (l *Loop) run(ctx context.Context) {
 
 // announceOnce sends one announce, to the URL that answered last and then
 // to the others in order, and records the answer.
-func (l *Loop) announceOnce(ctx context.Context, event tracker.AnnounceEvent) error {
+func (l *Loop) announceOnce(ctx context.Context, event tracker.AnnounceEvent, udpTimeout time.Duration) error {
 	l.mu.Lock()
 	first := l.preferred
 	l.mu.Unlock()
@@ -238,7 +242,11 @@ func (l *Loop) announceOnce(ctx context.Context, event tracker.AnnounceEvent) er
 	for k := range n {
 		i := (first + k) % n
 		u := l.cfg.URLs[i]
-		res, err := l.announceTo(ctx, u, req)
+		timeout := l.cfg.AttemptTimeout
+		if strings.HasPrefix(u, "udp") {
+			timeout = min(timeout, udpTimeout)
+		}
+		res, err := l.announceTo(ctx, u, req, timeout)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", u, err))
 			if ctx.Err() != nil {
@@ -272,8 +280,8 @@ func (l *Loop) announceOnce(ctx context.Context, event tracker.AnnounceEvent) er
 	return err
 }
 
-func (l *Loop) announceTo(ctx context.Context, url string, req tracker.AnnounceRequest) (tracker.AnnounceResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.AttemptTimeout)
+func (l *Loop) announceTo(ctx context.Context, url string, req tracker.AnnounceRequest, timeout time.Duration) (tracker.AnnounceResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := tracker.NewClient(url, tracker.NewClientOpts{})
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
-	"github.com/anacrolix/torrent/tracker"
 	"golang.org/x/time/rate"
 
+	"github.com/peertune/peertune/client/announce"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -39,7 +39,7 @@ type btSeeder struct {
 type btTorrent struct {
 	t        *torrent.Torrent
 	storage  storage.ClientImplCloser
-	announce []string
+	announce *announce.Loop
 }
 
 // newBTSeeder starts the BitTorrent client listening on listen
@@ -60,6 +60,9 @@ func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logg
 	cfg.NoDefaultPortForwarding = !upnp
 	cfg.DisableWebtorrent = true
 	cfg.DisableWebseeds = true // the seeder has every byte; its own url-list is for others
+	// Our own announcer (client/announce) announces every torrent:
+	// anacrolix's waits a minute after a failed announce.
+	cfg.DisableTrackers = true
 	cfg.Bep20 = proto.PeerIDPrefixSeeder
 	cfg.ListenHost = func(string) string { return host }
 	cfg.ListenPort = port
@@ -110,7 +113,7 @@ func (b *btSeeder) uploaded() int64 {
 
 // add seeds the file at absPath, described by mi, whose pieces the seeder
 // hashed itself (they are marked complete without reading the file).
-func (b *btSeeder) add(mi *metainfo.MetaInfo, ih metainfo.Hash, absPath string, numPieces int, announce []string) error {
+func (b *btSeeder) add(mi *metainfo.MetaInfo, ih metainfo.Hash, absPath string, numPieces int, urls []string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.torrents[ih]; ok {
@@ -133,13 +136,28 @@ func (b *btSeeder) add(mi *metainfo.MetaInfo, ih metainfo.Hash, absPath string, 
 	}
 	spec.Storage = st
 	spec.Webseeds = nil
+	spec.Trackers = nil // announced by announce.Loop
 	spec.DisableInitialPieceCheck = true
 	t, _, err := b.cl.AddTorrentSpec(spec)
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("seeding %s: %w", absPath, err)
 	}
-	b.torrents[ih] = btTorrent{t: t, storage: st, announce: announce}
+	loop, err := announce.Start(announce.Config{
+		InfoHash: ih,
+		URLs:     urls,
+		PeerID:   b.cl.PeerID(),
+		Port:     b.cl.LocalPort(),
+		Left:     t.BytesMissing,
+		AddPeers: func(ps []torrent.PeerInfo) { t.AddPeers(ps) },
+		Logger:   b.log.With("component", "announce"),
+	})
+	if err != nil {
+		t.Drop()
+		st.Close()
+		return fmt.Errorf("announcing %s: %w", absPath, err)
+	}
+	b.torrents[ih] = btTorrent{t: t, storage: st, announce: loop}
 	return nil
 }
 
@@ -170,8 +188,9 @@ func (b *btSeeder) complete(ih metainfo.Hash) bool {
 	return bt.t.BytesMissing() == 0
 }
 
-// remove stops seeding ih and tells its trackers so.
-func (b *btSeeder) remove(ctx context.Context, ih metainfo.Hash) {
+// remove stops seeding ih and tells its trackers so (event=stopped,
+// bounded by announce.DefaultStopTimeout).
+func (b *btSeeder) remove(ih metainfo.Hash) {
 	b.mu.Lock()
 	bt, ok := b.torrents[ih]
 	delete(b.torrents, ih)
@@ -179,56 +198,26 @@ func (b *btSeeder) remove(ctx context.Context, ih metainfo.Hash) {
 	if !ok {
 		return
 	}
+	bt.announce.Close()
 	bt.t.Drop()
 	bt.storage.Close()
-	b.announceStopped(ctx, map[metainfo.Hash][]string{ih: bt.announce})
 }
 
-// announceStopped sends event=stopped for each torrent to its trackers
-// itself: anacrolix skips that announce for a torrent it has dropped.
-func (b *btSeeder) announceStopped(ctx context.Context, torrents map[metainfo.Hash][]string) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	port := b.cl.LocalPort()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for ih, urls := range torrents {
-		for _, u := range urls {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				c, err := tracker.NewClient(u, tracker.NewClientOpts{})
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				_, err = c.Announce(ctx, tracker.AnnounceRequest{
-					InfoHash: ih, PeerId: b.cl.PeerID(), Event: tracker.Stopped, Port: uint16(port), NumWant: 0,
-				}, tracker.AnnounceOpt{})
-				if err != nil {
-					b.log.Debug("stopped announce failed", "tracker", u, "infohash", ih.HexString(), "err", err)
-				}
-			}()
-		}
-	}
-	wg.Wait()
-}
-
-// close stops announcing (event=stopped to every tracker), closes every
-// connection and the storages.
-func (b *btSeeder) close(ctx context.Context) {
+// close stops announcing (event=stopped to every tracker, all torrents at
+// once), closes every connection and the storages.
+func (b *btSeeder) close() {
 	b.mu.Lock()
 	all := b.torrents
 	b.torrents = map[metainfo.Hash]btTorrent{}
 	b.mu.Unlock()
-	stopped := map[metainfo.Hash][]string{}
-	for ih, bt := range all {
-		bt.t.Drop()
-		stopped[ih] = bt.announce
+	var wg sync.WaitGroup
+	for _, bt := range all {
+		wg.Go(func() { bt.announce.Close() })
 	}
-	b.announceStopped(ctx, stopped)
+	wg.Wait()
+	for _, bt := range all {
+		bt.t.Drop()
+	}
 	// Reads cut short by Close log errors in anacrolix: expected here.
 	b.quiet.Store(true)
 	b.cl.Close()

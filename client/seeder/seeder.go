@@ -229,7 +229,7 @@ func (s *Seeder) Close() {
 		s.listener.Close()
 	}
 	if s.bt != nil {
-		s.bt.close(context.Background())
+		s.bt.close()
 		s.bt = nil
 	}
 	if s.root != nil {
@@ -380,7 +380,7 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 		if p, ok := prepared[rel]; !ok || p.ih != a.ih {
 			s.index.remove(rel)
 			if s.bt != nil {
-				s.bt.remove(ctx, a.ih)
+				s.bt.remove(a.ih)
 			}
 			delete(s.active, rel)
 			if !keep[a.ih] {

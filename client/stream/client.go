@@ -124,6 +124,7 @@ func New(cfg Config) (*Client, error) {
 	tc.NoDefaultPortForwarding = !cfg.UPnP
 	tc.DisableWebtorrent = true
 	tc.DisableWebseeds = true // the built-in webseed ignores priorities; we fetch ourselves
+	tc.DisableTrackers = true // each stream announces itself (announce.go)
 	tc.DisableUTP = true
 	tc.Seed = true
 	tc.Bep20 = proto.PeerIDPrefixPlayer
@@ -305,6 +306,8 @@ func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) 
 	spec.Webseeds = nil // our own policy fetches from seed URLs
 	spec.DhtNodes = nil
 	spec.Sources = nil
+	trackers := announceURLs(spec.Trackers)
+	spec.Trackers = nil // announced by the stream (announce.go)
 	t, _, err := c.cl.AddTorrentSpec(spec)
 	if err != nil {
 		return nil, fmt.Errorf("adding track %s: %w", track.ID, err)
@@ -316,6 +319,11 @@ func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) 
 	if err != nil {
 		t.Drop()
 		return nil, err
+	}
+	if err := s.startAnnounce(trackers); err != nil {
+		s.shutdown()
+		t.Drop()
+		return nil, fmt.Errorf("track %s: %w", track.ID, err)
 	}
 	c.mu.Lock()
 	c.streams[track.ID] = s
@@ -427,6 +435,7 @@ func (c *Client) Close() error {
 		streams = append(streams, s)
 	}
 	c.mu.Unlock()
+	stopAnnouncing(streams)
 	for _, s := range streams {
 		s.shutdown()
 	}

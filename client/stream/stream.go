@@ -14,6 +14,7 @@ import (
 	"github.com/RoaringBitmap/roaring"
 	"github.com/anacrolix/torrent"
 
+	"github.com/peertune/peertune/client/announce"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -75,6 +76,7 @@ type Stream struct {
 	failCtx context.Context // cancelled with a *SourceError when the policy gives up
 	fail    context.CancelCauseFunc
 	wake    chan struct{}
+	ann     *announce.Loop // the stream's tracker announcer
 
 	mode      atomic.Int32
 	playhead  atomic.Int64
@@ -276,6 +278,7 @@ func (s *Stream) Close() error {
 
 // shutdown stops the stream's goroutines (Client close and eviction).
 func (s *Stream) shutdown() {
+	s.stopAnnounce()
 	s.mode.Store(int32(modeIdle))
 	s.cancel()
 	s.wg.Wait()

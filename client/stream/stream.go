@@ -103,7 +103,8 @@ type Stream struct {
 	headStarted  time.Time
 	playingSince time.Time
 	fetchBusy    bool
-	underSince   time.Time
+	underSince   time.Time // when the policy began waiting for underPiece with the buffer low
+	underPiece   int
 	readers      map[*Reader]struct{}
 	metaSaved    bool
 
@@ -726,15 +727,18 @@ func (s *Stream) tick() {
 		seeders = nil
 	}
 
-	// Priorities: everything a listener has, as fast as they allow; what
-	// only the seed server has, no further ahead than the seed lead. While a
-	// seed server is connected nothing past the lead is requested at all,
-	// since anacrolix cannot keep those requests off the seeder.
+	// Priorities: while playing, nothing further ahead than the seed lead
+	// (listeners serve at a capped rate and in request order: a bulk
+	// download queued at them delays the head and the next pieces of every
+	// player that starts later); a prefetch takes everything a listener
+	// has, as fast as they allow. While a seed server is connected nothing
+	// past the lead is requested at all, since anacrolix cannot keep those
+	// requests off the seeder.
 	for i := range s.numPieces {
 		want := torrent.PiecePriorityNone
 		if !complete[i] {
 			inWindow := i >= pp && i <= windowEnd
-			if inWindow || (len(seeders) == 0 && listenerHave.Contains(uint32(i))) {
+			if inWindow || (m != modePlaying && len(seeders) == 0 && listenerHave.Contains(uint32(i))) {
 				want = torrent.PiecePriorityNormal
 			}
 		}
@@ -752,13 +756,17 @@ func (s *Stream) tick() {
 	// Emergency: the buffer is low and peers have not delivered.
 	httpOK := !httpBad && len(s.track.SeedURLs) > 0 && !headRunning
 	if bufSec < pol.EmergencyThreshold.Seconds() {
+		peerHas := listenerHave.Contains(uint32(firstMissing)) || len(seeders) > 0
+		// Peers get the grace for each piece they hold from when the
+		// policy began waiting for that piece, not from when the buffer
+		// first ran low (it starts low: the head is about the threshold).
 		s.mu.Lock()
-		if s.underSince.IsZero() {
+		if s.underSince.IsZero() || s.underPiece != firstMissing || !peerHas || !httpOK {
 			s.underSince = now
+			s.underPiece = firstMissing
 		}
 		under := now.Sub(s.underSince)
 		s.mu.Unlock()
-		peerHas := listenerHave.Contains(uint32(firstMissing)) || len(seeders) > 0
 		if httpOK && !fetchBusy && (!peerHas || under >= pol.EmergencyGrace) {
 			last := s.pieceOf(play + int64(pol.EmergencyThreshold.Seconds()*s.bps))
 			s.startFetch(firstMissing, s.contiguousMissing(complete, firstMissing, max(last, firstMissing)))

@@ -708,10 +708,18 @@ func (s *Stream) tick() {
 	}
 	needSeed := false
 	for i := from; i <= windowEnd; i++ {
-		if !complete[i] && !listenerHave.Contains(uint32(i)) {
+		// complete lags anacrolix's own state by the attribution of the
+		// last pieces: ask the torrent too, or a listener that got such a
+		// piece from us looks like a source for it.
+		if !complete[i] && !s.t.Piece(i).State().Complete && !listenerHave.Contains(uint32(i)) {
 			needSeed = true
 			break
 		}
+	}
+	if len(seeders) > 0 && m == modePlaying && bufSec < pol.EmergencyThreshold.Seconds() {
+		// Never drop a source that is delivering while the buffer is low:
+		// the listeners have not shown they can keep up yet.
+		needSeed = true
 	}
 	if m == modePlaying && httpBad && firstMissing >= 0 && bufSec < pol.EmergencyThreshold.Seconds() {
 		needSeed = true // HTTP is down: the seed server's BitTorrent side is the emergency source

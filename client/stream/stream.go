@@ -716,11 +716,6 @@ func (s *Stream) tick() {
 			break
 		}
 	}
-	if len(seeders) > 0 && m == modePlaying && bufSec < pol.EmergencyThreshold.Seconds() {
-		// Never drop a source that is delivering while the buffer is low:
-		// the listeners have not shown they can keep up yet.
-		needSeed = true
-	}
 	if m == modePlaying && httpBad && firstMissing >= 0 && bufSec < pol.EmergencyThreshold.Seconds() {
 		needSeed = true // HTTP is down: the seed server's BitTorrent side is the emergency source
 	}

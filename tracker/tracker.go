@@ -50,6 +50,7 @@ type Server struct {
 	catalog  catalog.Catalog
 	httpLn   net.Listener
 	httpSrv  *http.Server
+	front    *announce.Front
 	udpConn  net.PacketConn
 	udp      *announce.UDP
 	announce []string
@@ -83,7 +84,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	s.httpLn, err = net.Listen("tcp", cfg.Listen)
+	// No TCP keep-alive probes: idle connections end after idleTimeout
+	// anyway, and the probes' four setsockopt calls per accepted
+	// connection are a measurable share of an announce (most clients
+	// announce with a new connection each time).
+	lc := net.ListenConfig{KeepAlive: -1}
+	s.httpLn, err = lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --listen %s: %w", cfg.Listen, err)
 	}
@@ -153,6 +159,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET "+proto.PathReadyz, s.serveReady)
+	// The lean front answers plain announces itself and hands the rest
+	// to httpSrv (see announce.Front).
+	s.front = announce.NewFront(httpAnnounce, s.httpLn, announce.FrontConfig{
+		Path:              proto.PathAnnounce,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		WriteTimeout:      writeTimeout,
+	})
 	s.httpSrv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -253,7 +267,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.logStart()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.front.Serve(); err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.httpSrv.Serve(s.front.Fallback()); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
 		return nil
@@ -272,11 +292,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
+		ferr := s.front.Shutdown(sctx)
 		err := s.httpSrv.Shutdown(sctx)
 		if s.udp != nil {
 			s.udp.Close()
 		}
-		if err != nil {
+		if err := errors.Join(ferr, err); err != nil {
 			return fmt.Errorf("http shutdown: %w", err)
 		}
 		return nil

@@ -1,11 +1,16 @@
 package announce
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/peertune/peertune/tracker/peers"
 )
@@ -160,4 +165,74 @@ func udpEventCode(e peers.Event) uint32 {
 		return 3
 	}
 	return 0
+}
+
+// FuzzParseRequestHead: the lean front's head parser never panics, and
+// every head it answers itself net/http's server reads the same way: the
+// same framing (where the head ends), a GET of the announce path with the
+// same raw query, no body, the same keep-alive decision, and headers its
+// server would not refuse.
+func FuzzParseRequestHead(f *testing.F) {
+	for _, s := range []string{
+		announceGET(1, "HTTP/1.1"),
+		announceGET(2, "HTTP/1.0", "Connection: keep-alive"),
+		announceGET(3, "HTTP/1.1", "User-Agent: aria2/1.36.0", "Accept: */*", "Connection: close") + announceGET(4, "HTTP/1.1"),
+		"GET /announce HTTP/1.1\r\nHost: [::1]:80\r\nConnection: TE, close\r\n\r\n",
+		"GET /announce?a=b HTTP/1.0\n\n",
+		"GET /announce?x HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+		"GET /announce? HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+		"POST /announce HTTP/1.1\r\nHost: a\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		end := headEnd(data)
+		if end < 0 {
+			return
+		}
+		head, ok := parseRequestHead(data[:end], "/announce")
+		if !ok {
+			return
+		}
+		br := bufio.NewReaderSize(bytes.NewReader(data), len(data)+16)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("lean, but net/http refuses %q: %v", data[:end], err)
+		}
+		if used := len(data) - br.Buffered(); used != end {
+			t.Fatalf("head of %d bytes, net/http read %d: %q", end, used, data)
+		}
+		if req.Method != http.MethodGet || req.URL.Path != "/announce" || req.URL.RawQuery != head.query {
+			t.Fatalf("net/http reads %s %q ?%q; lean ?%q", req.Method, req.URL.Path, req.URL.RawQuery, head.query)
+		}
+		if req.ContentLength != 0 || len(req.TransferEncoding) != 0 || req.Close != head.close ||
+			(req.ProtoMinor == 0) != head.http10 || req.ProtoMajor != 1 {
+			t.Fatalf("net/http: length %d, encoding %v, close %v, HTTP/%d.%d; lean %+v",
+				req.ContentLength, req.TransferEncoding, req.Close, req.ProtoMajor, req.ProtoMinor, head)
+		}
+		// What net/http's server checks after reading a request, on the
+		// header as it reads it (ReadRequest drops Host from it).
+		lineEnd := bytes.IndexByte(data, '\n') + 1
+		mh, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(data[lineEnd:end]))).ReadMIMEHeader()
+		if err != nil {
+			t.Fatalf("header of %q: %v", data[:end], err)
+		}
+		hosts, haveHost := mh["Host"]
+		if req.ProtoAtLeast(1, 1) && (!haveHost || len(hosts) == 0) {
+			t.Fatal("HTTP/1.1 without Host")
+		}
+		if len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]) {
+			t.Fatalf("invalid Host %q", hosts[0])
+		}
+		for k, vv := range mh {
+			if !httpguts.ValidHeaderFieldName(k) {
+				t.Fatalf("invalid header name %q", k)
+			}
+			for _, v := range vv {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					t.Fatalf("invalid header value %q", v)
+				}
+			}
+		}
+	})
 }

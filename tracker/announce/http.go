@@ -2,6 +2,7 @@ package announce
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -24,7 +25,8 @@ type HTTP struct {
 
 // httpScratch is one request's reusable memory.
 type httpScratch struct {
-	buf    []byte
+	buf    []byte // the bencoded reply
+	out    []byte // the lean front's whole HTTP reply
 	peers  []peers.Peer
 	hashes []peers.InfoHash
 }
@@ -100,36 +102,49 @@ func (h *HTTP) ServeAnnounce(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sc := h.pool.Get().(*httpScratch)
 	defer h.pool.Put(sc)
-	result := h.announce(w, r, sc)
+	status, result := h.announce(r, sc)
+	writeBencode(w, status, sc.buf)
 	h.cfg.Metrics.observe(opAnnounce, protoHTTP, result, start)
 }
 
-func (h *HTTP) announce(w http.ResponseWriter, r *http.Request, sc *httpScratch) int {
+func (h *HTTP) announce(r *http.Request, sc *httpScratch) (status, result int) {
 	if r.Method != http.MethodGet {
-		h.fail(w, sc, http.StatusMethodNotAllowed, "announce must be a GET")
-		return resultError
+		sc.buf = appendFailure(sc.buf[:0], "announce must be a GET")
+		return http.StatusMethodNotAllowed, resultError
 	}
-	req, err := ParseAnnounceQuery(r.URL.RawQuery)
+	source, err := h.sourceIP(r)
 	if err != nil {
-		h.fail(w, sc, http.StatusOK, err.Error())
-		return resultError
+		sc.buf = appendFailure(sc.buf[:0], err.Error())
+		return http.StatusOK, resultError
 	}
-	ip, err := h.peerIP(r, req)
+	return h.answerAnnounce(r.Context(), sc, r.URL.RawQuery, source)
+}
+
+// answerAnnounce answers the announce query rawQuery that came from source
+// (the connection's address, or what a trusted proxy says it forwarded):
+// the bencoded reply is left in sc.buf. Both the net/http handler and the
+// lean Front call it, so they answer alike.
+func (h *HTTP) answerAnnounce(ctx context.Context, sc *httpScratch, rawQuery string, source netip.Addr) (status, result int) {
+	req, err := ParseAnnounceQuery(rawQuery)
 	if err != nil {
-		h.fail(w, sc, http.StatusOK, err.Error())
-		return resultError
+		sc.buf = appendFailure(sc.buf[:0], err.Error())
+		return http.StatusOK, resultError
 	}
-	ok, err := h.cfg.tracked(r.Context(), req.InfoHash)
+	ip := source
+	if h.cfg.TrustIPParam && req.IP.IsValid() {
+		ip = req.IP.Unmap()
+	}
+	ok, err := h.cfg.tracked(ctx, req.InfoHash)
 	if err != nil {
 		h.cfg.Logger.Error("announce", "err", err)
-		h.fail(w, sc, http.StatusInternalServerError, "internal error")
-		return resultError
+		sc.buf = appendFailure(sc.buf[:0], "internal error")
+		return http.StatusInternalServerError, resultError
 	}
 	if !ok {
-		h.fail(w, sc, http.StatusOK, "unregistered torrent")
-		return resultUnregistered
+		sc.buf = appendFailure(sc.buf[:0], "unregistered torrent")
+		return http.StatusOK, resultUnregistered
 	}
-	res, err := h.cfg.Store.Announce(r.Context(), peers.Announce{
+	res, err := h.cfg.Store.Announce(ctx, peers.Announce{
 		InfoHash: req.InfoHash,
 		Peer:     peers.Peer{ID: req.PeerID, Addr: netip.AddrPortFrom(ip, req.Port)},
 		Left:     req.Left,
@@ -139,15 +154,14 @@ func (h *HTTP) announce(w http.ResponseWriter, r *http.Request, sc *httpScratch)
 	})
 	if err != nil {
 		h.cfg.Logger.Error("announce", "err", fmt.Errorf("peer store: %w", err))
-		h.fail(w, sc, http.StatusInternalServerError, "internal error")
-		return resultError
+		sc.buf = appendFailure(sc.buf[:0], "internal error")
+		return http.StatusInternalServerError, resultError
 	}
 	if cap(res.Peers) <= 4*h.cfg.NumWantMax {
 		sc.peers = res.Peers[:0]
 	}
 	sc.buf = h.appendAnnounceReply(sc.buf[:0], res, req.Compact, req.NoPeerID)
-	writeBencode(w, http.StatusOK, sc.buf)
-	return resultOK
+	return http.StatusOK, resultOK
 }
 
 // appendAnnounceReply bencodes the reply; keys in sorted order as bencode
@@ -215,13 +229,10 @@ func appendCompact(b []byte, ps []peers.Peer, v4 bool) []byte {
 	return b
 }
 
-// peerIP is the address other peers are given: the connection's source,
-// the ip= parameter only with TrustIPParam, a forwarding header only from a
-// trusted proxy.
-func (h *HTTP) peerIP(r *http.Request, req AnnounceRequest) (netip.Addr, error) {
-	if h.cfg.TrustIPParam && req.IP.IsValid() {
-		return req.IP.Unmap(), nil
-	}
+// sourceIP is the address a request came from: the connection's source,
+// or what a forwarding header says when the connection is from a trusted
+// proxy. (The ip= parameter may override it: see answerAnnounce.)
+func (h *HTTP) sourceIP(r *http.Request) (netip.Addr, error) {
 	remote, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("unusable remote address")

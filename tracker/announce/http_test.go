@@ -70,13 +70,19 @@ func newFixture(t testing.TB, tracked []peers.InfoHash, mod func(*Config)) *fixt
 	return &fixture{t: t, store: store, clock: clock, reg: reg, cfg: cfg}
 }
 
-func (f *fixture) httpServer() *httptest.Server {
+// server serves the fixture's HTTP frontend on 127.0.0.1, through
+// net/http alone or through a Front.
+func (f *fixture) server(fe frontend) *httptest.Server {
 	f.t.Helper()
 	h, err := NewHTTP(f.cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	srv := httptest.NewServer(h) // listens on 127.0.0.1
+	if fe == viaFront {
+		srv, _ := startFront(f.t, h, FrontConfig{})
+		return srv
+	}
+	srv := httptest.NewServer(h)
 	f.t.Cleanup(srv.Close)
 	return srv
 }
@@ -171,9 +177,11 @@ func ports(aps []netip.AddrPort) map[uint16]bool {
 	return m
 }
 
-func TestHTTPValidation(t *testing.T) {
+func TestHTTPValidation(t *testing.T) { forEachFrontend(t, testHTTPValidation) }
+
+func testHTTPValidation(t *testing.T, fe frontend) {
 	f := newFixture(t, nil, nil)
-	srv := f.httpServer()
+	srv := f.server(fe)
 	good := func(extra ...string) string { return announceQuery(ih(1), pid(1), 6881, 10, extra...) }
 	cases := []struct{ name, query, want string }{
 		{"short info_hash", good("info_hash", "abc"), "info_hash must be 20 bytes"},
@@ -223,9 +231,11 @@ func TestHTTPValidation(t *testing.T) {
 	}
 }
 
-func TestHTTPAnnounceReplies(t *testing.T) {
+func TestHTTPAnnounceReplies(t *testing.T) { forEachFrontend(t, testHTTPAnnounceReplies) }
+
+func testHTTPAnnounceReplies(t *testing.T, fe frontend) {
 	f := newFixture(t, nil, func(c *Config) { c.NumWantMax = 5; c.NumWantDefault = 3; c.TrustIPParam = true })
-	srv := f.httpServer()
+	srv := f.server(fe)
 	h := ih(9)
 	// Two seeders and eight leechers, all from 127.0.0.1 on distinct ports.
 	for i := range 10 {
@@ -308,10 +318,12 @@ func TestHTTPAnnounceReplies(t *testing.T) {
 	}
 }
 
-func TestHTTPUnregisteredAndScrape(t *testing.T) {
+func TestHTTPUnregisteredAndScrape(t *testing.T) { forEachFrontend(t, testHTTPUnregisteredAndScrape) }
+
+func testHTTPUnregisteredAndScrape(t *testing.T, fe frontend) {
 	known, other := ih(1), ih(2)
 	f := newFixture(t, []peers.InfoHash{known, ih(3)}, nil)
-	srv := f.httpServer()
+	srv := f.server(fe)
 	_, r := get(t, srv, "/announce", announceQuery(other, pid(1), 7000, 10))
 	if r["failure reason"] != "unregistered torrent" {
 		t.Errorf("untracked announce: %v", r)
@@ -351,7 +363,9 @@ func TestHTTPUnregisteredAndScrape(t *testing.T) {
 	}
 }
 
-func TestHTTPAddressSources(t *testing.T) {
+func TestHTTPAddressSources(t *testing.T) { forEachFrontend(t, testHTTPAddressSources) }
+
+func testHTTPAddressSources(t *testing.T, fe frontend) {
 	lo := netip.MustParsePrefix("127.0.0.0/8")
 	cases := []struct {
 		name   string
@@ -373,7 +387,7 @@ func TestHTTPAddressSources(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, nil, c.mod)
-			srv := f.httpServer()
+			srv := f.server(fe)
 			get(t, srv, "/announce", announceQuery(ih(1), pid(1), 7000, 0, c.extra...), c.header...)
 			_, r := get(t, srv, "/announce", announceQuery(ih(1), pid(2), 7001, 5))
 			got := compactPeers(t, r, "peers", 6)
@@ -383,15 +397,17 @@ func TestHTTPAddressSources(t *testing.T) {
 		})
 	}
 	f := newFixture(t, nil, func(c *Config) { c.TrustedProxies = []netip.Prefix{lo} })
-	srv := f.httpServer()
+	srv := f.server(fe)
 	_, r := get(t, srv, "/announce", announceQuery(ih(1), pid(1), 7000, 0), "X-Forwarded-For", "not-an-ip")
 	if r["failure reason"] != "invalid X-Forwarded-For" {
 		t.Errorf("garbage XFF from proxy: %v", r)
 	}
 }
 
-func TestHTTPMethodAndPath(t *testing.T) {
-	srv := newFixture(t, nil, nil).httpServer()
+func TestHTTPMethodAndPath(t *testing.T) { forEachFrontend(t, testHTTPMethodAndPath) }
+
+func testHTTPMethodAndPath(t *testing.T, fe frontend) {
+	srv := newFixture(t, nil, nil).server(fe)
 	resp, err := srv.Client().Post(srv.URL+"/announce?"+announceQuery(ih(1), pid(1), 7000, 0), "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)

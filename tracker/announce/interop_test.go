@@ -13,9 +13,11 @@ import (
 
 // TestInteropAnacrolix announces and scrapes through anacrolix/torrent's
 // own tracker clients, HTTP and UDP, against the real servers.
-func TestInteropAnacrolix(t *testing.T) {
+func TestInteropAnacrolix(t *testing.T) { forEachFrontend(t, testInteropAnacrolix) }
+
+func testInteropAnacrolix(t *testing.T, fe frontend) {
 	f := newFixture(t, nil, nil)
-	httpURL := f.httpServer().URL + "/announce"
+	httpURL := f.server(fe).URL + "/announce"
 	_, udpAddr := f.udpServe("udp4")
 	urls := map[string]string{"http": httpURL, "udp": "udp://" + udpAddr.String()}
 	for i, proto := range []string{"http", "udp"} {
@@ -57,7 +59,7 @@ func TestInteropAnacrolix(t *testing.T) {
 	}
 	// Unregistered torrents are refused through the client too.
 	g := newFixture(t, []peers.InfoHash{ih(1)}, nil)
-	cl, err := anatracker.NewClient(g.httpServer().URL+"/announce", anatracker.NewClientOpts{})
+	cl, err := anatracker.NewClient(g.server(fe).URL+"/announce", anatracker.NewClientOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}

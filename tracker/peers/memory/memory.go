@@ -43,6 +43,35 @@ type Config struct {
 type addr4 [6]byte
 type addr6 [18]byte
 
+// compactAddr is either key type; the code that keeps and picks peers is
+// written once for both.
+type compactAddr interface {
+	addr4 | addr6
+	addrPort() netip.AddrPort
+}
+
+func newAddr4(a netip.Addr, port uint16) (k addr4) {
+	b := a.As4()
+	copy(k[:], b[:])
+	binary.BigEndian.PutUint16(k[4:], port)
+	return k
+}
+
+func newAddr6(a netip.Addr, port uint16) (k addr6) {
+	b := a.As16()
+	copy(k[:], b[:])
+	binary.BigEndian.PutUint16(k[16:], port)
+	return k
+}
+
+func (k addr4) addrPort() netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(k[:4])), binary.BigEndian.Uint16(k[4:]))
+}
+
+func (k addr6) addrPort() netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom16([16]byte(k[:16])), binary.BigEndian.Uint16(k[16:]))
+}
+
 // rec is what a map slot holds besides the key: the peer id and the
 // last-seen time in milliseconds since the store's epoch (wrapping). Byte
 // arrays only, so the slot needs no alignment padding: 6+24 = 30 bytes.
@@ -246,28 +275,23 @@ func (s *Store) Announce(ctx context.Context, a peers.Announce) (peers.AnnounceR
 		}
 	}
 
-	var res peers.AnnounceResult
+	var (
+		k4        addr4
+		k6        addr6
+		wasSeeder bool
+	)
 	if addr.Is4() {
-		var k addr4
-		b := addr.As4()
-		copy(k[:], b[:])
-		binary.BigEndian.PutUint16(k[4:], port)
-		wasSeeder := update(&sw.seeders4, &sw.leechers4, k, a, now)
-		if a.Event == peers.EventCompleted && !wasSeeder {
-			sw.downloaded++
-		}
-		res.Peers = s.pick(sw, a, true, k, addr6{}, now)
+		k4 = newAddr4(addr, port)
+		wasSeeder = update(&sw.seeders4, &sw.leechers4, k4, a, now)
 	} else {
-		var k addr6
-		b := addr.As16()
-		copy(k[:], b[:])
-		binary.BigEndian.PutUint16(k[16:], port)
-		wasSeeder := update(&sw.seeders6, &sw.leechers6, k, a, now)
-		if a.Event == peers.EventCompleted && !wasSeeder {
-			sw.downloaded++
-		}
-		res.Peers = s.pick(sw, a, false, addr4{}, k, now)
+		k6 = newAddr6(addr, port)
+		wasSeeder = update(&sw.seeders6, &sw.leechers6, k6, a, now)
 	}
+	if a.Event == peers.EventCompleted && !wasSeeder {
+		sw.downloaded++
+	}
+	var res peers.AnnounceResult
+	res.Peers = s.pick(sw, a, addr.Is4(), k4, k6, now)
 	res.Complete = sw.complete()
 	res.Incomplete = sw.incomplete()
 	if sw.empty() && sw.downloaded == 0 {
@@ -345,21 +369,21 @@ func (s *Store) pick(sw *swarm, a peers.Announce, self4 bool, k4 addr4, k6 addr6
 		dedupe := src.seed && src.max == want
 		switch {
 		case src.v4 && src.seed:
-			out = collect4(out, sw.seeders4, s, k4, now, limit, dedupe)
+			out = collect(out, sw.seeders4, s, k4, now, limit, dedupe)
 		case src.v4:
-			out = collect4(out, sw.leechers4, s, k4, now, limit, false)
+			out = collect(out, sw.leechers4, s, k4, now, limit, false)
 		case src.seed:
-			out = collect6(out, sw.seeders6, s, k6, now, limit, dedupe)
+			out = collect(out, sw.seeders6, s, k6, now, limit, dedupe)
 		default:
-			out = collect6(out, sw.leechers6, s, k6, now, limit, false)
+			out = collect(out, sw.leechers6, s, k6, now, limit, false)
 		}
 	}
 	return out
 }
 
-// collect4 appends peers of m until out holds limit, skipping the announcing
+// collect appends peers of m until out holds limit, skipping the announcing
 // peer, peers already in out, and expired peers (which it deletes).
-func collect4(out []peers.Peer, m map[addr4]rec, s *Store, self addr4, now uint32, limit int, dedupe bool) []peers.Peer {
+func collect[K compactAddr](out []peers.Peer, m map[K]rec, s *Store, self K, now uint32, limit int, dedupe bool) []peers.Peer {
 	if len(m) == 0 {
 		return out
 	}
@@ -375,32 +399,7 @@ func collect4(out []peers.Peer, m map[addr4]rec, s *Store, self addr4, now uint3
 			delete(m, k)
 			continue
 		}
-		ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte(k[:4])), binary.BigEndian.Uint16(k[4:]))
-		if dedupe && has(out[:start], ap) {
-			continue
-		}
-		out = append(out, peers.Peer{ID: r.id, Addr: ap})
-	}
-	return out
-}
-
-func collect6(out []peers.Peer, m map[addr6]rec, s *Store, self addr6, now uint32, limit int, dedupe bool) []peers.Peer {
-	if len(m) == 0 {
-		return out
-	}
-	start := len(out)
-	for k, r := range m {
-		if len(out) >= limit {
-			break
-		}
-		if k == self {
-			continue
-		}
-		if s.expired(r.seenMS(), now) {
-			delete(m, k)
-			continue
-		}
-		ap := netip.AddrPortFrom(netip.AddrFrom16([16]byte(k[:16])), binary.BigEndian.Uint16(k[16:]))
+		ap := k.addrPort()
 		if dedupe && has(out[:start], ap) {
 			continue
 		}

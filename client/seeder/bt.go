@@ -1,7 +1,6 @@
 package seeder
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peertune/peertune/client/announce"
+	"github.com/peertune/peertune/internal/btlog"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -67,7 +67,7 @@ func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logg
 	cfg.ListenHost = func(string) string { return host }
 	cfg.ListenPort = port
 	cfg.UploadRateLimiter = limiter
-	cfg.Slogger = slog.New(quietHandler{log.With("component", "bt").Handler(), quiet, slog.LevelWarn})
+	cfg.Slogger = slog.New(btlog.Handler{Next: log.With("component", "bt").Handler(), Min: slog.LevelWarn, Quiet: quiet})
 	if ip := net.ParseIP(host); ip != nil {
 		// Listening on one address family: do not try the other.
 		cfg.DisableIPv6 = ip.To4() != nil
@@ -224,27 +224,4 @@ func (b *btSeeder) close() {
 	for _, bt := range all {
 		bt.storage.Close()
 	}
-}
-
-// quietHandler passes records at min or above to next until quiet is set.
-type quietHandler struct {
-	next  slog.Handler
-	quiet *atomic.Bool
-	min   slog.Level
-}
-
-func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && !h.quiet.Load() && h.next.Enabled(ctx, l)
-}
-func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	if h.quiet.Load() {
-		return nil
-	}
-	return h.next.Handle(ctx, r)
-}
-func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietHandler{h.next.WithAttrs(as), h.quiet, h.min}
-}
-func (h quietHandler) WithGroup(name string) slog.Handler {
-	return quietHandler{h.next.WithGroup(name), h.quiet, h.min}
 }

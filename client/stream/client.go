@@ -21,6 +21,7 @@ import (
 	"github.com/anacrolix/torrent/storage"
 	"golang.org/x/time/rate"
 
+	"github.com/peertune/peertune/internal/btlog"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -101,7 +102,14 @@ func New(cfg Config) (*Client, error) {
 		c.unlock()
 		return nil, fmt.Errorf("opening piece-completion store in %s: %w", cfg.CacheDir, err)
 	}
-	anaLog := slog.New(quietHandler{c.log.Handler(), &c.closing}).With("component", "anacrolix")
+	// Peers that go away mid-request are normal in a swarm, not warnings;
+	// reads cut short by a cancelled context or Close are ours, not errors.
+	anaLog := slog.New(btlog.Handler{
+		Next:  c.log.Handler(),
+		Min:   slog.LevelWarn,
+		Quiet: &c.closing,
+		Drop:  []string{"closed", "EOF", "read failed"},
+	}).With("component", "anacrolix")
 	var disk storage.ClientImplCloser = storage.NewFileOpts(storage.NewFileClientOpts{
 		ClientBaseDir: filepath.Join(cfg.CacheDir, dataDirName),
 		TorrentDirMaker: func(base string, _ *metainfo.Info, ih metainfo.Hash) string {

@@ -1,11 +1,8 @@
 package stream
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/anacrolix/torrent/storage"
@@ -72,37 +69,4 @@ func (p Policy) withDefaults() Policy {
 	def(&p.GiveUp, 10*time.Second)
 	def(&p.Readahead, 5*time.Second)
 	return p
-}
-
-// quietHandler passes anacrolix's log records through at warning and above,
-// and drops its errors once shutdown has begun: every Read cut short by
-// Close logs three ERROR lines there.
-type quietHandler struct {
-	next    slog.Handler
-	closing *atomic.Bool
-}
-
-func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && h.next.Enabled(ctx, l)
-}
-
-func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	if h.closing.Load() {
-		return nil
-	}
-	// Peers that go away mid-request are normal in a swarm, not warnings.
-	// Reads cut short by a cancelled context or Close are ours, not errors.
-	if strings.Contains(r.Message, "closed") || strings.Contains(r.Message, "EOF") ||
-		strings.Contains(r.Message, "read failed") {
-		return nil
-	}
-	return h.next.Handle(ctx, r)
-}
-
-func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietHandler{h.next.WithAttrs(as), h.closing}
-}
-
-func (h quietHandler) WithGroup(name string) slog.Handler {
-	return quietHandler{h.next.WithGroup(name), h.closing}
 }

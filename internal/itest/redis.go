@@ -2,6 +2,7 @@ package itest
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // RedisEnv names the variable scripts/test.sh sets to the URL of the
@@ -91,11 +94,43 @@ func redisPing(addr string) error {
 }
 
 // RedisPrefix returns a key prefix no other test uses, so that tests and
-// test packages running at once on one server never see each other's keys.
-func RedisPrefix(t testing.TB) string {
+// packages sharing one server never collide; when t ends, every key under
+// it at url is removed (FLUSHDB would hit the other tests).
+func RedisPrefix(t testing.TB, url string) string {
+	t.Helper()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	return "ptest:" + hex.EncodeToString(b[:]) + ":"
+	prefix := "ptest:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() { deleteRedisPrefix(t, url, prefix) })
+	return prefix
+}
+
+func deleteRedisPrefix(t testing.TB, url, prefix string) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	var keys []string
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("scan %s*: %v", prefix, err)
+		return
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		if err := rdb.Unlink(ctx, keys[:n]...).Err(); err != nil {
+			t.Errorf("unlink: %v", err)
+			return
+		}
+		keys = keys[n:]
+	}
 }

@@ -38,6 +38,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/peertune/peertune/internal/redisconn"
 	"github.com/peertune/peertune/proto"
 	"github.com/peertune/peertune/tracker/catalog"
 )
@@ -117,13 +118,13 @@ type Store struct {
 var _ catalog.Catalog = (*Store)(nil)
 
 // Open connects to the Redis at url (redis://[user:pass@]host:port/db or
-// rediss://…) and returns a Store that owns the connection.
+// rediss://…), checks that it answers, and returns a Store that owns the
+// connection.
 func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
-	opts, err := goredis.ParseURL(url)
+	rdb, err := redisconn.Dial(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("redis catalog: %w", err)
 	}
-	rdb := goredis.NewClient(opts)
 	s, err := New(ctx, rdb, cfg)
 	if err != nil {
 		rdb.Close()

@@ -15,8 +15,8 @@ import (
 	"github.com/peertune/peertune/tracker/catalog/redis"
 )
 
-// open returns a store under prefix on the Redis at url, closed and its
-// keys removed when tb ends.
+// open returns a store under prefix on the Redis at url, closed when tb
+// ends (itest.RedisPrefix removes its keys).
 func open(tb testing.TB, url, prefix string, cfg redis.Config) *redis.Store {
 	tb.Helper()
 	cfg.Prefix = prefix
@@ -28,52 +28,21 @@ func open(tb testing.TB, url, prefix string, cfg redis.Config) *redis.Store {
 		if err := s.Close(); err != nil {
 			tb.Error(err)
 		}
-		deletePrefix(tb, url, prefix)
 	})
 	return s
-}
-
-// deletePrefix removes every key under prefix: FLUSHDB would hit other
-// tests sharing the server.
-func deletePrefix(tb testing.TB, url, prefix string) {
-	opts, err := goredis.ParseURL(url)
-	if err != nil {
-		tb.Error(err)
-		return
-	}
-	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
-	ctx := context.Background()
-	var keys []string
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		tb.Errorf("scan %s*: %v", prefix, err)
-		return
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 1000)
-		if err := rdb.Unlink(ctx, keys[:n]...).Err(); err != nil {
-			tb.Errorf("unlink: %v", err)
-			return
-		}
-		keys = keys[n:]
-	}
 }
 
 func TestConformance(t *testing.T) {
 	url := itest.RedisURL(t)
 	catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
-		return open(t, url, itest.RedisPrefix(t), redis.Config{})
+		return open(t, url, itest.RedisPrefix(t, url), redis.Config{})
 	})
 }
 
 func BenchmarkCatalog(b *testing.B) {
 	url := itest.RedisURL(b)
 	catalogtest.Bench(b, func(b *testing.B) catalog.Catalog {
-		return open(b, url, itest.RedisPrefix(b), redis.Config{})
+		return open(b, url, itest.RedisPrefix(b, url), redis.Config{})
 	})
 }
 
@@ -90,7 +59,7 @@ func rawID(t *testing.T, id string) [20]byte {
 // delete on one reaches the other's local id set through its event.
 func TestTwoInstances(t *testing.T) {
 	url := itest.RedisURL(t)
-	prefix := itest.RedisPrefix(t)
+	prefix := itest.RedisPrefix(t, url)
 	a := open(t, url, prefix, redis.Config{})
 	b := open(t, url, prefix, redis.Config{ResyncInterval: time.Hour})
 	ctx := t.Context()
@@ -150,7 +119,7 @@ func TestTwoInstances(t *testing.T) {
 // behind.
 func TestIndexCleanedOnDelete(t *testing.T) {
 	url := itest.RedisURL(t)
-	prefix := itest.RedisPrefix(t)
+	prefix := itest.RedisPrefix(t, url)
 	s := open(t, url, prefix, redis.Config{})
 	ctx := t.Context()
 	entries := []catalog.Entry{

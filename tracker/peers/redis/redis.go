@@ -34,6 +34,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/peertune/peertune/internal/redisconn"
 	"github.com/peertune/peertune/tracker/peers"
 )
 
@@ -88,14 +89,9 @@ var _ peers.PeerStore = (*Store)(nil)
 // rediss://…), checks that it answers, and returns a Store that owns the
 // connection.
 func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
-	opts, err := goredis.ParseURL(url)
+	rdb, err := redisconn.Dial(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("redis peer store: %w", err)
-	}
-	rdb := goredis.NewClient(opts)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis peer store: ping %s: %w", opts.Addr, err)
 	}
 	s, err := New(rdb, cfg)
 	if err != nil {

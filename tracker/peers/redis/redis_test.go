@@ -21,43 +21,12 @@ func factory(url string) peerstoretest.Factory {
 		if cfg.Now != nil {
 			tb.Fatal("the Redis store runs on the server's clock: use peerstoretest.RealClock()")
 		}
-		prefix := itest.RedisPrefix(tb)
+		prefix := itest.RedisPrefix(tb, url)
 		s, err := redis.Open(context.Background(), url, redis.Config{PeerTTL: cfg.PeerTTL, Prefix: prefix})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		tb.Cleanup(func() { deletePrefix(tb, url, prefix) })
 		return s
-	}
-}
-
-// deletePrefix removes every key under prefix: FLUSHDB would hit other
-// tests sharing the server.
-func deletePrefix(tb testing.TB, url, prefix string) {
-	opts, err := goredis.ParseURL(url)
-	if err != nil {
-		tb.Error(err)
-		return
-	}
-	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		tb.Errorf("scan %s*: %v", prefix, err)
-		return
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 1000)
-		if err := rdb.Unlink(ctx, keys[:n]...).Err(); err != nil {
-			tb.Errorf("unlink: %v", err)
-			return
-		}
-		keys = keys[n:]
 	}
 }
 
@@ -80,8 +49,7 @@ func benchFactory(url string) peerstoretest.Factory {
 // swarm.
 func TestSharedAcrossStores(t *testing.T) {
 	url := itest.RedisURL(t)
-	prefix := itest.RedisPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, url, prefix) })
+	prefix := itest.RedisPrefix(t, url)
 	open := func() *redis.Store {
 		s, err := redis.Open(t.Context(), url, redis.Config{Prefix: prefix})
 		if err != nil {
@@ -116,8 +84,7 @@ func TestSharedAcrossStores(t *testing.T) {
 // the swarm index, and every key left has a TTL.
 func TestSweepAndKeyTTL(t *testing.T) {
 	url := itest.RedisURL(t)
-	prefix := itest.RedisPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, url, prefix) })
+	prefix := itest.RedisPrefix(t, url)
 	const ttl = 300 * time.Millisecond
 	s, err := redis.Open(t.Context(), url, redis.Config{Prefix: prefix, PeerTTL: ttl, SweepInterval: time.Hour})
 	if err != nil {
@@ -166,8 +133,7 @@ func TestSweepAndKeyTTL(t *testing.T) {
 // sum over the swarms.
 func TestStatsMatchSwarms(t *testing.T) {
 	url := itest.RedisURL(t)
-	prefix := itest.RedisPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, url, prefix) })
+	prefix := itest.RedisPrefix(t, url)
 	s, err := redis.Open(t.Context(), url, redis.Config{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)

@@ -20,15 +20,10 @@ import (
 
 // A fully cached track plays with the seed server gone and no peers.
 func TestCachedTrackNeedsNoNetwork(t *testing.T) {
-	tt := newTestTrack(t, 256<<10)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 256<<10)
 	dir := t.TempDir()
 	a := newTestClient(t, dir, testPolicy())
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := play(ctx, sa, 1000); err != nil {
@@ -76,9 +71,7 @@ func TestCacheEvictsLRUNotOpen(t *testing.T) {
 	dir := t.TempDir()
 	var tracks []testTrack
 	for range 3 {
-		tt := newTestTrack(t, size)
-		seed := newSeedServer(t, tt.data)
-		tt.track.SeedURLs = []string{seed.trackURL()}
+		tt, _ := newSeededTrack(t, size)
 		tracks = append(tracks, tt)
 	}
 	c, err := New(Config{CacheDir: dir, CacheSize: 2*size + size/2, ListenAddr: "127.0.0.1:0"})
@@ -90,10 +83,7 @@ func TestCacheEvictsLRUNotOpen(t *testing.T) {
 	defer cancel()
 	var streams []*Stream
 	for i, tt := range tracks[:2] {
-		s, err := c.Open(tt.track, tt.torrent)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openStream(t, c, tt)
 		if _, err := play(ctx, s, 1000); err != nil {
 			t.Fatal(err)
 		}
@@ -139,14 +129,9 @@ func TestCacheEvictsLRUNotOpen(t *testing.T) {
 
 // Prefetch fetches from peers only, never over HTTP.
 func TestPrefetchFromPeers(t *testing.T) {
-	tt := newTestTrack(t, 256<<10)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 256<<10)
 	a := newTestClient(t, t.TempDir(), testPolicy())
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := play(ctx, sa, 1000); err != nil {
@@ -183,15 +168,10 @@ func TestCachedTracksAnnouncedAtStart(t *testing.T) {
 		w.Write([]byte("d8:intervali60e5:peers0:e"))
 	}))
 	defer tracker.Close()
-	tt := newTestTrack(t, 64<<10, tracker.URL+"/announce")
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, _ := newSeededTrack(t, 64<<10, tracker.URL+"/announce")
 	dir := t.TempDir()
 	a := newTestClient(t, dir, testPolicy())
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	waitComplete(t, sa, 30*time.Second)
 	a.Close()
 
@@ -241,9 +221,7 @@ func TestCacheDirLocked(t *testing.T) {
 
 // Prefetch never uses HTTP; a later Open of the same track fetches the head.
 func TestPrefetchThenOpen(t *testing.T) {
-	tt := newTestTrack(t, 256<<10)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 256<<10)
 	c := newTestClient(t, t.TempDir(), testPolicy())
 	sp, err := c.Prefetch(tt.track, tt.torrent)
 	if err != nil {
@@ -253,10 +231,7 @@ func TestPrefetchThenOpen(t *testing.T) {
 	if n := seed.requests.Load(); n != 0 {
 		t.Fatalf("prefetch made %d HTTP requests", n)
 	}
-	so, err := c.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	so := openStream(t, c, tt)
 	if so != sp {
 		t.Fatal("Open of a prefetched track returned another stream")
 	}

@@ -93,18 +93,13 @@ func (l *logBuffer) String() string {
 // memory), reads the exact track, and the cache on disk claims only pieces
 // it really holds.
 func TestDiskFullStreamsWithoutCaching(t *testing.T) {
-	tt := newTestTrack(t, 512<<10)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, _ := newSeededTrack(t, 512<<10)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
 	// A listener that holds the whole track.
 	a := newTestClient(t, t.TempDir(), testPolicy())
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	if _, err := play(ctx, sa, 1000); err != nil {
 		t.Fatal(err)
 	}
@@ -188,10 +183,7 @@ func TestDiskFullStreamsWithoutCaching(t *testing.T) {
 	if cached == 0 || cached > 3 {
 		t.Errorf("%d pieces cached; want the ones written before the disk filled (1 to 3)", cached)
 	}
-	sc2, err := c.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc2 := openStream(t, c, tt)
 	if got, err := play(ctx, sc2, 1000); err != nil || !bytes.Equal(got, tt.data) {
 		t.Errorf("replay from the cache: %v, same bytes %v", err, bytes.Equal(got, tt.data))
 	}

@@ -113,6 +113,16 @@ func newSeedServer(t testing.TB, data []byte) *seedServer {
 
 func (s *seedServer) trackURL() string { return s.URL + "/track.bin" }
 
+// newSeededTrack is a test track (see newTestTrack) with a seed server over
+// its bytes as its only seed URL.
+func newSeededTrack(t testing.TB, size int, announce ...string) (testTrack, *seedServer) {
+	t.Helper()
+	tt := newTestTrack(t, size, announce...)
+	seed := newSeedServer(t, tt.data)
+	tt.track.SeedURLs = []string{seed.trackURL()}
+	return tt, seed
+}
+
 type countingWriter struct {
 	http.ResponseWriter
 	n     *atomic.Int64
@@ -210,6 +220,16 @@ func newTestClient(t testing.TB, dir string, pol Policy) *Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// openStream opens tt's stream on c.
+func openStream(t testing.TB, c *Client, tt testTrack) *Stream {
+	t.Helper()
+	s, err := c.Open(tt.track, tt.torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 type testWriter struct{ t testing.TB }

@@ -33,17 +33,12 @@ func TestHeadFromHTTPRestFromPeer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays two tracks in real time at 8x")
 	}
-	tt := newTestTrack(t, 1<<20)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	a := newTestClient(t, t.TempDir(), testPolicy())
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	got, err := play(ctx, sa, 8)
 	if err != nil {
 		t.Fatal(err)
@@ -69,10 +64,7 @@ func TestHeadFromHTTPRestFromPeer(t *testing.T) {
 
 	sentBefore := seed.sent.Load()
 	b := newTestClient(t, t.TempDir(), testPolicy())
-	sb, err := b.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := openStream(t, b, tt)
 	if err := sb.AddPeers(a.addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -104,18 +96,13 @@ func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays two tracks in real time at 8x")
 	}
-	tt := newTestTrack(t, 1<<20)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 1<<20)
 	seederAddr := newBTSeeder(t, tt, false, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	a := newTestClient(t, t.TempDir(), testPolicy())
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	if err := sa.AddPeers(seederAddr); err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +126,7 @@ func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
 
 	sentBefore := seed.sent.Load()
 	b := newTestClient(t, t.TempDir(), testPolicy())
-	sb, err := b.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := openStream(t, b, tt)
 	if err := sb.AddPeers(seederAddr, a.addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -169,9 +153,7 @@ func TestKilledPlayerResumesWithoutRefetch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a child process")
 	}
-	tt := newTestTrack(t, 1<<20)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 1<<20)
 	dir := t.TempDir()
 	trackJSON, err := json.Marshal(tt.track)
 	if err != nil {
@@ -387,19 +369,14 @@ func playCounting(r *Reader, s *Stream, speed float64) ([]byte, int, error) {
 
 // --upload-rate caps what a player serves to others.
 func TestUploadRateCapsServing(t *testing.T) {
-	tt := newTestTrack(t, 1<<20)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, _ := newSeededTrack(t, 1<<20)
 	const capRate = 256 << 10
 	a, err := New(Config{CacheDir: t.TempDir(), CacheSize: -1, ListenAddr: "127.0.0.1:0", UploadRate: capRate})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := play(ctx, sa, 1000); err != nil {

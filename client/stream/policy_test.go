@@ -13,18 +13,13 @@ import (
 // With the seed server failing and the only peer holding part of the track,
 // the reader gives up after GiveUp with an error naming what was tried.
 func TestGiveUpNamesWhatWasTried(t *testing.T) {
-	tt := newTestTrack(t, 256<<10)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 256<<10)
 	pol := testPolicy()
 	pol.GiveUp = 2 * time.Second
 	pol.SeedLead = 3 * time.Second // A holds about 4 s of the 8 s track
 
 	a := newTestClient(t, t.TempDir(), pol)
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	// No reader: A fetches the head and fills to the lead, then stops.
 	deadline := time.Now().Add(20 * time.Second)
 	for sa.Stats().PiecesComplete < 6 {
@@ -41,10 +36,7 @@ func TestGiveUpNamesWhatWasTried(t *testing.T) {
 	seed.status.Store(503)
 
 	b := newTestClient(t, t.TempDir(), pol)
-	sb, err := b.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := openStream(t, b, tt)
 	if err := sb.AddPeers(a.addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -76,15 +68,10 @@ func TestGiveUpNamesWhatWasTried(t *testing.T) {
 // A slow seed server (no head piece within HeadTimeout): the head comes
 // from peers.
 func TestSlowSeedHeadFromPeers(t *testing.T) {
-	tt := newTestTrack(t, 256<<10)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, seed := newSeededTrack(t, 256<<10)
 	pol := testPolicy()
 	a := newTestClient(t, t.TempDir(), pol)
-	sa, err := a.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := openStream(t, a, tt)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := play(ctx, sa, 1000); err != nil {
@@ -94,10 +81,7 @@ func TestSlowSeedHeadFromPeers(t *testing.T) {
 
 	seed.delay.Store(int64(30 * time.Second))
 	b := newTestClient(t, t.TempDir(), pol)
-	sb, err := b.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := openStream(t, b, tt)
 	if err := sb.AddPeers(a.addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -120,15 +104,10 @@ func TestSlowSeedHeadFromPeers(t *testing.T) {
 // Seeking moves the playhead: the policy fetches from there, not from the
 // start, and reads return the right bytes.
 func TestSeekFollowsPlayhead(t *testing.T) {
-	tt := newTestTrack(t, 1<<20)
-	seed := newSeedServer(t, tt.data)
-	tt.track.SeedURLs = []string{seed.trackURL()}
+	tt, _ := newSeededTrack(t, 1<<20)
 	c := newTestClient(t, t.TempDir(), testPolicy())
 	start := time.Now()
-	s, err := c.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStream(t, c, tt)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r := s.NewReader(ctx)
@@ -174,10 +153,7 @@ func TestCloseEndsBlockedRead(t *testing.T) {
 	seed.status.Store(503)
 	tt.track.SeedURLs = []string{seed.trackURL()}
 	c := newTestClient(t, t.TempDir(), testPolicy())
-	s, err := c.Open(tt.track, tt.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStream(t, c, tt)
 	r := s.NewReader(context.Background())
 	errc := make(chan error, 1)
 	go func() {

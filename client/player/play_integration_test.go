@@ -46,11 +46,11 @@ func sizeOf(s string) int64 {
 }
 
 // waitReports waits until a player printed n reports.
-func waitReports(t *testing.T, p *itest.Proc, n int, timeout time.Duration) []report {
+func waitReports(t *testing.T, p *itest.Proc, n int, timeout time.Duration) []itest.Report {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		if rs := parseReports(t, p.Stdout()); len(rs) >= n {
+		if rs := itest.ParseReports(t, p.Stdout()); len(rs) >= n {
 			return rs
 		}
 		select {
@@ -77,11 +77,11 @@ func TestSwarmOffload(t *testing.T) {
 			t.Parallel()
 			lib := t.TempDir()
 			const seconds = 20
-			path := makeTrack(t, lib, "Swarm "+ext, seconds, ext)
+			path := itest.MakeTrack(t, lib, "Swarm "+ext, seconds, ext)
 			st, _ := os.Stat(path)
 			e := newEnv(t, lib, 4*st.Size()/seconds, 1)
-			tr := e.track(ext)
-			want := refPCM(t, path)
+			tr := e.TrackByCodec(ext)
+			want := itest.RefPCM(t, path)
 			var players []*itest.Proc
 			var wavs []string
 			for i := range 3 {
@@ -90,9 +90,9 @@ func TestSwarmOffload(t *testing.T) {
 				}
 				wav := filepath.Join(t.TempDir(), "out.wav")
 				wavs = append(wavs, wav)
-				players = append(players, e.play(t.TempDir(), "--output", "wav:"+wav, "--linger", "2m", tr.ID))
+				players = append(players, e.Play(t.TempDir(), "--output", "wav:"+wav, "--linger", "2m", tr.ID))
 			}
-			var reps []report
+			var reps []itest.Report
 			for i, p := range players {
 				r := waitReports(t, p, 1, 90*time.Second)[0]
 				t.Logf("player %d: %s", i+1, r)
@@ -104,13 +104,13 @@ func TestSwarmOffload(t *testing.T) {
 				}
 				if ext == "mp3" {
 					// go-mp3 against ffmpeg: the audio issue's tolerance.
-					got := wavPCM(t, wavs[i])
-					if snr := pcmSNR(got, want); snr < 60 || abs(len(got)-len(want)) > 4*1152*4 {
+					got := itest.WAVPCM(t, wavs[i])
+					if snr := itest.PCMSNR(got, want); snr < 60 || abs(len(got)-len(want)) > 4*1152*4 {
 						t.Errorf("player %d: mp3 PCM %.1f dB SNR against ffmpeg, %d vs %d bytes; want >= 60 dB and the same length within 4 frames", i+1, snr, len(got), len(want))
 					}
 					continue
 				}
-				samePCM(t, fmt.Sprintf("player %d", i+1), wavPCM(t, wavs[i]), want)
+				itest.SamePCM(t, fmt.Sprintf("player %d", i+1), itest.WAVPCM(t, wavs[i]), want)
 			}
 			for i, r := range reps {
 				if r.Track != tr.ID {
@@ -119,11 +119,11 @@ func TestSwarmOffload(t *testing.T) {
 				if r.Underruns != 0 {
 					t.Errorf("player %d: %d underruns (%.0f ms)", i+1, r.Underruns, r.UnderrunMs)
 				}
-				if got := r.network() + r.BytesCache; got != tr.Size {
+				if got := r.Network() + r.BytesCache; got != tr.Size {
 					t.Errorf("player %d: counters add up to %d bytes, track has %d", i+1, got, tr.Size)
 				}
 				if i > 0 {
-					share := float64(r.BytesPeers) / float64(r.network())
+					share := float64(r.BytesPeers) / float64(r.Network())
 					if share < 0.70 {
 						t.Errorf("player %d: %.0f%% of network bytes from other listeners, want at least 70%%", i+1, share*100)
 					}
@@ -139,56 +139,56 @@ func TestSwarmOffload(t *testing.T) {
 // gone, the new player's cache plays the track with no network at all.
 func TestSeederGoneThenCacheOnly(t *testing.T) {
 	lib := t.TempDir()
-	path := makeTrack(t, lib, "Lone Peer", 12, "flac")
+	path := itest.MakeTrack(t, lib, "Lone Peer", 12, "flac")
 	e := newEnv(t, lib, 0, 1)
-	tr := e.track("flac")
-	want := refPCM(t, path)
+	tr := e.TrackByCodec("flac")
+	want := itest.RefPCM(t, path)
 
-	first := e.play(t.TempDir(), "--output", "null", "--fast", "--linger", "2m", tr.ID)
+	first := e.Play(t.TempDir(), "--output", "null", "--fast", "--linger", "2m", tr.ID)
 	r1 := waitReports(t, first, 1, 60*time.Second)[0]
 	t.Logf("first: %s", r1)
-	if r1.network() != tr.Size {
-		t.Fatalf("first player fetched %d bytes, want the whole track (%d)", r1.network(), tr.Size)
+	if r1.Network() != tr.Size {
+		t.Fatalf("first player fetched %d bytes, want the whole track (%d)", r1.Network(), tr.Size)
 	}
-	if code := e.seeder.Stop(10 * time.Second); code != 0 {
+	if code := e.Seeder.Stop(10 * time.Second); code != 0 {
 		t.Logf("seeder exit %d", code)
 	}
 
 	cache := t.TempDir()
 	wav := filepath.Join(t.TempDir(), "second.wav")
-	second := e.play(cache, "--output", "wav:"+wav, tr.ID)
-	r2 := finish(t, second, 60*time.Second)[0]
+	second := e.Play(cache, "--output", "wav:"+wav, tr.ID)
+	r2 := itest.Finish(t, "player", second, 60*time.Second)[0]
 	t.Logf("second: %s", r2)
-	if r2.seed() != 0 || r2.BytesPeers != tr.Size {
-		t.Errorf("second player: %d bytes from the (dead) seed server, %d from peers; want 0 and %d", r2.seed(), r2.BytesPeers, tr.Size)
+	if r2.Seed() != 0 || r2.BytesPeers != tr.Size {
+		t.Errorf("second player: %d bytes from the (dead) seed server, %d from peers; want 0 and %d", r2.Seed(), r2.BytesPeers, tr.Size)
 	}
 	if r2.Underruns != 0 {
 		t.Errorf("second player: %d underruns (%.0f ms)", r2.Underruns, r2.UnderrunMs)
 	}
-	samePCM(t, "second player", wavPCM(t, wav), want)
+	itest.SamePCM(t, "second player", itest.WAVPCM(t, wav), want)
 
 	first.Stop(10 * time.Second)
-	e.tracker.Stop(10 * time.Second)
+	e.Tracker.Stop(10 * time.Second)
 	wav3 := filepath.Join(t.TempDir(), "cached.wav")
-	third := e.play(cache, "--output", "wav:"+wav3, "--fast", tr.ID)
-	r3 := finish(t, third, 30*time.Second)[0]
+	third := e.Play(cache, "--output", "wav:"+wav3, "--fast", tr.ID)
+	r3 := itest.Finish(t, "player", third, 30*time.Second)[0]
 	t.Logf("cached: %s", r3)
-	if r3.network() != 0 || r3.BytesCache != tr.Size {
-		t.Errorf("cached play: %d network bytes, %d from cache; want 0 and %d", r3.network(), r3.BytesCache, tr.Size)
+	if r3.Network() != 0 || r3.BytesCache != tr.Size {
+		t.Errorf("cached play: %d network bytes, %d from cache; want 0 and %d", r3.Network(), r3.BytesCache, tr.Size)
 	}
-	samePCM(t, "cached play", wavPCM(t, wav3), want)
+	itest.SamePCM(t, "cached play", itest.WAVPCM(t, wav3), want)
 }
 
 // A player killed with SIGKILL mid-track and started again fetches none of
 // the pieces it had verified, and its cache then holds the file exactly.
 func TestKillResume(t *testing.T) {
 	lib := t.TempDir()
-	path := makeTrack(t, lib, "Interrupted", 40, "flac")
+	path := itest.MakeTrack(t, lib, "Interrupted", 40, "flac")
 	e := newEnv(t, lib, 0, 1)
-	tr := e.track("flac")
+	tr := e.TrackByCodec("flac")
 	cache := t.TempDir()
 
-	p1 := e.play(cache, "--output", "null", tr.ID)
+	p1 := e.Play(cache, "--output", "null", tr.ID)
 	// Kill right after a progress line past 0:05: what it counts (pieces
 	// verified and attributed) is a lower bound of what was verified at the
 	// kill.
@@ -207,29 +207,29 @@ func TestKillResume(t *testing.T) {
 	p1.Signal(syscall.SIGKILL)
 	<-p1.Done()
 	time.Sleep(300 * time.Millisecond) // let the seeder's counters settle
-	sentBefore := e.seederUpload()
+	sentBefore := e.SeederUpload()
 	t.Logf("before the kill: at least %d bytes verified; the seeder sent %d of %d", verified, sentBefore, tr.Size)
 	if sentBefore >= tr.Size {
 		t.Fatalf("the first run had the whole track before the kill; the test needs a partial one")
 	}
 
 	wav := filepath.Join(t.TempDir(), "resumed.wav")
-	p2 := e.play(cache, "--output", "wav:"+wav, "--fast", tr.ID)
-	r := finish(t, p2, 60*time.Second)[0]
+	p2 := e.Play(cache, "--output", "wav:"+wav, "--fast", tr.ID)
+	r := itest.Finish(t, "player", p2, 60*time.Second)[0]
 	t.Logf("resumed: %s", r)
-	sentAfter := e.seederUpload() - sentBefore
+	sentAfter := e.SeederUpload() - sentBefore
 	t.Logf("the seeder sent %d bytes to the restarted player (HTTP ranges cut short included)", sentAfter)
 	// The progress line rounds to 0.1 MiB.
 	if r.BytesCache < verified-64<<10 {
 		t.Errorf("restarted player took %d bytes from its cache, but %d were verified before the kill", r.BytesCache, verified)
 	}
-	if r.network() != tr.Size-r.BytesCache {
-		t.Errorf("restarted player fetched %d bytes with %d cached of %d", r.network(), r.BytesCache, tr.Size)
+	if r.Network() != tr.Size-r.BytesCache {
+		t.Errorf("restarted player fetched %d bytes with %d cached of %d", r.Network(), r.BytesCache, tr.Size)
 	}
 	if sentBefore+sentAfter > tr.Size*5/4 {
 		t.Errorf("seeder sent %d + %d bytes for a %d-byte track", sentBefore, sentAfter, tr.Size)
 	}
-	samePCM(t, "resumed play", wavPCM(t, wav), refPCM(t, path))
+	itest.SamePCM(t, "resumed play", itest.WAVPCM(t, wav), itest.RefPCM(t, path))
 
 	// The cache verifies: the data file is the original, and cache ls says complete.
 	orig, _ := os.ReadFile(path)
@@ -240,7 +240,7 @@ func TestKillResume(t *testing.T) {
 	if string(cached) != string(orig) {
 		t.Errorf("cached data differs from the original file")
 	}
-	out := itest.Start(t, nil, e.bin, "cache", "ls", "--cache", cache)
+	out := itest.Start(t, nil, e.Bin, "cache", "ls", "--cache", cache)
 	if code, _ := out.Wait(10 * time.Second); code != 0 || !strings.Contains(out.Stdout(), "complete") || !strings.Contains(out.Stdout(), tr.ID) {
 		t.Errorf("cache ls: exit %d, %q", code, out.Stdout())
 	}
@@ -249,14 +249,14 @@ func TestKillResume(t *testing.T) {
 // --start 60s plays from 60 s, to within 100 ms.
 func TestStartSeek(t *testing.T) {
 	lib := t.TempDir()
-	path := makeTrack(t, lib, "Long Song", 70, "flac")
+	path := itest.MakeTrack(t, lib, "Long Song", 70, "flac")
 	e := newEnv(t, lib, 0, 1)
-	tr := e.track("flac")
+	tr := e.TrackByCodec("flac")
 	wav := filepath.Join(t.TempDir(), "seek.wav")
-	r := finish(t, e.play(t.TempDir(), "--output", "wav:"+wav, "--fast", "--start", "60s", tr.ID), 60*time.Second)[0]
+	r := itest.Finish(t, "player", e.Play(t.TempDir(), "--output", "wav:"+wav, "--fast", "--start", "60s", tr.ID), 60*time.Second)[0]
 	t.Logf("seek: %s", r)
-	got := wavPCM(t, wav)
-	ref := refPCM(t, path)
+	got := itest.WAVPCM(t, wav)
+	ref := itest.RefPCM(t, path)
 	const frame = 4 // 16-bit stereo
 	const rate = 44100
 	if len(got) < rate*frame {
@@ -288,18 +288,18 @@ func TestStartSeek(t *testing.T) {
 // clear message and a non-zero status.
 func TestResolveErrors(t *testing.T) {
 	lib := t.TempDir()
-	makeTrack(t, lib, "Only One", 3, "flac")
+	itest.MakeTrack(t, lib, "Only One", 3, "flac")
 	e := newEnv(t, lib, 0, 1)
 	dead := fmt.Sprintf("http://127.0.0.1:%d", itest.FreePort(t))
 	for _, c := range []struct {
 		tracker, arg, want string
 	}{
-		{e.trackerURL, "nothing like this", "no track matches"},
-		{e.trackerURL, strings.Repeat("ab", 20), "no track with id"},
+		{e.TrackerURL, "nothing like this", "no track matches"},
+		{e.TrackerURL, strings.Repeat("ab", 20), "no track with id"},
 		{dead, "anything", "connection refused"},
 	} {
 		start := time.Now()
-		p := itest.Start(t, nil, e.bin, "play", "--tracker", c.tracker, "--cache", t.TempDir(), "--output", "null", c.arg)
+		p := itest.Start(t, nil, e.Bin, "play", "--tracker", c.tracker, "--cache", t.TempDir(), "--output", "null", c.arg)
 		code, err := p.Wait(10 * time.Second)
 		if err != nil || code == 0 || !strings.Contains(p.Stderr(), c.want) {
 			t.Errorf("play %q on %s: exit %d (%v), stderr %q; want non-zero mentioning %q", c.arg, c.tracker, code, err, p.Stderr(), c.want)
@@ -309,7 +309,7 @@ func TestResolveErrors(t *testing.T) {
 		}
 	}
 	// search and cache ls on the same setup.
-	s := itest.Start(t, nil, e.bin, "search", "--tracker", e.trackerURL, "only")
+	s := itest.Start(t, nil, e.Bin, "search", "--tracker", e.TrackerURL, "only")
 	if code, _ := s.Wait(10 * time.Second); code != 0 || !strings.Contains(s.Stdout(), "Only One") || !strings.Contains(s.Stdout(), "0:03") {
 		t.Errorf("search: exit %d, %q", code, s.Stdout())
 	}

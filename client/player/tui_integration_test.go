@@ -23,9 +23,9 @@ var clockRE = regexp.MustCompile(`(\d+):(\d\d) / 0:20`)
 func TestTerminalUI(t *testing.T) {
 	itest.Need(t, "tmux")
 	lib := t.TempDir()
-	makeTrack(t, lib, "Screen Test", 20, "flac")
+	itest.MakeTrack(t, lib, "Screen Test", 20, "flac")
 	e := newEnv(t, lib, 0, 1)
-	tr := e.track("flac")
+	tr := e.TrackByCodec("flac")
 	session := fmt.Sprintf("peertune-tui-%d", itest.FreePort(t))
 	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	tmux := func(args ...string) string {
@@ -36,7 +36,7 @@ func TestTerminalUI(t *testing.T) {
 		return string(out)
 	}
 	shell := fmt.Sprintf("%s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'; sleep 120",
-		e.bin, e.trackerURL, t.TempDir(), tr.ID)
+		e.Bin, e.TrackerURL, t.TempDir(), tr.ID)
 	tmux("new-session", "-d", "-s", session, "-x", "110", "-y", "30", shell)
 	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
 	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }

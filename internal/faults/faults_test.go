@@ -29,52 +29,52 @@ import (
 func TestSeederDiesOnceSwarmHoldsEveryPiece(t *testing.T) {
 	lib := t.TempDir()
 	path := makeTrack(t, lib, "Held Everywhere", 15)
-	e := newEnv(t, lib, 1, envOpts{})
-	tr := e.trackByTitle("Held Everywhere")
-	want := refPCM(t, path)
+	e := newEnv(t, lib, 1, itest.SwarmOptions{})
+	tr := e.TrackByTitle("Held Everywhere")
+	want := itest.RefPCM(t, path)
 
 	cacheA := t.TempDir()
 	wavA := filepath.Join(t.TempDir(), "a.wav")
-	a := e.play(cacheA, "--output", "wav:"+wavA, "--linger", "3m", tr.ID)
+	a := e.Play(cacheA, "--output", "wav:"+wavA, "--linger", "3m", tr.ID)
 	time.Sleep(3 * time.Second)
 	wavB := filepath.Join(t.TempDir(), "b.wav")
-	b := e.play(t.TempDir(), "--output", "wav:"+wavB, "--linger", "3m", tr.ID)
+	b := e.Play(t.TempDir(), "--output", "wav:"+wavB, "--linger", "3m", tr.ID)
 
 	waitCached(t, "player A", cacheA, tr.ID, a, 60*time.Second)
-	e.seeder.Signal(syscall.SIGKILL)
-	<-e.seeder.Done()
+	e.Seeder.Signal(syscall.SIGKILL)
+	<-e.Seeder.Done()
 	t.Log("seeder killed: player A holds every piece")
 
 	wavC := filepath.Join(t.TempDir(), "c.wav")
-	c := e.play(t.TempDir(), "--output", "wav:"+wavC, tr.ID)
+	c := e.Play(t.TempDir(), "--output", "wav:"+wavC, tr.ID)
 
 	ra := waitReports(t, "player A", a, 1, 90*time.Second)[0]
 	rb := waitReports(t, "player B", b, 1, 90*time.Second)[0]
-	rc := finish(t, "player C", c, 90*time.Second)[0]
+	rc := itest.Finish(t, "player C", c, 90*time.Second)[0]
 	for _, x := range []struct {
 		name string
-		r    report
+		r    itest.Report
 		wav  string
 	}{{"player A", ra, wavA}, {"player B", rb, wavB}, {"player C", rc, wavC}} {
 		t.Logf("%s: %s", x.name, x.r)
 		if x.r.Underruns != 0 {
 			t.Errorf("%s: %d underruns (%.0f ms)", x.name, x.r.Underruns, x.r.UnderrunMs)
 		}
-		if got := x.r.network() + x.r.BytesCache; got != tr.Size {
+		if got := x.r.Network() + x.r.BytesCache; got != tr.Size {
 			t.Errorf("%s: counters add up to %d bytes, the track has %d", x.name, got, tr.Size)
 		}
 	}
-	if rc.seed() != 0 || rc.BytesPeers != tr.Size {
-		t.Errorf("player C (started after the seeder died): %d bytes from the seed server, %d from peers; want 0 and %d", rc.seed(), rc.BytesPeers, tr.Size)
+	if rc.Seed() != 0 || rc.BytesPeers != tr.Size {
+		t.Errorf("player C (started after the seeder died): %d bytes from the seed server, %d from peers; want 0 and %d", rc.Seed(), rc.BytesPeers, tr.Size)
 	}
 	for i, p := range []*itest.Proc{a, b} {
 		if code := p.Stop(10 * time.Second); code != 0 {
 			t.Errorf("player %c: exit %d after SIGTERM while lingering", 'A'+i, code)
 		}
 	}
-	samePCM(t, "player A", wavPCM(t, wavA), want)
-	samePCM(t, "player B", wavPCM(t, wavB), want)
-	samePCM(t, "player C", wavPCM(t, wavC), want)
+	itest.SamePCM(t, "player A", itest.WAVPCM(t, wavA), want)
+	itest.SamePCM(t, "player B", itest.WAVPCM(t, wavB), want)
+	itest.SamePCM(t, "player C", itest.WAVPCM(t, wavC), want)
 }
 
 // 2. A serving peer is killed (SIGKILL) while a player is downloading from
@@ -85,22 +85,22 @@ func TestPeerDiesMidPiece(t *testing.T) {
 	lib := t.TempDir()
 	const seconds = 20
 	path := makeTrack(t, lib, "Dropped Peer", seconds)
-	e := newEnv(t, lib, 1, envOpts{})
-	tr := e.trackByTitle("Dropped Peer")
+	e := newEnv(t, lib, 1, itest.SwarmOptions{})
+	tr := e.TrackByTitle("Dropped Peer")
 	bitrate := tr.Size / seconds
 
 	// A serves slowly (24 KiB/s), B at twice the bitrate: a player fetching
 	// from both has requests in flight at A most of the time.
 	cacheA, cacheB := t.TempDir(), t.TempDir()
-	a := e.play(cacheA, "--output", "null", "--fast", "--upload-rate", "24KiB", "--linger", "3m", tr.ID)
-	b := e.play(cacheB, "--output", "null", "--fast", "--upload-rate", fmt.Sprint(2*bitrate), "--linger", "3m", tr.ID)
+	a := e.Play(cacheA, "--output", "null", "--fast", "--upload-rate", "24KiB", "--linger", "3m", tr.ID)
+	b := e.Play(cacheB, "--output", "null", "--fast", "--upload-rate", fmt.Sprint(2*bitrate), "--linger", "3m", tr.ID)
 	waitCached(t, "peer A", cacheA, tr.ID, a, 60*time.Second)
 	waitCached(t, "peer B", cacheB, tr.ID, b, 60*time.Second)
-	e.seeder.Signal(syscall.SIGKILL)
-	<-e.seeder.Done()
+	e.Seeder.Signal(syscall.SIGKILL)
+	<-e.Seeder.Done()
 
 	wav := filepath.Join(t.TempDir(), "victim.wav")
-	v := e.play(t.TempDir(), "--output", "wav:"+wav, tr.ID)
+	v := e.Play(t.TempDir(), "--output", "wav:"+wav, tr.ID)
 	// Kill A once the victim is connected to both peers and still far from
 	// holding the track.
 	deadline := time.Now().Add(40 * time.Second)
@@ -123,15 +123,15 @@ func TestPeerDiesMidPiece(t *testing.T) {
 		t.Fatalf("the victim held %d of %d bytes when A died; the test needs a transfer in progress", at.peers, tr.Size)
 	}
 
-	r := finish(t, "victim", v, 90*time.Second)[0]
+	r := itest.Finish(t, "victim", v, 90*time.Second)[0]
 	t.Logf("victim: %s", r)
-	if r.BytesPeers != tr.Size || r.seed() != 0 {
-		t.Errorf("victim: %d bytes from peers, %d from the (dead) seed server; want %d and 0", r.BytesPeers, r.seed(), tr.Size)
+	if r.BytesPeers != tr.Size || r.Seed() != 0 {
+		t.Errorf("victim: %d bytes from peers, %d from the (dead) seed server; want %d and 0", r.BytesPeers, r.Seed(), tr.Size)
 	}
 	// The audio is exact; silence an underrun inserted is taken out and
 	// must be what the report counts. A stall of a few seconds would mean
 	// the dead peer's requests were not moved.
-	gap := samePCMBut(t, "victim", wavPCM(t, wav), refPCM(t, path))
+	gap := samePCMBut(t, "victim", itest.WAVPCM(t, wav), itest.RefPCM(t, path))
 	gapMs := float64(gap) / 44.1
 	t.Logf("victim: %d underruns, %.0f ms of silence in the WAV", r.Underruns, gapMs)
 	if r.UnderrunMs > 2000 || gapMs > r.UnderrunMs+50 {
@@ -170,10 +170,10 @@ func TestCorruptPeer(t *testing.T) {
 	lib := t.TempDir()
 	const seconds = 20
 	path := makeTrack(t, lib, "Bit Flipper", seconds)
-	e := newEnv(t, lib, 1, envOpts{interval: 2 * time.Second})
-	tr := e.trackByTitle("Bit Flipper")
+	e := newEnv(t, lib, 1, itest.SwarmOptions{Interval: 2 * time.Second})
+	tr := e.TrackByTitle("Bit Flipper")
 
-	bp := itest.Start(t, nil, bad, "-tracker", e.trackerURL, "-id", tr.ID, "-file", path, "-listen", "127.0.0.2:0", "-interval", "2s")
+	bp := itest.Start(t, nil, bad, "-tracker", e.TrackerURL, "-id", tr.ID, "-file", path, "-listen", "127.0.0.2:0", "-interval", "2s")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(bp.Stdout(), `"listening"`) {
 		if time.Now().After(deadline) {
@@ -184,8 +184,8 @@ func TestCorruptPeer(t *testing.T) {
 	time.Sleep(time.Second) // its first announce
 
 	wav := filepath.Join(t.TempDir(), "victim.wav")
-	v := e.play(t.TempDir(), "--output", "wav:"+wav, tr.ID)
-	r := finish(t, "victim", v, 120*time.Second)[0]
+	v := e.Play(t.TempDir(), "--output", "wav:"+wav, tr.ID)
+	r := itest.Finish(t, "victim", v, 120*time.Second)[0]
 	t.Logf("victim: %s", r)
 	time.Sleep(1500 * time.Millisecond) // the bad peer's last stats line
 	evs := badEvents(bp.Stdout())
@@ -226,7 +226,7 @@ func TestCorruptPeer(t *testing.T) {
 	if badPieces == 0 || banned != 1 {
 		t.Errorf("victim's last progress line reports %d bad pieces, %d peers banned; want at least 1 and 1", badPieces, banned)
 	}
-	if got := r.network() + r.BytesCache; got != tr.Size {
+	if got := r.Network() + r.BytesCache; got != tr.Size {
 		t.Errorf("victim: counters add up to %d bytes, the track has %d", got, tr.Size)
 	}
 	// Banned: the connection was closed by the victim and never made again,
@@ -241,7 +241,7 @@ func TestCorruptPeer(t *testing.T) {
 	if n := len(ps); n > 0 && ps[n-1].listeners != 0 {
 		t.Errorf("victim: %d listeners connected at the end, want 0 (the bad peer banned)", ps[n-1].listeners)
 	}
-	gap := samePCMBut(t, "victim", wavPCM(t, wav), refPCM(t, path))
+	gap := samePCMBut(t, "victim", itest.WAVPCM(t, wav), itest.RefPCM(t, path))
 	t.Logf("victim: %d underruns, %.0f ms of silence in the WAV", r.Underruns, float64(gap)/44.1)
 	if r.UnderrunMs > 2000 {
 		t.Errorf("victim: %d underruns (%.0f ms); want at most 2 s", r.Underruns, r.UnderrunMs)
@@ -255,16 +255,16 @@ func TestTrackerDiesMidTrack(t *testing.T) {
 	lib := t.TempDir()
 	p1 := makeTrack(t, lib, "Before the Fall", 12)
 	p2 := makeTrack(t, lib, "After the Fall", 12)
-	e := newEnv(t, lib, 2, envOpts{})
-	t1, t2 := e.trackByTitle("Before the Fall"), e.trackByTitle("After the Fall")
+	e := newEnv(t, lib, 2, itest.SwarmOptions{})
+	t1, t2 := e.TrackByTitle("Before the Fall"), e.TrackByTitle("After the Fall")
 
 	cacheL := t.TempDir()
-	l := e.play(cacheL, "--output", "null", "--fast", "--linger", "3m", t1.ID, t2.ID)
+	l := e.Play(cacheL, "--output", "null", "--fast", "--linger", "3m", t1.ID, t2.ID)
 	waitCached(t, "listener", cacheL, t1.ID, l, 60*time.Second)
 	waitCached(t, "listener", cacheL, t2.ID, l, 60*time.Second)
 
 	wav := filepath.Join(t.TempDir(), "victim.wav")
-	v := e.play(t.TempDir(), "--output", "wav:"+wav, t1.ID, t2.ID)
+	v := e.Play(t.TempDir(), "--output", "wav:"+wav, t1.ID, t2.ID)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ps := progressLines(v.Stderr())
@@ -276,30 +276,30 @@ func TestTrackerDiesMidTrack(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	e.tracker.Signal(syscall.SIGKILL)
-	<-e.tracker.Done()
+	e.Tracker.Signal(syscall.SIGKILL)
+	<-e.Tracker.Done()
 	t.Log("tracker killed mid-track")
 
-	rs := finish(t, "victim", v, 90*time.Second)
+	rs := itest.Finish(t, "victim", v, 90*time.Second)
 	if len(rs) != 2 {
 		t.Fatalf("victim: %d reports, want 2", len(rs))
 	}
 	for i, x := range []struct {
-		r  report
+		r  itest.Report
 		tr proto.Track
 	}{{rs[0], t1}, {rs[1], t2}} {
 		t.Logf("track %d: %s", i+1, x.r)
 		if x.r.Track != x.tr.ID {
 			t.Errorf("report %d is for %s, want %s", i+1, x.r.Track, x.tr.ID)
 		}
-		if got := x.r.network() + x.r.BytesCache; got != x.tr.Size {
+		if got := x.r.Network() + x.r.BytesCache; got != x.tr.Size {
 			t.Errorf("track %d: counters add up to %d bytes, the track has %d", i+1, got, x.tr.Size)
 		}
 		if x.r.Underruns != 0 {
 			t.Errorf("track %d: %d underruns (%.0f ms)", i+1, x.r.Underruns, x.r.UnderrunMs)
 		}
 	}
-	samePCM(t, "victim (both tracks)", wavPCM(t, wav), append(refPCM(t, p1), refPCM(t, p2)...))
+	itest.SamePCM(t, "victim (both tracks)", itest.WAVPCM(t, wav), append(itest.RefPCM(t, p1), itest.RefPCM(t, p2)...))
 }
 
 // 5. The cache sits on a tmpfs too small for the track: the player warns
@@ -325,12 +325,12 @@ func TestCacheDiskFull(t *testing.T) {
 		t.Skip(msg)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", cache).Run() })
-	e := newEnv(t, lib, 1, envOpts{})
-	tr := e.trackByTitle("No Room")
-	want := refPCM(t, path)
+	e := newEnv(t, lib, 1, itest.SwarmOptions{})
+	tr := e.TrackByTitle("No Room")
+	want := itest.RefPCM(t, path)
 
 	wav := filepath.Join(t.TempDir(), "full.wav")
-	v := e.play(cache, "--output", "wav:"+wav, tr.ID)
+	v := e.Play(cache, "--output", "wav:"+wav, tr.ID)
 	code, err := v.Wait(90 * time.Second)
 	stderr := v.Stderr()
 	if !strings.Contains(strings.ToLower(stderr), "no space left") {
@@ -341,12 +341,12 @@ func TestCacheDiskFull(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
 		t.Errorf("player on a full cache disk: exit %d (%v); last line: %s", code, err, lines[len(lines)-1])
 	} else {
-		r := parseReports(t, v.Stdout())[0]
+		r := itest.ParseReports(t, v.Stdout())[0]
 		t.Logf("full disk: %s", r)
 		if r.Underruns != 0 {
 			t.Errorf("%d underruns (%.0f ms) on a full cache disk", r.Underruns, r.UnderrunMs)
 		}
-		samePCM(t, "player on a full cache disk", wavPCM(t, wav), want)
+		itest.SamePCM(t, "player on a full cache disk", itest.WAVPCM(t, wav), want)
 	}
 
 	// What the cache holds is right: play from a copy of it (on a real
@@ -356,12 +356,12 @@ func TestCacheDiskFull(t *testing.T) {
 		t.Fatalf("copying the cache: %v %s", err, out)
 	}
 	wav2 := filepath.Join(t.TempDir(), "again.wav")
-	r2 := finish(t, "player on the copied cache", e.play(cp, "--output", "wav:"+wav2, "--fast", tr.ID), 60*time.Second)[0]
+	r2 := itest.Finish(t, "player on the copied cache", e.Play(cp, "--output", "wav:"+wav2, "--fast", tr.ID), 60*time.Second)[0]
 	t.Logf("copied cache: %s", r2)
-	if got := r2.network() + r2.BytesCache; got != tr.Size {
+	if got := r2.Network() + r2.BytesCache; got != tr.Size {
 		t.Errorf("copied cache: counters add up to %d bytes, the track has %d", got, tr.Size)
 	}
-	samePCM(t, "player on the copied cache", wavPCM(t, wav2), want)
+	itest.SamePCM(t, "player on the copied cache", itest.WAVPCM(t, wav2), want)
 }
 
 // trackInfo fetches one catalog entry and its .torrent.
@@ -396,18 +396,18 @@ func TestTrackerRestart(t *testing.T) {
 	lib := t.TempDir()
 	path := makeTrack(t, lib, "Phoenix", 12)
 	const interval = 3 * time.Second
-	e := newEnv(t, lib, 1, envOpts{interval: interval})
-	tr := e.trackByTitle("Phoenix")
-	_, torrentBefore, err := trackInfo(t, e.trackerURL, tr.ID)
+	e := newEnv(t, lib, 1, itest.SwarmOptions{Interval: interval})
+	tr := e.TrackByTitle("Phoenix")
+	_, torrentBefore, err := trackInfo(t, e.TrackerURL, tr.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	cacheL := t.TempDir()
-	l := e.play(cacheL, "--output", "null", "--fast", "--linger", "3m", tr.ID)
+	l := e.Play(cacheL, "--output", "null", "--fast", "--linger", "3m", tr.ID)
 	waitCached(t, "listener", cacheL, tr.ID, l, 60*time.Second)
 	swarm := func() int {
-		got, _, err := trackInfo(t, e.trackerURL, tr.ID)
+		got, _, err := trackInfo(t, e.TrackerURL, tr.ID)
 		if err != nil {
 			return -1
 		}
@@ -421,19 +421,19 @@ func TestTrackerRestart(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	if code := e.tracker.Stop(10 * time.Second); code != 0 {
+	if code := e.Tracker.Stop(10 * time.Second); code != 0 {
 		t.Logf("tracker exit %d on SIGTERM", code)
 	}
 	time.Sleep(interval + 500*time.Millisecond)
-	e.startTracker()
+	e.StartTracker()
 	back := time.Now()
 
-	list := e.tracks()
+	list := e.Tracks()
 	if len(list) != 1 || list[0].ID != tr.ID || list[0].Title != tr.Title || list[0].Size != tr.Size ||
 		strings.Join(list[0].SeedURLs, " ") != strings.Join(tr.SeedURLs, " ") {
 		t.Errorf("catalog after the restart: %+v, want just %+v", list, tr)
 	}
-	if _, torrentAfter, err := trackInfo(t, e.trackerURL, tr.ID); err != nil || !bytes.Equal(torrentAfter, torrentBefore) {
+	if _, torrentAfter, err := trackInfo(t, e.TrackerURL, tr.ID); err != nil || !bytes.Equal(torrentAfter, torrentBefore) {
 		t.Errorf("the .torrent after the restart differs (%d bytes, was %d; %v)", len(torrentAfter), len(torrentBefore), err)
 	}
 	// One interval, and a second of slack for the clients' timers.
@@ -451,15 +451,15 @@ func TestTrackerRestart(t *testing.T) {
 		t.Fatalf("the swarm re-formed in %v with %d seeders; want 2 within one announce interval (%v)", took.Round(100*time.Millisecond), n, interval)
 	}
 
-	e.seeder.Signal(syscall.SIGKILL)
-	<-e.seeder.Done()
+	e.Seeder.Signal(syscall.SIGKILL)
+	<-e.Seeder.Done()
 	wav := filepath.Join(t.TempDir(), "after.wav")
-	r := finish(t, "new player", e.play(t.TempDir(), "--output", "wav:"+wav, "--fast", tr.ID), 60*time.Second)[0]
+	r := itest.Finish(t, "new player", e.Play(t.TempDir(), "--output", "wav:"+wav, "--fast", tr.ID), 60*time.Second)[0]
 	t.Logf("new player: %s", r)
 	if r.BytesPeers != tr.Size {
 		t.Errorf("new player: %d bytes from peers, want the whole track (%d)", r.BytesPeers, tr.Size)
 	}
-	samePCM(t, "new player", wavPCM(t, wav), refPCM(t, path))
+	itest.SamePCM(t, "new player", itest.WAVPCM(t, wav), itest.RefPCM(t, path))
 }
 
 // 7. The only seed URL points at a port where nothing listens and no peer
@@ -469,14 +469,14 @@ func TestSeedUnreachable(t *testing.T) {
 	lib := t.TempDir()
 	makeTrack(t, lib, "Nowhere", 10)
 	dead := fmt.Sprintf("http://127.0.0.1:%d", itest.FreePort(t))
-	e := newEnv(t, lib, 1, envOpts{seedArgs: []string{"--no-http", "--no-bt", "--public-url", dead}})
-	tr := e.trackByTitle("Nowhere")
+	e := newEnv(t, lib, 1, itest.SwarmOptions{SeedArgs: []string{"--no-http", "--no-bt", "--public-url", dead}})
+	tr := e.TrackByTitle("Nowhere")
 	if len(tr.SeedURLs) == 0 || !strings.HasPrefix(tr.SeedURLs[0], dead) {
 		t.Fatalf("seed URLs %v, want under %s", tr.SeedURLs, dead)
 	}
 
 	start := time.Now()
-	v := e.play(t.TempDir(), "--output", "null", tr.ID)
+	v := e.Play(t.TempDir(), "--output", "null", tr.ID)
 	code, err := v.Wait(60 * time.Second)
 	took := time.Since(start)
 	stderr := v.Stderr()

@@ -96,6 +96,36 @@ type TrackList struct {
 	Total  int     `json:"total"`
 }
 
+// PlayReport is what `peertune play --json` prints, one line per track when
+// it ends. For a local file the byte counters and PeersSeen are 0.
+type PlayReport struct {
+	Track              string  `json:"track"`
+	TTFAms             float64 `json:"ttfa_ms"`
+	Underruns          int     `json:"underruns"`
+	UnderrunMs         float64 `json:"underrun_ms"`
+	BytesSeedHead      int64   `json:"bytes_seed_head"`
+	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
+	BytesSeedBT        int64   `json:"bytes_seed_bt"`
+	BytesPeers         int64   `json:"bytes_peers"`
+	BytesCache         int64   `json:"bytes_cache"`
+	PeersSeen          int     `json:"peers_seen"`
+	PlayedS            float64 `json:"played_s"`
+}
+
+// SeedBytes is what the seed server sent, by every route.
+func (r PlayReport) SeedBytes() int64 {
+	return r.BytesSeedHead + r.BytesSeedEmergency + r.BytesSeedBT
+}
+
+// NetworkBytes is what came over the network: from the seed server and from
+// other listeners.
+func (r PlayReport) NetworkBytes() int64 { return r.SeedBytes() + r.BytesPeers }
+
+func (r PlayReport) String() string {
+	return fmt.Sprintf("ttfa %.0fms, %d underruns (%.0fms), head %d, emergency %d, seed bt %d, peers %d, cache %d, %d peers seen, %.1fs played",
+		r.TTFAms, r.Underruns, r.UnderrunMs, r.BytesSeedHead, r.BytesSeedEmergency, r.BytesSeedBT, r.BytesPeers, r.BytesCache, r.PeersSeen, r.PlayedS)
+}
+
 // Error is the body of every 4xx/5xx answer of the catalog API.
 type Error struct {
 	Error string `json:"error"`

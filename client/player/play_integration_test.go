@@ -119,11 +119,11 @@ func TestSwarmOffload(t *testing.T) {
 				if r.Underruns != 0 {
 					t.Errorf("player %d: %d underruns (%.0f ms)", i+1, r.Underruns, r.UnderrunMs)
 				}
-				if got := r.Network() + r.BytesCache; got != tr.Size {
+				if got := r.NetworkBytes() + r.BytesCache; got != tr.Size {
 					t.Errorf("player %d: counters add up to %d bytes, track has %d", i+1, got, tr.Size)
 				}
 				if i > 0 {
-					share := float64(r.BytesPeers) / float64(r.Network())
+					share := float64(r.BytesPeers) / float64(r.NetworkBytes())
 					if share < 0.70 {
 						t.Errorf("player %d: %.0f%% of network bytes from other listeners, want at least 70%%", i+1, share*100)
 					}
@@ -147,8 +147,8 @@ func TestSeederGoneThenCacheOnly(t *testing.T) {
 	first := e.Play(t.TempDir(), "--output", "null", "--fast", "--linger", "2m", tr.ID)
 	r1 := waitReports(t, first, 1, 60*time.Second)[0]
 	t.Logf("first: %s", r1)
-	if r1.Network() != tr.Size {
-		t.Fatalf("first player fetched %d bytes, want the whole track (%d)", r1.Network(), tr.Size)
+	if r1.NetworkBytes() != tr.Size {
+		t.Fatalf("first player fetched %d bytes, want the whole track (%d)", r1.NetworkBytes(), tr.Size)
 	}
 	if code := e.Seeder.Stop(10 * time.Second); code != 0 {
 		t.Logf("seeder exit %d", code)
@@ -159,8 +159,8 @@ func TestSeederGoneThenCacheOnly(t *testing.T) {
 	second := e.Play(cache, "--output", "wav:"+wav, tr.ID)
 	r2 := itest.Finish(t, "player", second, 60*time.Second)[0]
 	t.Logf("second: %s", r2)
-	if r2.Seed() != 0 || r2.BytesPeers != tr.Size {
-		t.Errorf("second player: %d bytes from the (dead) seed server, %d from peers; want 0 and %d", r2.Seed(), r2.BytesPeers, tr.Size)
+	if r2.SeedBytes() != 0 || r2.BytesPeers != tr.Size {
+		t.Errorf("second player: %d bytes from the (dead) seed server, %d from peers; want 0 and %d", r2.SeedBytes(), r2.BytesPeers, tr.Size)
 	}
 	if r2.Underruns != 0 {
 		t.Errorf("second player: %d underruns (%.0f ms)", r2.Underruns, r2.UnderrunMs)
@@ -173,8 +173,8 @@ func TestSeederGoneThenCacheOnly(t *testing.T) {
 	third := e.Play(cache, "--output", "wav:"+wav3, "--fast", tr.ID)
 	r3 := itest.Finish(t, "player", third, 30*time.Second)[0]
 	t.Logf("cached: %s", r3)
-	if r3.Network() != 0 || r3.BytesCache != tr.Size {
-		t.Errorf("cached play: %d network bytes, %d from cache; want 0 and %d", r3.Network(), r3.BytesCache, tr.Size)
+	if r3.NetworkBytes() != 0 || r3.BytesCache != tr.Size {
+		t.Errorf("cached play: %d network bytes, %d from cache; want 0 and %d", r3.NetworkBytes(), r3.BytesCache, tr.Size)
 	}
 	itest.SamePCM(t, "cached play", itest.WAVPCM(t, wav3), want)
 }
@@ -223,8 +223,8 @@ func TestKillResume(t *testing.T) {
 	if r.BytesCache < verified-64<<10 {
 		t.Errorf("restarted player took %d bytes from its cache, but %d were verified before the kill", r.BytesCache, verified)
 	}
-	if r.Network() != tr.Size-r.BytesCache {
-		t.Errorf("restarted player fetched %d bytes with %d cached of %d", r.Network(), r.BytesCache, tr.Size)
+	if r.NetworkBytes() != tr.Size-r.BytesCache {
+		t.Errorf("restarted player fetched %d bytes with %d cached of %d", r.NetworkBytes(), r.BytesCache, tr.Size)
 	}
 	if sentBefore+sentAfter > tr.Size*5/4 {
 		t.Errorf("seeder sent %d + %d bytes for a %d-byte track", sentBefore, sentAfter, tr.Size)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/peertune/peertune/audio"
+	"github.com/peertune/peertune/proto"
 )
 
 func playCommand() *cli.Command {
@@ -48,22 +49,6 @@ func playCommand() *cli.Command {
 		},
 		Action: runPlay,
 	}
-}
-
-// playReport is the contract's per-track JSON report. For a local file
-// the byte counters and peers_seen are 0.
-type playReport struct {
-	Track              string  `json:"track"`
-	TTFAms             float64 `json:"ttfa_ms"`
-	Underruns          int     `json:"underruns"`
-	UnderrunMs         float64 `json:"underrun_ms"`
-	BytesSeedHead      int64   `json:"bytes_seed_head"`
-	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
-	BytesSeedBT        int64   `json:"bytes_seed_bt"`
-	BytesPeers         int64   `json:"bytes_peers"`
-	BytesCache         int64   `json:"bytes_cache"`
-	PeersSeen          int     `json:"peers_seen"`
-	PlayedS            float64 `json:"played_s"`
 }
 
 func runPlay(ctx context.Context, cmd *cli.Command) error {
@@ -119,19 +104,19 @@ func runPlay(ctx context.Context, cmd *cli.Command) error {
 }
 
 // playFile plays one local file and returns its report.
-func playFile(ctx context.Context, p *audio.Player, path string, start time.Duration, progress bool) (playReport, error) {
+func playFile(ctx context.Context, p *audio.Player, path string, start time.Duration, progress bool) (proto.PlayReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return playReport{}, usageErrorf("play: %w", err)
+		return proto.PlayReport{}, usageErrorf("play: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return playReport{}, fmt.Errorf("play: %w", err)
+		return proto.PlayReport{}, fmt.Errorf("play: %w", err)
 	}
 	tr, err := audio.Open(ctx, f, audio.Meta{Name: filepath.Base(path), Codec: audio.CodecFromName(path), Size: st.Size()})
 	if err != nil && errors.Is(err, context.Canceled) {
-		return playReport{}, err
+		return proto.PlayReport{}, err
 	}
 	if err != nil {
 		// Decide by content, not by name, before calling it bad input.
@@ -139,16 +124,16 @@ func playFile(ctx context.Context, p *audio.Player, path string, start time.Dura
 			tr, err = audio.Open(ctx, f, audio.Meta{Name: filepath.Base(path), Size: st.Size()})
 		}
 		if err != nil {
-			return playReport{}, usageErrorf("play: %w", err)
+			return proto.PlayReport{}, usageErrorf("play: %w", err)
 		}
 	}
 	defer tr.Close()
 	if start > 0 {
 		if start >= tr.Duration() {
-			return playReport{}, usageErrorf("--start %v is past the end of %s (%v)", start, path, tr.Duration().Round(time.Millisecond))
+			return proto.PlayReport{}, usageErrorf("--start %v is past the end of %s (%v)", start, path, tr.Duration().Round(time.Millisecond))
 		}
 		if err := tr.SeekTime(start); err != nil {
-			return playReport{}, usageErrorf("play: %w", err)
+			return proto.PlayReport{}, usageErrorf("play: %w", err)
 		}
 	}
 	stopProgress := func() {}
@@ -160,11 +145,11 @@ func playFile(ctx context.Context, p *audio.Player, path string, start time.Dura
 	if err != nil {
 		if ctx.Err() == nil && !isOutputError(err) {
 			// A decoding failure: the file is bad input.
-			return playReport{}, usageErrorf("play: %w", err)
+			return proto.PlayReport{}, usageErrorf("play: %w", err)
 		}
-		return playReport{}, fmt.Errorf("play %s: %w", path, err)
+		return proto.PlayReport{}, fmt.Errorf("play %s: %w", path, err)
 	}
-	return playReport{
+	return proto.PlayReport{
 		Track:      path,
 		TTFAms:     float64(rep.TTFA.Microseconds()) / 1000,
 		Underruns:  len(rep.Underruns),

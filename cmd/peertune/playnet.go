@@ -209,8 +209,8 @@ func cachedLookup(dir string) player.CachedFunc {
 	}
 }
 
-func networkReport(r player.Report) playReport {
-	return playReport{
+func networkReport(r player.Report) proto.PlayReport {
+	return proto.PlayReport{
 		Track:              r.Track.ID,
 		TTFAms:             float64(r.TTFA.Microseconds()) / 1000,
 		Underruns:          r.Underruns,

@@ -60,12 +60,12 @@ func TestSeederDiesOnceSwarmHoldsEveryPiece(t *testing.T) {
 		if x.r.Underruns != 0 {
 			t.Errorf("%s: %d underruns (%.0f ms)", x.name, x.r.Underruns, x.r.UnderrunMs)
 		}
-		if got := x.r.Network() + x.r.BytesCache; got != tr.Size {
+		if got := x.r.NetworkBytes() + x.r.BytesCache; got != tr.Size {
 			t.Errorf("%s: counters add up to %d bytes, the track has %d", x.name, got, tr.Size)
 		}
 	}
-	if rc.Seed() != 0 || rc.BytesPeers != tr.Size {
-		t.Errorf("player C (started after the seeder died): %d bytes from the seed server, %d from peers; want 0 and %d", rc.Seed(), rc.BytesPeers, tr.Size)
+	if rc.SeedBytes() != 0 || rc.BytesPeers != tr.Size {
+		t.Errorf("player C (started after the seeder died): %d bytes from the seed server, %d from peers; want 0 and %d", rc.SeedBytes(), rc.BytesPeers, tr.Size)
 	}
 	for i, p := range []*itest.Proc{a, b} {
 		if code := p.Stop(10 * time.Second); code != 0 {
@@ -125,8 +125,8 @@ func TestPeerDiesMidPiece(t *testing.T) {
 
 	r := itest.Finish(t, "victim", v, 90*time.Second)[0]
 	t.Logf("victim: %s", r)
-	if r.BytesPeers != tr.Size || r.Seed() != 0 {
-		t.Errorf("victim: %d bytes from peers, %d from the (dead) seed server; want %d and 0", r.BytesPeers, r.Seed(), tr.Size)
+	if r.BytesPeers != tr.Size || r.SeedBytes() != 0 {
+		t.Errorf("victim: %d bytes from peers, %d from the (dead) seed server; want %d and 0", r.BytesPeers, r.SeedBytes(), tr.Size)
 	}
 	// The audio is exact; silence an underrun inserted is taken out and
 	// must be what the report counts. A stall of a few seconds would mean
@@ -226,7 +226,7 @@ func TestCorruptPeer(t *testing.T) {
 	if badPieces == 0 || banned != 1 {
 		t.Errorf("victim's last progress line reports %d bad pieces, %d peers banned; want at least 1 and 1", badPieces, banned)
 	}
-	if got := r.Network() + r.BytesCache; got != tr.Size {
+	if got := r.NetworkBytes() + r.BytesCache; got != tr.Size {
 		t.Errorf("victim: counters add up to %d bytes, the track has %d", got, tr.Size)
 	}
 	// Banned: the connection was closed by the victim and never made again,
@@ -292,7 +292,7 @@ func TestTrackerDiesMidTrack(t *testing.T) {
 		if x.r.Track != x.tr.ID {
 			t.Errorf("report %d is for %s, want %s", i+1, x.r.Track, x.tr.ID)
 		}
-		if got := x.r.Network() + x.r.BytesCache; got != x.tr.Size {
+		if got := x.r.NetworkBytes() + x.r.BytesCache; got != x.tr.Size {
 			t.Errorf("track %d: counters add up to %d bytes, the track has %d", i+1, got, x.tr.Size)
 		}
 		if x.r.Underruns != 0 {
@@ -358,7 +358,7 @@ func TestCacheDiskFull(t *testing.T) {
 	wav2 := filepath.Join(t.TempDir(), "again.wav")
 	r2 := itest.Finish(t, "player on the copied cache", e.Play(cp, "--output", "wav:"+wav2, "--fast", tr.ID), 60*time.Second)[0]
 	t.Logf("copied cache: %s", r2)
-	if got := r2.Network() + r2.BytesCache; got != tr.Size {
+	if got := r2.NetworkBytes() + r2.BytesCache; got != tr.Size {
 		t.Errorf("copied cache: counters add up to %d bytes, the track has %d", got, tr.Size)
 	}
 	itest.SamePCM(t, "player on the copied cache", itest.WAVPCM(t, wav2), want)

@@ -27,30 +27,7 @@ var reportKeys = []string{"track", "ttfa_ms", "underruns", "underrun_ms", "bytes
 	"bytes_seed_emergency", "bytes_seed_bt", "bytes_peers", "bytes_cache", "peers_seen", "played_s"}
 
 // Report is one line of play --json: what playing one track took.
-type Report struct {
-	Track              string  `json:"track"`
-	TTFAms             float64 `json:"ttfa_ms"`
-	Underruns          int     `json:"underruns"`
-	UnderrunMs         float64 `json:"underrun_ms"`
-	BytesSeedHead      int64   `json:"bytes_seed_head"`
-	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
-	BytesSeedBT        int64   `json:"bytes_seed_bt"`
-	BytesPeers         int64   `json:"bytes_peers"`
-	BytesCache         int64   `json:"bytes_cache"`
-	PeersSeen          int     `json:"peers_seen"`
-	PlayedS            float64 `json:"played_s"`
-}
-
-// Seed is the bytes taken from the seeder, by every route.
-func (r Report) Seed() int64 { return r.BytesSeedHead + r.BytesSeedEmergency + r.BytesSeedBT }
-
-// Network is the bytes taken from the seeder and from other listeners.
-func (r Report) Network() int64 { return r.Seed() + r.BytesPeers }
-
-func (r Report) String() string {
-	return fmt.Sprintf("ttfa %.0fms, %d underruns (%.0fms), head %d, emergency %d, seed bt %d, peers %d, cache %d, %d peers seen, %.1fs played",
-		r.TTFAms, r.Underruns, r.UnderrunMs, r.BytesSeedHead, r.BytesSeedEmergency, r.BytesSeedBT, r.BytesPeers, r.BytesCache, r.PeersSeen, r.PlayedS)
-}
+type Report = proto.PlayReport
 
 // ParseReports reads play's --json lines and checks each has exactly the
 // contract's fields.
@@ -173,24 +150,23 @@ func (s *Swarm) Tracks() []proto.Track {
 // TrackByTitle finds a published track by its title.
 func (s *Swarm) TrackByTitle(title string) proto.Track {
 	s.t.Helper()
-	for _, tr := range s.Tracks() {
-		if tr.Title == title {
-			return tr
-		}
-	}
-	s.t.Fatalf("no track %q in the catalog", title)
-	return proto.Track{}
+	return s.findTrack(func(tr proto.Track) bool { return tr.Title == title }, fmt.Sprintf("track %q", title))
 }
 
 // TrackByCodec finds the first published track in codec.
 func (s *Swarm) TrackByCodec(codec string) proto.Track {
 	s.t.Helper()
+	return s.findTrack(func(tr proto.Track) bool { return tr.Codec == codec }, codec+" track")
+}
+
+func (s *Swarm) findTrack(match func(proto.Track) bool, what string) proto.Track {
+	s.t.Helper()
 	for _, tr := range s.Tracks() {
-		if tr.Codec == codec {
+		if match(tr) {
 			return tr
 		}
 	}
-	s.t.Fatalf("no %s track in the catalog", codec)
+	s.t.Fatalf("no %s in the catalog", what)
 	return proto.Track{}
 }
 

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/peertune/peertune/proto"
 )
 
 // Meta is what bench-swarm.sh measured around one run, outside the players'
@@ -34,25 +36,8 @@ type Meta struct {
 	PlayerCPUS   float64 `json:"player_cpu_s"`
 }
 
-// Report is one line of `peertune play --json` (the contract's fields).
-type Report struct {
-	Track              string  `json:"track"`
-	TTFAms             float64 `json:"ttfa_ms"`
-	Underruns          int     `json:"underruns"`
-	UnderrunMs         float64 `json:"underrun_ms"`
-	BytesSeedHead      int64   `json:"bytes_seed_head"`
-	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
-	BytesSeedBT        int64   `json:"bytes_seed_bt"`
-	BytesPeers         int64   `json:"bytes_peers"`
-	BytesCache         int64   `json:"bytes_cache"`
-	PeersSeen          int     `json:"peers_seen"`
-	PlayedS            float64 `json:"played_s"`
-}
-
-// Network is the bytes the player received over the network, by source.
-func (r Report) Network() int64 {
-	return r.BytesSeedHead + r.BytesSeedEmergency + r.BytesSeedBT + r.BytesPeers
-}
+// Report is one line of `peertune play --json`.
+type Report = proto.PlayReport
 
 // Player is one headless player of a run: when it started (seconds after the
 // run began), how it exited and what it reported.
@@ -225,7 +210,7 @@ func Summarize(r Run) Summary {
 				s.WithUnderrun++
 			}
 			s.UnderrunS += rep.UnderrunMs / 1000
-			s.Network += rep.Network()
+			s.Network += rep.NetworkBytes()
 			s.Peers += rep.BytesPeers
 		}
 	}

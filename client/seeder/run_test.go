@@ -204,3 +204,65 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestSyncWritesStateOnlyOnChange: a pass that finds nothing new leaves the
+// state file alone (it holds every piece hash of the library); a pass that
+// finds a change writes it.
+func TestSyncWritesStateOnlyOnChange(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	lib := t.TempDir()
+	writeFile(t, filepath.Join(lib, "one.wav"), wavBytes(1, 440))
+	rec := &catalogRecorder{tracks: map[string]proto.PublishRequest{}}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	client, _ := api.New(srv.URL, api.WithToken("t"))
+	newSeeder := func() *Seeder {
+		s, err := New(Config{Dir: lib, API: client, Listen: "127.0.0.1:0", NoBT: true,
+			Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	statePath, err := StatePath(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modTime := func() time.Time {
+		t.Helper()
+		fi, err := os.Stat(statePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.ModTime()
+	}
+	sync := func(s *Seeder) {
+		t.Helper()
+		if _, err := s.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := newSeeder()
+	sync(s)
+	first := modTime()
+	time.Sleep(20 * time.Millisecond)
+	sync(s)
+	if got := modTime(); !got.Equal(first) {
+		t.Errorf("a pass with no change rewrote the state file (%v, then %v)", first, got)
+	}
+	// A new seeder on the same library reuses the file and leaves it too.
+	sync(newSeeder())
+	if got := modTime(); !got.Equal(first) {
+		t.Errorf("a restart with no change rewrote the state file")
+	}
+	writeFile(t, filepath.Join(lib, "two.wav"), wavBytes(1, 550))
+	sync(s)
+	if got := modTime(); got.Equal(first) {
+		t.Error("a pass that found a new file did not write the state file")
+	}
+	st, err := loadState(statePath, lib)
+	if err != nil || len(st.Files) != 2 {
+		t.Errorf("state after the change: %d files, %v", len(st.Files), err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -87,9 +88,13 @@ type Seeder struct {
 
 	announce []string // the tracker's announce URLs, from GET /api/v1/info
 
-	syncMu sync.Mutex // serialises Sync; guards state, active and skipped
+	syncMu sync.Mutex // serialises Sync; guards state, stateSaved, active and skipped
 	state  stateFile
-	active map[string]activeTrack // by library path
+	// stateSaved is true while the state file holds state: a pass that
+	// changes nothing then writes nothing (the file grows with the
+	// library, and the watcher makes a pass for every change it sees).
+	stateSaved bool
+	active     map[string]activeTrack // by library path
 	// skipped remembers files that could not be used (by path, with the
 	// size and time they had) so that each is logged once, not on every
 	// pass of the watcher.
@@ -142,6 +147,7 @@ func New(cfg Config) (*Seeder, error) {
 	if err != nil {
 		s.log.Warn("state file not used: every file will be hashed", "err", err)
 	}
+	s.stateSaved = len(s.state.Files) > 0
 	s.limiter = newUploadLimiter(cfg.UploadRate)
 
 	ok := false
@@ -450,12 +456,17 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 	}
 	s.metrics.tracks.Set(float64(len(s.active)))
 
-	s.state.Files = map[string]fileState{}
+	state := make(map[string]fileState, len(prepared))
 	for rel, p := range prepared {
-		s.state.Files[rel] = p.state
+		state[rel] = p.state
 	}
-	if err := s.state.save(s.statePath); err != nil {
-		s.log.Warn("state not saved: the next run hashes again", "err", err)
+	if !s.stateSaved || !maps.EqualFunc(s.state.Files, state, fileState.equal) {
+		s.state.Files = state
+		s.stateSaved = true
+		if err := s.state.save(s.statePath); err != nil {
+			s.stateSaved = false
+			s.log.Warn("state not saved: the next run hashes again", "err", err)
+		}
 	}
 	if s.bt != nil {
 		for rel, a := range s.active {

@@ -1,6 +1,7 @@
 package seeder
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -48,6 +49,11 @@ type stateFile struct {
 func (s fileState) matches(f LibraryFile) bool {
 	return s.Size == f.Size && s.ModTimeNs == f.ModTime.UnixNano() && s.PieceLength == PieceLength(f.Size) &&
 		int64(len(s.Pieces)) == (f.Size+s.PieceLength-1)/s.PieceLength*20
+}
+
+func (s fileState) equal(o fileState) bool {
+	return s.Size == o.Size && s.ModTimeNs == o.ModTimeNs && s.InfoHash == o.InfoHash &&
+		s.PieceLength == o.PieceLength && bytes.Equal(s.Pieces, o.Pieces) && s.Meta == o.Meta
 }
 
 // StatePath is where the state of the library at dir is kept:

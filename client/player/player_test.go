@@ -125,3 +125,83 @@ func TestTUIKeys(t *testing.T) {
 		t.Error("q did not quit")
 	}
 }
+
+// TestTUISearchPicks: "/" shows a search's matches to choose from; one
+// match is added at once.
+func TestTUISearchPicks(t *testing.T) {
+	p := newTestPlayer(t)
+	found := []proto.Track{
+		{ID: strings.Repeat("1", 40), Title: "One", Artist: "A", Album: "First", DurationS: 61},
+		{ID: strings.Repeat("2", 40), Title: "Two", Artist: "A"},
+		{ID: strings.Repeat("3", 40), Title: "Three", Artist: "B"},
+	}
+	var queries []string
+	search := func(_ context.Context, q string) ([]proto.Track, error) {
+		queries = append(queries, q)
+		if q == "one" {
+			return found[:1], nil
+		}
+		return found, nil
+	}
+	m := &tuiModel{p: p, search: search, ctx: context.Background(), width: 80, keys: newKeyMap()}
+	press := func(code rune, text string) tea.Cmd {
+		_, cmd := m.Update(tea.KeyPressMsg{Code: code, Text: text})
+		return cmd
+	}
+	searchFor := func(q string) {
+		t.Helper()
+		press('/', "/")
+		for _, r := range q {
+			press(r, string(r))
+		}
+		cmd := press(tea.KeyEnter, "")
+		if cmd == nil {
+			t.Fatalf("enter on %q gave no search", q)
+		}
+		m.Update(cmd())
+	}
+	queue := func() []string {
+		var out []string
+		for _, tr := range p.Snapshot().Queue {
+			out = append(out, tr.Title)
+		}
+		return out
+	}
+
+	searchFor("a")
+	m.snap = p.Snapshot()
+	view := m.render()
+	for _, want := range []string{"3 matches", "▸ 1. A – One (First)  1:01", "2. A – Two", "3. B – Three", "a add all"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("picks view lacks %q:\n%s", want, view)
+		}
+	}
+	if len(queue()) != 0 {
+		t.Fatalf("a search with several matches added %v before a pick", queue())
+	}
+	press(tea.KeyDown, "")
+	press(tea.KeyDown, "")
+	press(tea.KeyUp, "")
+	press(tea.KeyEnter, "")
+	if got := queue(); len(got) != 1 || got[0] != "Two" {
+		t.Fatalf("down, down, up, enter queued %v, want [Two]", got)
+	}
+	if m.picks != nil {
+		t.Error("the picks stay shown after a pick")
+	}
+
+	searchFor("a")
+	press('3', "3")
+	searchFor("a")
+	press('a', "a")
+	searchFor("a")
+	press(tea.KeyEscape, "")
+	searchFor("one")
+	want := []string{"Two", "Three", "One", "Two", "Three", "One"}
+	if got := queue(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("queue %v, want %v", got, want)
+	}
+	if strings.Join(queries, ",") != "a,a,a,a,one" {
+		t.Errorf("searches %v", queries)
+	}
+}

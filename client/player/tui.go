@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,9 +51,13 @@ type tuiModel struct {
 	snap      Snapshot
 	query     []rune // the search being typed after "/"
 	searching bool
-	help      help.Model
-	keys      keyMap
-	width     int
+	// picks are a search's matches shown to choose from (empty: none
+	// shown); pick is the highlighted one.
+	picks []proto.Track
+	pick  int
+	help  help.Model
+	keys  keyMap
+	width int
 }
 
 // keyMap is the player's keys, for the help line (bubbles/help).
@@ -75,7 +80,7 @@ func newKeyMap() keyMap {
 		VolUp:   b("+", "volume up", "+", "="),
 		VolDown: b("-", "volume down", "-"),
 		Mute:    b("m", "mute", "m"),
-		Search:  b("/", "search and add", "/"),
+		Search:  b("/", "search and pick", "/"),
 		Help:    b("?", "help", "?"),
 		Quit:    b("q", "quit", "q", "ctrl+c"),
 	}
@@ -112,14 +117,20 @@ func (m *tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.p.Notify(fmt.Sprintf("search %q: %v", msg.query, msg.err))
 		case len(msg.tracks) == 0:
 			m.p.Notify(fmt.Sprintf("no track matches %q", msg.query))
+		case len(msg.tracks) == 1:
+			m.add(msg.tracks[0])
 		default:
-			m.p.Add(msg.tracks[0])
-			m.p.Notify("added " + title(msg.tracks[0]))
+			m.picks = msg.tracks[:min(len(msg.tracks), maxPicks)]
+			m.pick = 0
+			m.p.Notify(fmt.Sprintf("%d matches for %q", len(msg.tracks), msg.query))
 		}
 		m.snap = m.p.Snapshot()
 	case tea.KeyPressMsg:
 		if m.searching {
 			return m.updateSearch(msg)
+		}
+		if len(m.picks) > 0 {
+			return m.updatePicks(msg)
 		}
 		return m.updateKeys(msg)
 	}
@@ -156,6 +167,47 @@ func (m *tuiModel) updateSearch(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if msg.Text != "" {
 		m.query = append(m.query, []rune(msg.Text)...)
 	}
+	return m, nil
+}
+
+// maxPicks is how many of a search's matches the UI offers (keys 1-9).
+const maxPicks = 9
+
+func (m *tuiModel) add(t proto.Track) {
+	m.p.Add(t)
+	m.p.Notify("added " + title(t))
+}
+
+// updatePicks handles the keys while a search's matches are shown: ↑/↓
+// (or k/j) move, enter or a digit adds one, a adds them all, esc closes.
+func (m *tuiModel) updatePicks(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch k := msg.String(); k {
+	case "up", "k":
+		m.pick = (m.pick + len(m.picks) - 1) % len(m.picks)
+		return m, nil
+	case "down", "j":
+		m.pick = (m.pick + 1) % len(m.picks)
+		return m, nil
+	case "enter":
+		m.add(m.picks[m.pick])
+	case "a":
+		for _, t := range m.picks {
+			m.p.Add(t)
+		}
+		m.p.Notify(fmt.Sprintf("added %d tracks", len(m.picks)))
+	case "esc":
+		m.p.Notify("")
+	case "ctrl+c":
+		return m, tea.Quit
+	default:
+		if len(k) == 1 && k[0] >= '1' && int(k[0]-'0') <= len(m.picks) {
+			m.add(m.picks[k[0]-'1'])
+			break
+		}
+		return m, nil
+	}
+	m.picks = nil
+	m.snap = m.p.Snapshot()
 	return m, nil
 }
 
@@ -248,7 +300,27 @@ func (m *tuiModel) render() string {
 	}
 	b.WriteString("\n")
 	if m.searching {
-		b.WriteString("search: " + string(m.query) + "█  (enter adds the best match, esc cancels)\n")
+		b.WriteString("search: " + string(m.query) + "█  (enter searches, esc cancels)\n")
+	} else if len(m.picks) > 0 {
+		if s.Message != "" {
+			b.WriteString(styleDim.Render(s.Message) + "\n")
+		}
+		for i, t := range m.picks {
+			line := fmt.Sprintf("%d. %s", i+1, title(t))
+			if t.Album != "" {
+				line += " (" + t.Album + ")"
+			}
+			if t.DurationS > 0 {
+				line += "  " + ClockText(seconds(t.DurationS))
+			}
+			if i == m.pick {
+				line = styleCur.Render("▸ " + line)
+			} else {
+				line = "  " + line
+			}
+			b.WriteString(line + "\n")
+		}
+		b.WriteString(styleDim.Render("↑/↓ choose · enter or 1-"+strconv.Itoa(len(m.picks))+" add · a add all · esc close") + "\n")
 	} else if s.Message != "" {
 		b.WriteString(styleDim.Render(s.Message) + "\n")
 	}

@@ -223,6 +223,10 @@ func (f *Front) serveConn(fc *frontConn) {
 		n = copy(buf, buf[end:n])
 		fc.state.Store(connIdle)
 		wait = f.cfg.IdleTimeout
+		if n > 0 {
+			// Part of the next request is here: it is being sent.
+			wait = f.cfg.ReadHeaderTimeout
+		}
 	}
 }
 

@@ -234,6 +234,19 @@ func TestFrontHandsOff(t *testing.T) {
 
 func TestFrontTimeouts(t *testing.T) {
 	addr, _ := frontFixture(t, FrontConfig{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+	slow, _ := frontFixture(t, FrontConfig{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute})
+	// Regression: a pipelined request that arrived in part waited out the
+	// idle timeout, not the head timeout.
+	t.Run("slow pipelined head", func(t *testing.T) {
+		c, r := dialFront(t, slow)
+		io.WriteString(c, announceGET(1, "HTTP/1.1")+"GET /announce?")
+		readReply(t, r)
+		start := time.Now()
+		wantClosed(t, r)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("closed after %v, want about 200ms", d)
+		}
+	})
 	t.Run("slow head", func(t *testing.T) {
 		c, r := dialFront(t, addr)
 		io.WriteString(c, "GET /announce?")

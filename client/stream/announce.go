@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"net"
+	"net/netip"
 	"sync"
 
 	"github.com/anacrolix/torrent"
@@ -50,7 +52,38 @@ func (s *Stream) addTrackerPeers(ps []torrent.PeerInfo) {
 	if s.ctx.Err() != nil {
 		return
 	}
-	s.t.AddPeers(ps)
+	s.t.AddPeers(withoutBanned(ps, s.c.cl.BadPeerIPs()))
+}
+
+// withoutBanned drops the peers whose address the client banned for bad
+// data, whatever form either address takes. anacrolix v1.61.0 bans the
+// address of a peer that alone sent a bad piece in IPv4-mapped form
+// (net.ParseIP) and checks a tracker's peers in plain IPv4 form, so without
+// this the tracker's next answer brought a banned peer back and it sent
+// another bad piece (TestCorruptPeer saw two connections, in some runs).
+// Peers learnt over PEX still pass anacrolix's own check only.
+func withoutBanned(ps []torrent.PeerInfo, banned []string) []torrent.PeerInfo {
+	if len(banned) == 0 {
+		return ps
+	}
+	bad := make(map[netip.Addr]struct{}, len(banned))
+	for _, b := range banned {
+		if a, err := netip.ParseAddr(b); err == nil {
+			bad[a.Unmap()] = struct{}{}
+		}
+	}
+	out := ps[:0:0]
+	for _, p := range ps {
+		if tcp, ok := p.Addr.(*net.TCPAddr); ok {
+			if a, ok := netip.AddrFromSlice(tcp.IP); ok {
+				if _, isBad := bad[a.Unmap()]; isBad {
+					continue
+				}
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // stopAnnounce sends event=stopped (bounded) and stops the announcer.

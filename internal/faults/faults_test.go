@@ -223,8 +223,13 @@ func TestCorruptPeer(t *testing.T) {
 			banned, _ = strconv.Atoi(m[2])
 		}
 	}
-	if badPieces == 0 || banned != 1 {
-		t.Errorf("victim's last progress line reports %d bad pieces, %d peers banned; want at least 1 and 1", badPieces, banned)
+	// A corrupt block is caught either when its piece fails its hash (a
+	// bad piece) or, when the seed server's blocks complete that piece
+	// first, by anacrolix's smart ban comparing the two (no piece fails):
+	// either way the peer is banned.
+	t.Logf("victim: %d bad pieces, %d peers banned", badPieces, banned)
+	if banned != 1 {
+		t.Errorf("victim's last progress line reports %d peers banned; want 1", banned)
 	}
 	if got := r.NetworkBytes() + r.BytesCache; got != tr.Size {
 		t.Errorf("victim: counters add up to %d bytes, the track has %d", got, tr.Size)

@@ -174,6 +174,10 @@ func (f *Front) untrack(fc *frontConn) {
 func (f *Front) serveConn(fc *frontConn) {
 	defer f.untrack(fc)
 	c := fc.c
+	finish := func() { // the connection ends here, served by the front
+		f.h.cfg.Metrics.countConn(false)
+		c.Close()
+	}
 	source, direct := f.directSource(c)
 	if !direct {
 		f.handoff(c, nil)
@@ -190,7 +194,7 @@ func (f *Front) serveConn(fc *frontConn) {
 		end := headEnd(buf[:n])
 		for end < 0 {
 			if f.closing.Load() {
-				c.Close()
+				finish()
 				return
 			}
 			if n == len(buf) {
@@ -204,7 +208,7 @@ func (f *Front) serveConn(fc *frontConn) {
 			}
 			n += m
 			if err != nil {
-				c.Close() // the client left, or a timeout
+				finish() // the client left, or a timeout
 				return
 			}
 			end = headEnd(buf[:n])
@@ -217,7 +221,7 @@ func (f *Front) serveConn(fc *frontConn) {
 		}
 		closeAfter := head.close || f.closing.Load()
 		if err := f.answer(c, head, source, closeAfter); err != nil || closeAfter {
-			c.Close()
+			finish()
 			return
 		}
 		n = copy(buf, buf[end:n])
@@ -277,6 +281,7 @@ func (f *Front) answer(c net.Conn, head requestHead, source netip.Addr, closeAft
 
 // handoff gives c, with the bytes already read from it, to net/http.
 func (f *Front) handoff(c net.Conn, read []byte) {
+	f.h.cfg.Metrics.countConn(true)
 	_ = c.SetDeadline(time.Time{})
 	var conn net.Conn = c
 	if len(read) > 0 {

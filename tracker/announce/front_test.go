@@ -66,7 +66,9 @@ func startFront(t testing.TB, h *HTTP, cfg FrontConfig) (srv *httptest.Server, f
 	return srv, fallbacks
 }
 
-func frontFixture(t *testing.T, cfg FrontConfig) (addr string, fallbacks *atomic.Int64) {
+// frontFixture serves a Front on 127.0.0.1; conns reads its connection
+// counter (served_by front or net_http).
+func frontFixture(t *testing.T, cfg FrontConfig) (addr string, fallbacks *atomic.Int64, conns func(handedOff bool) float64) {
 	t.Helper()
 	f := newFixture(t, nil, nil)
 	h, err := NewHTTP(f.cfg)
@@ -74,7 +76,14 @@ func frontFixture(t *testing.T, cfg FrontConfig) (addr string, fallbacks *atomic
 		t.Fatal(err)
 	}
 	srv, fallbacks := startFront(t, h, cfg)
-	return strings.TrimPrefix(srv.URL, "http://"), fallbacks
+	conns = func(handedOff bool) float64 {
+		i := 0
+		if handedOff {
+			i = 1
+		}
+		return counterValue(t, f.cfg.Metrics.conns[i])
+	}
+	return strings.TrimPrefix(srv.URL, "http://"), fallbacks, conns
 }
 
 func dialFront(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
@@ -125,7 +134,7 @@ func wantClosed(t *testing.T, r *bufio.Reader) {
 }
 
 func TestFrontKeepAliveAndPipelining(t *testing.T) {
-	addr, fallbacks := frontFixture(t, FrontConfig{})
+	addr, fallbacks, _ := frontFixture(t, FrontConfig{})
 	c, r := dialFront(t, addr)
 	// Two pipelined requests in one write, then one in three pieces.
 	if _, err := io.WriteString(c, announceGET(1, "HTTP/1.1")+announceGET(2, "HTTP/1.1")); err != nil {
@@ -160,7 +169,7 @@ func TestFrontKeepAliveAndPipelining(t *testing.T) {
 }
 
 func TestFrontConnectionClose(t *testing.T) {
-	addr, fallbacks := frontFixture(t, FrontConfig{})
+	addr, fallbacks, conns := frontFixture(t, FrontConfig{})
 	cases := []struct {
 		name, request string
 		close         bool
@@ -193,12 +202,16 @@ func TestFrontConnectionClose(t *testing.T) {
 	if n := fallbacks.Load(); n != 0 {
 		t.Errorf("net/http served %d requests, want none", n)
 	}
+	// Three connections closed by the front; the kept-alive one is open.
+	if front, handedOff := conns(false), conns(true); front != 3 || handedOff != 0 {
+		t.Errorf("connections counted: front %v, net/http %v; want 3 and 0", front, handedOff)
+	}
 }
 
 // TestFrontHandsOff sends what the front leaves to net/http: each gets
 // net/http's answer, on a new connection.
 func TestFrontHandsOff(t *testing.T) {
-	addr, fallbacks := frontFixture(t, FrontConfig{})
+	addr, fallbacks, conns := frontFixture(t, FrontConfig{})
 	long := announceGET(1, "HTTP/1.1", "X-Padding: "+strings.Repeat("p", frontBufSize))
 	cases := []struct {
 		name, request string
@@ -230,11 +243,14 @@ func TestFrontHandsOff(t *testing.T) {
 	if n := fallbacks.Load(); n != 5 {
 		t.Errorf("net/http's handler served %d requests, want 5", n)
 	}
+	if front, handedOff := conns(false), conns(true); front != 0 || handedOff != float64(len(cases)) {
+		t.Errorf("connections counted: front %v, net/http %v; want 0 and %d", front, handedOff, len(cases))
+	}
 }
 
 func TestFrontTimeouts(t *testing.T) {
-	addr, _ := frontFixture(t, FrontConfig{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
-	slow, _ := frontFixture(t, FrontConfig{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute})
+	addr, _, _ := frontFixture(t, FrontConfig{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+	slow, _, _ := frontFixture(t, FrontConfig{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute})
 	// Regression: a pipelined request that arrived in part waited out the
 	// idle timeout, not the head timeout.
 	t.Run("slow pipelined head", func(t *testing.T) {

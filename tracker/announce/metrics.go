@@ -34,6 +34,7 @@ var (
 type Metrics struct {
 	requests [2][2][3]prometheus.Counter // op, protocol, result
 	latency  [2][2]prometheus.Observer   // op, protocol
+	conns    [2]prometheus.Counter       // HTTP connections by who served them: front, net/http
 }
 
 // NewMetrics registers, on reg:
@@ -41,6 +42,9 @@ type Metrics struct {
 //     peertune_tracker_scrapes_total{protocol,result}: result is ok, error
 //     (bad input or a store failure) or unregistered (not tracked);
 //   - peertune_tracker_request_duration_seconds{protocol,request};
+//   - peertune_tracker_http_connections_total{served_by}: "front" for a
+//     connection the lean announce path served to its end, "net_http" for
+//     one it handed over (see Front);
 //   - peertune_tracker_torrents, _seeders, _leechers from store.Stats at
 //     each collection.
 func NewMetrics(reg prometheus.Registerer, store peers.PeerStore) (*Metrics, error) {
@@ -55,12 +59,16 @@ func NewMetrics(reg prometheus.Registerer, store peers.PeerStore) (*Metrics, err
 		Help:    "Time to answer an announce or scrape, by protocol.",
 		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 15), // 25µs .. 0.4s
 	}, []string{"protocol", "request"})
-	for _, c := range []prometheus.Collector{announces, scrapes, latency, &statsCollector{store: store}} {
+	conns := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "peertune_tracker_http_connections_total",
+		Help: "HTTP connections by what served them: the lean announce path (front) to their end, or net/http.",
+	}, []string{"served_by"})
+	for _, c := range []prometheus.Collector{announces, scrapes, latency, conns, &statsCollector{store: store}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register tracker metrics: %w", err)
 		}
 	}
-	m := &Metrics{}
+	m := &Metrics{conns: [2]prometheus.Counter{conns.WithLabelValues("front"), conns.WithLabelValues("net_http")}}
 	for p, pn := range protoNames {
 		for r, rn := range resultNames {
 			m.requests[opAnnounce][p][r] = announces.WithLabelValues(pn, rn)
@@ -79,6 +87,19 @@ func (m *Metrics) observe(op, protocol, result int, start time.Time) {
 	}
 	m.requests[op][protocol][result].Inc()
 	m.latency[op][protocol].Observe(time.Since(start).Seconds())
+}
+
+// countConn counts an HTTP connection that ended in the front or was
+// handed to net/http.
+func (m *Metrics) countConn(handedOff bool) {
+	if m == nil {
+		return
+	}
+	if handedOff {
+		m.conns[1].Inc()
+	} else {
+		m.conns[0].Inc()
+	}
 }
 
 var (

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,11 +15,8 @@ import (
 	"time"
 
 	g "github.com/anacrolix/generics"
-	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
-
-	"github.com/peertune/peertune/proto"
 )
 
 // fillingDisk is the real file storage on a disk that fills up: writes get
@@ -194,50 +190,12 @@ func TestDiskFullStreamsWithoutCaching(t *testing.T) {
 // it sends fails its hash.
 func newLiarPeer(t testing.TB, tt testTrack) string {
 	t.Helper()
-	dir := t.TempDir()
 	bad := bytes.Clone(tt.data)
 	for off := 0; off < len(bad); off += testPieceLen {
 		bad[off+100] ^= 0x10
 	}
-	if err := os.WriteFile(filepath.Join(dir, "track.bin"), bad, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mi, err := metainfo.Load(bytes.NewReader(tt.torrent))
-	if err != nil {
-		t.Fatal(err)
-	}
-	completion := storage.NewMapPieceCompletion()
-	for i := range (len(tt.data) + testPieceLen - 1) / testPieceLen {
-		if err := completion.Set(metainfo.PieceKey{InfoHash: mi.HashInfoBytes(), Index: i}, true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := torrent.NewDefaultClientConfig()
-	cfg.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{ClientBaseDir: dir, PieceCompletion: completion})
-	cfg.NoDHT = true
-	cfg.NoDefaultPortForwarding = true
-	cfg.DisableWebtorrent = true
-	cfg.DisableUTP = true
-	cfg.DisableIPv6 = true
-	cfg.Seed = true
-	cfg.Bep20 = proto.PeerIDPrefixPlayer
 	// Its own address: banning bans the IP, and the seeder is on 127.0.0.1.
-	cfg.SetListenAddr("127.0.0.2:0")
-	cfg.Slogger = slog.New(slog.DiscardHandler)
-	cl, err := torrent.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Trackers = nil
-	if _, _, err := cl.AddTorrentSpec(spec); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.2:%d", cl.LocalPort())
+	return newTestPeer(t, tt, testPeer{data: bad, player: true, host: "127.0.0.2", unverified: true})
 }
 
 // Regression: a piece that failed its hash kept the bad peer's bytes in its
@@ -248,7 +206,7 @@ func TestHashFailedPieceNotCreditedToBadPeer(t *testing.T) {
 	tt := newTestTrack(t, 256<<10)
 	liar := newLiarPeer(t, tt)
 	// Slow enough that the liar, asked first, sends the first pieces.
-	seeder := newBTSeeder(t, tt, false, 64<<10)
+	seeder := newTestPeer(t, tt, testPeer{uploadRate: 64 << 10})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	v := newTestClient(t, t.TempDir(), testPolicy())

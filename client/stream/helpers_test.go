@@ -150,42 +150,72 @@ func (w countingWriter) Write(b []byte) (int, error) {
 	return total, nil
 }
 
-// newBTSeeder runs a real anacrolix client with a seeder's peer id holding
-// the whole track, on 127.0.0.1. It returns its address.
-func newBTSeeder(t testing.TB, tt testTrack, announce bool, uploadRate int) string {
+// testPeer says how newTestPeer's client differs from a seed server's
+// BitTorrent client holding the track.
+type testPeer struct {
+	data       []byte // the copy it serves (default: the track's bytes)
+	player     bool   // a player's peer id, not a seeder's
+	host       string // listen address's host (default 127.0.0.1)
+	announce   bool   // announce to the torrent's trackers
+	uploadRate int    // bytes per second (0: no cap)
+	// unverified marks every piece complete without hashing it: a bad
+	// copy would fail its own check.
+	unverified bool
+}
+
+// newTestPeer runs a real anacrolix client holding the whole track and
+// returns its address.
+func newTestPeer(t testing.TB, tt testTrack, p testPeer) string {
 	t.Helper()
+	if p.data == nil {
+		p.data = tt.data
+	}
+	if p.host == "" {
+		p.host = "127.0.0.1"
+	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "track.bin"), tt.data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "track.bin"), p.data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	mi, err := metainfo.Load(bytes.NewReader(tt.torrent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	completion := storage.NewMapPieceCompletion()
+	if p.unverified {
+		for i := range (len(tt.data) + testPieceLen - 1) / testPieceLen {
+			if err := completion.Set(metainfo.PieceKey{InfoHash: mi.HashInfoBytes(), Index: i}, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	cfg := torrent.NewDefaultClientConfig()
-	cfg.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{ClientBaseDir: dir, PieceCompletion: storage.NewMapPieceCompletion()})
+	cfg.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{ClientBaseDir: dir, PieceCompletion: completion})
 	cfg.NoDHT = true
 	cfg.NoDefaultPortForwarding = true
 	cfg.DisableWebtorrent = true
 	cfg.DisableUTP = true
+	cfg.DisableIPv6 = true
 	cfg.Seed = true
 	cfg.Bep20 = proto.PeerIDPrefixSeeder
-	cfg.SetListenAddr("127.0.0.1:0")
-	cfg.DisableIPv6 = true
+	if p.player {
+		cfg.Bep20 = proto.PeerIDPrefixPlayer
+	}
+	cfg.SetListenAddr(net.JoinHostPort(p.host, "0"))
 	cfg.Slogger = slog.New(slog.DiscardHandler)
-	if uploadRate > 0 {
-		cfg.UploadRateLimiter = rate.NewLimiter(rate.Limit(uploadRate), max(16<<10, uploadRate))
+	if p.uploadRate > 0 {
+		cfg.UploadRateLimiter = rate.NewLimiter(rate.Limit(p.uploadRate), max(16<<10, p.uploadRate))
 	}
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	mi, err := metainfo.Load(bytes.NewReader(tt.torrent))
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !announce {
+	if !p.announce {
 		spec.Trackers = nil
 	}
 	tor, _, err := cl.AddTorrentSpec(spec)
@@ -195,9 +225,9 @@ func newBTSeeder(t testing.TB, tt testTrack, announce bool, uploadRate int) stri
 	select {
 	case <-tor.Complete().On():
 	case <-time.After(30 * time.Second):
-		t.Fatal("BitTorrent seeder did not verify its data")
+		t.Fatal("BitTorrent peer did not verify its data")
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(cl.LocalPort()))
+	return net.JoinHostPort(p.host, strconv.Itoa(cl.LocalPort()))
 }
 
 // fastPolicy keeps the defaults that matter for the rules tested, in audio

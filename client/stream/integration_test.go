@@ -97,7 +97,7 @@ func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
 		t.Skip("plays two tracks in real time at 8x")
 	}
 	tt, seed := newSeededTrack(t, 1<<20)
-	seederAddr := newBTSeeder(t, tt, false, 0)
+	seederAddr := newTestPeer(t, tt, testPeer{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -284,7 +284,7 @@ func TestSwarmOffloadsSeedServer(t *testing.T) {
 	seedCap := 4 * speed * testBitrate / 8
 	seed.limit.Store(rate.NewLimiter(rate.Limit(seedCap), 16<<10))
 	tt.track.SeedURLs = []string{seed.trackURL()}
-	newBTSeeder(t, tt, true, seedCap)
+	newTestPeer(t, tt, testPeer{announce: true, uploadRate: seedCap})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -39,6 +39,29 @@ const (
 	PeerIDPrefixPlayer = "-PP0100-"
 )
 
+// The seed server's side of the source policy, in HTTP headers of seed-URL
+// requests and responses.
+//
+// A player marks each Range request with HeaderFetch: FetchUrgent for the
+// head and emergencies (bytes about to play), FetchFill for a piece that no
+// listener it is connected to holds yet (the seed's first copy of it, sent
+// early). A seed server serves urgent requests first and fill requests only
+// from upload it has to spare; one that has none answers a fill request 503
+// with Retry-After. Servers that do not know the header (nginx, a CDN) serve
+// every request alike.
+//
+// Every response of the seed server to a file request carries
+// HeaderSeedSpare: the upload rate it has to spare now, in bytes per second
+// (its cap less what it sent over HTTP and BitTorrent in the last seconds),
+// or SpareUnlimited when it has no cap.
+const (
+	HeaderFetch     = "Peertune-Fetch"
+	FetchUrgent     = "urgent"
+	FetchFill       = "fill"
+	HeaderSeedSpare = "Peertune-Seed-Spare"
+	SpareUnlimited  = "unlimited"
+)
+
 // Codecs a track may have.
 const (
 	CodecMP3  = "mp3"
@@ -106,6 +129,7 @@ type PlayReport struct {
 	BytesSeedHead      int64   `json:"bytes_seed_head"`
 	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
 	BytesSeedBT        int64   `json:"bytes_seed_bt"`
+	BytesSeedFill      int64   `json:"bytes_seed_fill"`
 	BytesPeers         int64   `json:"bytes_peers"`
 	BytesCache         int64   `json:"bytes_cache"`
 	PeersSeen          int     `json:"peers_seen"`
@@ -114,7 +138,7 @@ type PlayReport struct {
 
 // SeedBytes is what the seed server sent, by every route.
 func (r PlayReport) SeedBytes() int64 {
-	return r.BytesSeedHead + r.BytesSeedEmergency + r.BytesSeedBT
+	return r.BytesSeedHead + r.BytesSeedEmergency + r.BytesSeedBT + r.BytesSeedFill
 }
 
 // NetworkBytes is what came over the network: from the seed server and from
@@ -122,8 +146,8 @@ func (r PlayReport) SeedBytes() int64 {
 func (r PlayReport) NetworkBytes() int64 { return r.SeedBytes() + r.BytesPeers }
 
 func (r PlayReport) String() string {
-	return fmt.Sprintf("ttfa %.0fms, %d underruns (%.0fms), head %d, emergency %d, seed bt %d, peers %d, cache %d, %d peers seen, %.1fs played",
-		r.TTFAms, r.Underruns, r.UnderrunMs, r.BytesSeedHead, r.BytesSeedEmergency, r.BytesSeedBT, r.BytesPeers, r.BytesCache, r.PeersSeen, r.PlayedS)
+	return fmt.Sprintf("ttfa %.0fms, %d underruns (%.0fms), head %d, emergency %d, fill %d, seed bt %d, peers %d, cache %d, %d peers seen, %.1fs played",
+		r.TTFAms, r.Underruns, r.UnderrunMs, r.BytesSeedHead, r.BytesSeedEmergency, r.BytesSeedFill, r.BytesSeedBT, r.BytesPeers, r.BytesCache, r.PeersSeen, r.PlayedS)
 }
 
 // Error is the body of every 4xx/5xx answer of the catalog API.

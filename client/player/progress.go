@@ -29,10 +29,10 @@ func SizeText(n int64) string {
 }
 
 // Sources splits a snapshot's bytes into the three the UI shows: the seed
-// server (head, emergencies and BitTorrent), other listeners and the cache.
+// server (head, emergencies, fill and BitTorrent), other listeners and the cache.
 func (s Snapshot) Sources() (seed, peers, cache, total int64) {
 	st := s.Stats
-	seed = st.BytesSeedHead + st.BytesSeedEmergency + st.BytesSeedBT
+	seed = st.BytesSeedHead + st.BytesSeedEmergency + st.BytesSeedBT + st.BytesSeedFill
 	return seed, st.BytesPeers, st.BytesCache, seed + st.BytesPeers + st.BytesCache
 }
 

@@ -454,6 +454,7 @@ type Stats struct {
 	BytesSeedHead      int64 // from the seed server over HTTP, the head
 	BytesSeedEmergency int64 // from the seed server over HTTP past the head
 	BytesSeedBT        int64 // from a seed server over BitTorrent (peer id -PS)
+	BytesSeedFill      int64 // from the seed server over HTTP past the lead: pieces no listener held
 	BytesPeers         int64 // from other listeners
 	BytesCache         int64 // complete when the stream was added
 	Duplicate          int64 // received but not needed: duplicates, failed pieces

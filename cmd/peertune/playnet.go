@@ -218,6 +218,7 @@ func networkReport(r player.Report) proto.PlayReport {
 		BytesSeedHead:      r.Stats.BytesSeedHead,
 		BytesSeedEmergency: r.Stats.BytesSeedEmergency,
 		BytesSeedBT:        r.Stats.BytesSeedBT,
+		BytesSeedFill:      r.Stats.BytesSeedFill,
 		BytesPeers:         r.Stats.BytesPeers,
 		BytesCache:         r.Stats.BytesCache,
 		PeersSeen:          r.Stats.PeersSeen,
@@ -234,8 +235,8 @@ func trackName(t proto.Track) string {
 
 func reportSummary(r player.Report) string {
 	st := r.Stats
-	return fmt.Sprintf("%.1fs played, first audio after %dms, %d underruns; seed head %s, emergency %s, seed BT %s, peers %s, cache %s",
+	return fmt.Sprintf("%.1fs played, first audio after %dms, %d underruns; seed head %s, emergency %s, fill %s, seed BT %s, peers %s, cache %s",
 		r.Played.Seconds(), r.TTFA.Milliseconds(), r.Underruns,
-		player.SizeText(st.BytesSeedHead), player.SizeText(st.BytesSeedEmergency), player.SizeText(st.BytesSeedBT),
+		player.SizeText(st.BytesSeedHead), player.SizeText(st.BytesSeedEmergency), player.SizeText(st.BytesSeedFill), player.SizeText(st.BytesSeedBT),
 		player.SizeText(st.BytesPeers), player.SizeText(st.BytesCache))
 }

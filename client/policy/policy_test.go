@@ -1,0 +1,564 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// The tests' track: 40 pieces of 16 KiB at 16 KiB of audio a second, so a
+// piece is a second: the head is pieces 0-2, the lead from piece 0 ends at
+// piece 15, the emergency threshold is 3 pieces.
+const (
+	testPieces   = 40
+	testPieceLen = 16 << 10
+)
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// snap is a track that has just begun playing: nothing here, no peers, one
+// seed URL, the head already started.
+func snap() Snapshot {
+	return Snapshot{
+		Now:            t0.Add(10 * time.Second),
+		Mode:           Playing,
+		Size:           testPieces * testPieceLen,
+		PieceLen:       testPieceLen,
+		BytesPerSecond: testPieceLen,
+		Pieces:         make([]Piece, testPieces),
+		PlayingSince:   t0,
+		Seed:           SeedServer{URLs: 1, Spare: -1},
+		Memory:         Memory{HeadStarted: true},
+	}
+}
+
+// at plays from piece i, with pieces [i, i+buffered) complete.
+func (s Snapshot) at(i, buffered int) Snapshot {
+	s.Playhead = int64(i) * testPieceLen
+	s.complete(i, i+buffered-1)
+	return s
+}
+
+func (s Snapshot) complete(from, to int) Snapshot {
+	for i := from; i <= to; i++ {
+		s.Pieces[i].Complete = true
+	}
+	return s
+}
+
+func (s Snapshot) listener(pieces ...int) Snapshot {
+	s.Peers = append(s.Peers, Peer{Have: BitsOf(pieces...)})
+	return s
+}
+
+func span(from, to int) []int {
+	var out []int
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func fetches(acts []Action) []StartFetch {
+	var out []StartFetch
+	for _, a := range acts {
+		if f, ok := a.(StartFetch); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func cancels(acts []Action) []CancelFetch {
+	var out []CancelFetch
+	for _, a := range acts {
+		if c, ok := a.(CancelFetch); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// prios maps the pieces given a priority to it.
+func prios(acts []Action) map[int]Priority {
+	out := map[int]Priority{}
+	for _, a := range acts {
+		if p, ok := a.(SetPriority); ok {
+			out[p.Piece] = p.Priority
+		}
+	}
+	return out
+}
+
+func has[T Action](acts []Action) (T, bool) {
+	for _, a := range acts {
+		if x, ok := a.(T); ok {
+			return x, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+func TestDecide(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		snap  Snapshot
+		check func(t *testing.T, d Decision)
+	}{
+		{
+			name: "at the start the head comes from the seed server",
+			snap: func() Snapshot { s := snap(); s.Memory = Memory{}; s.Now = t0; return s }(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d, StartFetch{Kind: KindHead, First: 0, Last: 2})
+				if !d.Memory.HeadStarted {
+					t.Error("head not remembered as started")
+				}
+			},
+		},
+		{
+			name: "the head starts at the first piece the cache lacks",
+			snap: func() Snapshot { s := snap().complete(0, 0); s.Memory = Memory{}; s.Now = t0; return s }(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d, StartFetch{Kind: KindHead, First: 1, Last: 2})
+			},
+		},
+		{
+			name: "a cached head is not fetched",
+			snap: func() Snapshot { s := snap().complete(0, 20); s.Memory = Memory{}; s.Now = t0; return s }(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "without a seed URL there is no head, and the seed server's BitTorrent side opens",
+			snap: func() Snapshot { s := snap(); s.Memory = Memory{}; s.Now = t0; s.Seed.URLs = 0; return s }(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+				if a, ok := has[SetSeedBT](d.Actions); !ok || !a.Open {
+					t.Errorf("seed BitTorrent side not opened: %v", d.Actions)
+				}
+			},
+		},
+		{
+			name: "a head fetch stops once peers delivered the rest of it",
+			snap: func() Snapshot {
+				s := snap().complete(0, 2)
+				s.Fetches = []Fetch{{ID: 7, Kind: KindHead, First: 0, Last: 2, Next: 1, Started: t0}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantCancel(t, d, 7, ErrPeersDelivered)
+			},
+		},
+		{
+			name: "a head with no piece after HeadTimeout is given up, and HTTP rests",
+			snap: func() Snapshot {
+				s := snap()
+				s.Now = t0.Add(2100 * time.Millisecond)
+				s.Fetches = []Fetch{{ID: 1, Kind: KindHead, First: 0, Last: 2, Started: t0}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantCancel(t, d, 1, ErrSeedSlow)
+				if !d.Memory.HTTPBadUntil.After(t0.Add(10 * time.Second)) {
+					t.Errorf("HTTP bad until %v, want 5×HeadTimeout from now", d.Memory.HTTPBadUntil)
+				}
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "pieces inside the lead are asked of peers; beyond it nothing",
+			snap: snap().at(0, 3),
+			check: func(t *testing.T, d Decision) {
+				p := prios(d.Actions)
+				for i := range testPieces {
+					want := PriorityNone
+					if i >= 3 && i <= 15 {
+						want = PriorityNormal
+					}
+					if p[i] != want {
+						t.Errorf("piece %d: priority %d, want %d", i, p[i], want)
+					}
+				}
+			},
+		},
+		{
+			name: "a prefetch asks peers for whatever listeners hold, and the seed server for nothing",
+			snap: func() Snapshot {
+				s := snap().listener(span(10, 30)...)
+				s.Mode = Prefetch
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				p := prios(d.Actions)
+				for i := range testPieces {
+					want := PriorityNone
+					if i >= 10 && i <= 30 {
+						want = PriorityNormal
+					}
+					if p[i] != want {
+						t.Errorf("piece %d: priority %d, want %d", i, p[i], want)
+					}
+				}
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "buffer low, a listener holds the next piece: peers get the grace first",
+			snap: snap().at(5, 2).listener(span(0, 39)...),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+				if d.Memory.WaitPiece != 7 || !d.Memory.WaitSince.Equal(t0.Add(10*time.Second)) {
+					t.Errorf("waiting for piece %d since %v; want 7 since now", d.Memory.WaitPiece, d.Memory.WaitSince)
+				}
+			},
+		},
+		{
+			name: "buffer low, peers held the piece through the grace: emergency up to the threshold",
+			snap: func() Snapshot {
+				s := snap().at(5, 2).listener(span(0, 39)...)
+				s.Memory.WaitPiece, s.Memory.WaitSince = 7, s.Now.Add(-600*time.Millisecond)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8})
+			},
+		},
+		{
+			name: "the grace runs per piece: a new piece to wait for starts it again",
+			snap: func() Snapshot {
+				s := snap().at(5, 2).listener(span(0, 39)...)
+				s.Memory.WaitPiece, s.Memory.WaitSince = 6, s.Now.Add(-600*time.Millisecond)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "buffer low and no listener holds the next piece: emergency at once",
+			snap: snap().at(5, 2).listener(span(0, 6)...),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8})
+			},
+		},
+		{
+			name: "one urgent fetch at a time",
+			snap: func() Snapshot {
+				s := snap().at(5, 2)
+				s.Fetches = []Fetch{{ID: 3, Kind: KindEmergency, First: 7, Last: 7, Next: 7, Started: s.Now}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				for _, f := range fetches(d.Actions) {
+					if f.Kind.Urgent() {
+						t.Errorf("second urgent fetch %+v", f)
+					}
+				}
+			},
+		},
+		{
+			name: "inside the lead, pieces no listener holds come from the seed server in steps",
+			snap: snap().at(0, 5),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 5, Last: 10}, StartFetch{Kind: KindFill})
+			},
+		},
+		{
+			name: "... but not in the first HeadTimeout, while peers found by the tracker connect",
+			snap: func() Snapshot { s := snap().at(0, 5); s.Now = t0.Add(time.Second); return s }(),
+			check: func(t *testing.T, d Decision) {
+				for _, f := range fetches(d.Actions) {
+					if f.Kind == KindEmergency {
+						t.Errorf("fetched %+v", f)
+					}
+				}
+			},
+		},
+		{
+			name: "... and not while the buffer holds two thirds of the lead",
+			snap: snap().at(0, 11),
+			check: func(t *testing.T, d Decision) {
+				for _, f := range fetches(d.Actions) {
+					if f.Kind == KindEmergency {
+						t.Errorf("fetched %+v", f)
+					}
+				}
+			},
+		},
+		{
+			name: "pieces inside the lead that listeners hold are left to them",
+			snap: snap().at(0, 5).listener(span(0, 15)...),
+			check: func(t *testing.T, d Decision) {
+				for _, f := range fetches(d.Actions) {
+					if f.First <= 15 {
+						t.Errorf("fetched %+v from the seed server: listeners hold it", f)
+					}
+				}
+			},
+		},
+		{
+			name: "beyond the lead, a piece no connected listener holds is filled from the seed server",
+			snap: snap().at(0, 5).listener(span(0, 30)...),
+			check: func(t *testing.T, d Decision) {
+				fs := fetches(d.Actions)
+				if len(fs) != 1 || fs[0].Kind != KindFill || fs[0].First != fs[0].Last || fs[0].First <= 30 {
+					t.Fatalf("fetches %+v, want one fill of a piece in 31-39", fs)
+				}
+			},
+		},
+		{
+			name: "pieces behind the playhead that no listener holds are filled too",
+			snap: snap().at(30, 10).listener(span(5, 39)...),
+			check: func(t *testing.T, d Decision) {
+				fs := fetches(d.Actions)
+				if len(fs) != 1 || fs[0].Kind != KindFill || fs[0].First >= 5 {
+					t.Fatalf("fetches %+v, want one fill of a piece in 0-4", fs)
+				}
+			},
+		},
+		{
+			name: "no fill of a piece a peer is sending or a fetch of ours brings",
+			snap: func() Snapshot {
+				s := snap().at(0, 5).listener(span(0, 37)...)
+				s.Pieces[38].Partial = true
+				s.Fetches = []Fetch{{ID: 4, Kind: KindEmergency, First: 39, Last: 39, Next: 39, Started: s.Now}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "one fill at a time",
+			snap: func() Snapshot {
+				s := snap().at(0, 20)
+				s.Fetches = []Fetch{{ID: 4, Kind: KindFill, First: 30, Last: 30, Next: 30, Started: s.Now}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "a refused fill waits for the seed server's Retry-After",
+			snap: func() Snapshot {
+				s := snap().at(0, 20)
+				s.Results = []Result{{ID: 4, Kind: KindFill, Err: fmt.Errorf("status 503: %w", ErrNoSpare), RetryAfter: 2 * time.Second}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+				if d.Memory.FillRetryAt.Before(t0.Add(12*time.Second)) || !d.Memory.HTTPBadUntil.IsZero() {
+					t.Errorf("fill retry at %v, HTTP bad until %v; want 2-3 s from now, and HTTP fine",
+						d.Memory.FillRetryAt, d.Memory.HTTPBadUntil)
+				}
+			},
+		},
+		{
+			name: "no fill from a seed server that has just said it has nothing to spare",
+			snap: func() Snapshot {
+				s := snap().at(0, 20)
+				s.Seed.Spare, s.Seed.SpareAt = 0, s.Now.Add(-200*time.Millisecond)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "a failed emergency rests HTTP and opens the seed server's BitTorrent side",
+			snap: func() Snapshot {
+				s := snap().at(5, 2)
+				s.Seed.BTConnected = 1
+				s.Peers = []Peer{{Seed: true, Have: BitsOf(span(0, 39)...)}}
+				s.Results = []Result{{ID: 2, Kind: KindEmergency, Err: errors.New("connection refused")}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+				if a, ok := has[SetSeedBT](d.Actions); !ok || !a.Open {
+					t.Errorf("seed BitTorrent side not opened: %v", d.Actions)
+				}
+				if p := prios(d.Actions); p[39] != PriorityNormal {
+					t.Errorf("piece 39 (no listener holds it) not asked of the seed over BitTorrent: priority %d", p[39])
+				}
+			},
+		},
+		{
+			name: "the seed server's BitTorrent side stays open SeedBTHold after HTTP recovers",
+			snap: func() Snapshot {
+				s := snap().at(5, 2)
+				s.Memory.SeedBTOpen, s.Memory.SeedBTOpenedAt = true, s.Now.Add(-5*time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if a, ok := has[SetSeedBT](d.Actions); ok {
+					t.Errorf("seed BitTorrent side set to %v after 5 s", a.Open)
+				}
+			},
+		},
+		{
+			name: "... and closes after it",
+			snap: func() Snapshot {
+				s := snap().at(5, 2)
+				s.Memory.SeedBTOpen, s.Memory.SeedBTOpenedAt = true, s.Now.Add(-11*time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if a, ok := has[SetSeedBT](d.Actions); !ok || a.Open {
+					t.Errorf("seed BitTorrent side not closed: %v", d.Actions)
+				}
+			},
+		},
+		{
+			name: "no connection to the seed server: dial it again, at most every Redial",
+			snap: func() Snapshot {
+				s := snap().at(0, 5)
+				s.Seed.BTAddrs = 1
+				s.Memory.LastRedial = s.Now.Add(-3 * time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[RedialSeeds](d.Actions); !ok {
+					t.Error("no redial")
+				}
+				s := snap().at(0, 5)
+				s.Seed.BTAddrs = 1
+				s.Memory = d.Memory
+				s.Now = s.Now.Add(time.Second)
+				if _, ok := has[RedialSeeds](Decide(s).Actions); ok {
+					t.Error("redialled again after a second")
+				}
+			},
+		},
+		{
+			name: "a read that waited GiveUp with no byte from anywhere gives up",
+			snap: func() Snapshot {
+				s := snap().at(5, 0).listener(span(0, 4)...)
+				s.Seed.URLs = 0
+				s.ReadWaiting = s.Now.Add(-11 * time.Second)
+				s.LastProgress = s.Now.Add(-20 * time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				g, ok := has[GiveUp](d.Actions)
+				if !ok || g.Piece != 5 || g.PeerHad || g.Waited < 10*time.Second {
+					t.Errorf("give-up %+v (%v), want piece 5 after 11 s, no peer had it", g, ok)
+				}
+				if !d.Memory.GaveUp {
+					t.Error("give-up not remembered")
+				}
+			},
+		},
+		{
+			name: "a byte from anywhere resets the give-up clock",
+			snap: func() Snapshot {
+				s := snap().at(5, 0)
+				s.ReadWaiting = s.Now.Add(-11 * time.Second)
+				s.LastProgress = s.Now.Add(-time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[GiveUp](d.Actions); ok {
+					t.Error("gave up")
+				}
+			},
+		},
+		{
+			name: "a closed stream cancels its fetches and asks peers for nothing",
+			snap: func() Snapshot {
+				s := snap().at(0, 3)
+				s.Mode = Idle
+				s.Pieces[10].Priority = PriorityNormal
+				s.Fetches = []Fetch{{ID: 9, Kind: KindFill, First: 30, Last: 30, Next: 30}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantCancel(t, d, 9, ErrNotNeeded)
+				if p := prios(d.Actions); len(p) != 1 || p[10] != PriorityNone {
+					t.Errorf("priorities %v, want piece 10 to none", p)
+				}
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "a complete track cancels what is left in flight",
+			snap: func() Snapshot {
+				s := snap().complete(0, testPieces-1)
+				s.Fetches = []Fetch{{ID: 5, Kind: KindFill, First: 30, Last: 30, Next: 30}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantCancel(t, d, 5, ErrPeersDelivered)
+				wantFetches(t, d)
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.check(t, Decide(tc.snap))
+		})
+	}
+}
+
+// Players that see the same swarm pull different pieces for their fills.
+func TestFillsSpreadAcrossPlayers(t *testing.T) {
+	picked := map[int]int{}
+	for seed := range uint64(40) {
+		s := snap().at(0, 5).listener(span(0, 15)...)
+		s.Rand = seed
+		for _, f := range fetches(Decide(s).Actions) {
+			if f.Kind == KindFill {
+				picked[f.First]++
+			}
+		}
+	}
+	// 24 candidates (16-39), 40 players: a uniform pick leaves few twice.
+	if len(picked) < 15 {
+		t.Errorf("40 players picked only %d different pieces: %v", len(picked), picked)
+	}
+	for p := range picked {
+		if p <= 15 {
+			t.Errorf("filled piece %d, which a listener holds or is inside the lead", p)
+		}
+	}
+}
+
+// Decide is a function of the snapshot alone.
+func TestDecideIsDeterministic(t *testing.T) {
+	s := snap().at(0, 5).listener(span(0, 20)...)
+	s.Rand = 42
+	a, b := Decide(s), Decide(s)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("two decisions on one snapshot differ:\n%v\n%v", a, b)
+	}
+}
+
+func wantFetches(t *testing.T, d Decision, want ...StartFetch) {
+	t.Helper()
+	got := fetches(d.Actions)
+	if len(got) != len(want) {
+		t.Fatalf("fetches %+v, want %+v", got, want)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Kind != w.Kind || (w.Kind != KindFill && (g.First != w.First || g.Last != w.Last)) {
+			t.Errorf("fetch %d: %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+func wantCancel(t *testing.T, d Decision, id int, reason error) {
+	t.Helper()
+	for _, c := range cancels(d.Actions) {
+		if c.ID == id {
+			if !errors.Is(c.Reason, reason) {
+				t.Errorf("fetch %d cancelled with %v, want %v", id, c.Reason, reason)
+			}
+			return
+		}
+	}
+	t.Errorf("fetch %d not cancelled: %v", id, d.Actions)
+}

@@ -363,14 +363,14 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 	rep.UnderrunTotal = ar.UnderrunTotal
 	rep.Played = ar.Played
 	rep.Skipped = ar.Stopped
-	rep.Stats = s.Stats()
 	if err == nil && !ar.Stopped {
-		// Played to the end: every byte was read, and the policy attributes
-		// completed pieces a moment after the reader saw them.
-		for deadline := time.Now().Add(2 * time.Second); !rep.Stats.Complete && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-			rep.Stats = s.Stats()
-		}
+		// Played to the end: every byte was read, and the stream accounts
+		// for the last pieces a moment after the reader saw them.
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		rep.Stats = s.StatsWhenComplete(sctx)
+		cancel()
+	} else {
+		rep.Stats = s.Stats()
 	}
 	if err != nil {
 		return rep, p.trackError(ctx, s, fmt.Errorf("playing %q: %w", title(t), err))

@@ -61,6 +61,7 @@ var (
 // Piece is one piece as the BitTorrent client reports it.
 type Piece struct {
 	Complete bool
+	Checking bool     // all its bytes are here and being verified: it completes shortly, or fails
 	Partial  bool     // some of its chunks are here: a peer is sending it
 	Priority Priority // as last set
 }
@@ -337,6 +338,9 @@ func (d *decider) measure() {
 		}
 	}
 	d.inFlight = make([]bool, n)
+	for i, p := range d.Pieces {
+		d.inFlight[i] = p.Checking && !p.Complete
+	}
 	for _, f := range d.Fetches {
 		for i := max(f.Next, 0); i <= f.Last && i < n; i++ {
 			d.inFlight[i] = true
@@ -385,7 +389,7 @@ func (d *decider) allComplete(from, to int) bool {
 func (d *decider) cancelStale() {
 	for _, f := range d.Fetches {
 		switch {
-		case d.allComplete(f.Next, f.Last):
+		case f.Next <= f.Last && d.allComplete(f.Next, f.Last):
 			d.act(CancelFetch{ID: f.ID, Reason: ErrPeersDelivered})
 			d.clearInFlight(f)
 			continue
@@ -406,7 +410,7 @@ func (d *decider) cancelStale() {
 
 func (d *decider) clearInFlight(f Fetch) {
 	for i := max(f.Next, 0); i <= f.Last && i < len(d.inFlight); i++ {
-		d.inFlight[i] = false
+		d.inFlight[i] = d.Pieces[i].Checking && !d.Pieces[i].Complete
 	}
 }
 
@@ -475,7 +479,8 @@ func (d *decider) start(f StartFetch) {
 // serve at a capped rate in request order: a whole track queued at them
 // would delay the next player's head); with the seed server's BitTorrent
 // side open, also the pieces beyond the lead that no listener holds (the
-// fill, over BitTorrent). A prefetch takes whatever listeners hold.
+// fill, over BitTorrent). A prefetch takes whatever listeners hold, and the
+// lead.
 func (d *decider) priorities() {
 	d.setPriorities(func(i int) Priority {
 		if d.Pieces[i].Complete {
@@ -488,7 +493,9 @@ func (d *decider) priorities() {
 				return PriorityNormal
 			}
 		case Prefetch:
-			if d.avail[i] > 0 || (d.seedBTSource() && inLead) {
+			// The lead too, so that the client connects to the peers
+			// it was given before anyone's bitfield is known.
+			if d.avail[i] > 0 || inLead {
 				return PriorityNormal
 			}
 		}
@@ -516,7 +523,10 @@ func (d *decider) urgent() {
 	f := d.firstMissing
 	low := d.bufSec < d.p.EmergencyThreshold.Seconds()
 	if low {
-		peersMay := d.avail[f] > 0 || d.Pieces[f].Partial || d.seedBTSource()
+		// Peers found by the tracker may still be connecting in the
+		// first HeadTimeout: they get the grace too.
+		peersMay := d.avail[f] > 0 || d.Pieces[f].Partial || d.seedBTSource() ||
+			d.Now.Sub(d.PlayingSince) < d.p.HeadTimeout
 		// The grace runs per piece, from when the policy began waiting
 		// for that one (the buffer starts low: the head is about the
 		// threshold).

@@ -185,7 +185,7 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "a prefetch asks peers for whatever listeners hold, and the seed server for nothing",
+			name: "a prefetch asks peers for the lead and whatever listeners hold, and the seed server for nothing",
 			snap: func() Snapshot {
 				s := snap().listener(span(10, 30)...)
 				s.Mode = Prefetch
@@ -195,7 +195,7 @@ func TestDecide(t *testing.T) {
 				p := prios(d.Actions)
 				for i := range testPieces {
 					want := PriorityNone
-					if i >= 10 && i <= 30 {
+					if i <= 30 { // 0-15 the lead, 10-30 held by the listener
 						want = PriorityNormal
 					}
 					if p[i] != want {

@@ -21,6 +21,7 @@ import (
 	"github.com/anacrolix/torrent/storage"
 	"golang.org/x/time/rate"
 
+	"github.com/peertune/peertune/client/policy"
 	"github.com/peertune/peertune/internal/btlog"
 	"github.com/peertune/peertune/proto"
 )
@@ -76,7 +77,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		cfg:       cfg,
-		policy:    cfg.Policy.withDefaults(),
+		policy:    cfg.Policy.WithDefaults(),
 		log:       cfg.Logger,
 		http:      cfg.HTTPClient,
 		streams:   make(map[string]*Stream),
@@ -152,6 +153,7 @@ func New(cfg Config) (*Client, error) {
 	tc.Callbacks.ReceivedUsefulData = append(tc.Callbacks.ReceivedUsefulData, c.onUsefulData)
 	tc.Callbacks.PeerConnAdded = append(tc.Callbacks.PeerConnAdded, c.onPeerConnAdded)
 	tc.Callbacks.ReadExtendedHandshake = c.onExtendedHandshake
+	tc.Callbacks.ReadMessage = c.onReadMessage
 	c.cl, err = torrent.NewClient(tc)
 	if err != nil {
 		c.store.Close()
@@ -211,7 +213,7 @@ func (c *Client) Open(track proto.Track, torrentBytes []byte) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.setMode(modePlaying)
+	s.setMode(policy.Playing)
 	return s, nil
 }
 
@@ -223,7 +225,7 @@ func (c *Client) Prefetch(track proto.Track, torrentBytes []byte) (*Stream, erro
 	if err != nil {
 		return nil, err
 	}
-	s.setMode(modePrefetch)
+	s.setMode(policy.Prefetch)
 	return s, nil
 }
 
@@ -383,7 +385,7 @@ func (c *Client) inUse(id string) bool {
 	c.mu.Lock()
 	s, ok := c.streams[id]
 	c.mu.Unlock()
-	return ok && s.getMode() != modeIdle
+	return ok && s.inUse()
 }
 
 // evict drops a track from the client and deletes its data, metadata and
@@ -543,6 +545,37 @@ func (c *Client) onExtendedHandshake(pc *torrent.PeerConn, msg *pp.ExtendedHands
 	}
 	if s := c.streamOf(pc.Torrent()); s != nil {
 		s.noteSeedAddr(pc, msg.Port)
+	}
+}
+
+// onReadMessage hides what a seed server holds from the BitTorrent client
+// while the stream's policy keeps the seed's BitTorrent side closed (its
+// HTTP side works): the client would otherwise ask the seed for any piece
+// with a priority, also those that listeners hold, and a seed with little
+// upload would spend it on copies the swarm already has. The connection
+// stays (the seed server knows every listener, and relays hole punches);
+// what the seed sends is taken from it over HTTP, as the policy decides.
+// Runs under anacrolix's client lock, before the message is handled.
+func (c *Client) onReadMessage(pc *torrent.PeerConn, msg *pp.Message) {
+	if msg.Keepalive || !isSeedPeerID(pc.PeerID) {
+		return
+	}
+	switch msg.Type {
+	case pp.Bitfield, pp.HaveAll, pp.Have:
+	default:
+		return
+	}
+	s := c.streamOf(pc.Torrent())
+	if s == nil || s.seedBTOpen.Load() {
+		return
+	}
+	switch msg.Type {
+	case pp.Bitfield:
+		msg.Bitfield = make([]bool, len(msg.Bitfield))
+	case pp.HaveAll:
+		msg.Type = pp.HaveNone
+	case pp.Have:
+		*msg = pp.Message{Keepalive: true}
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/storage"
+
+	"github.com/peertune/peertune/client/policy"
 )
 
 // DefaultCacheSize is the cache cap when Config.CacheSize is zero.
@@ -43,30 +45,11 @@ type Config struct {
 	wrapDisk func(storage.ClientImplCloser) storage.ClientImplCloser
 }
 
-// Policy holds the timings of the source policy, in seconds of audio or wall
-// time as named. Zero fields take the defaults shown.
-type Policy struct {
-	Head               time.Duration // audio fetched from the seed server first (3s)
-	EmergencyThreshold time.Duration // buffered audio under which the seed server is asked (3s)
-	EmergencyGrace     time.Duration // how long peers get to deliver a needed piece first (500ms)
-	SeedLead           time.Duration // seed data never further ahead of the playhead than this (15s)
-	HeadTimeout        time.Duration // no complete head piece in this time: seed server is slow (2s)
-	GiveUp             time.Duration // no source for a needed piece this long: Read fails (10s)
-	Readahead          time.Duration // reader readahead in audio (5s)
-}
+// Policy holds the timings of the source policy (client/policy.Params:
+// head, emergency threshold and grace, seed lead, head timeout, give-up);
+// zero fields take policy.DefaultParams.
+type Policy = policy.Params
 
-func (p Policy) withDefaults() Policy {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&p.Head, 3*time.Second)
-	def(&p.EmergencyThreshold, 3*time.Second)
-	def(&p.EmergencyGrace, 500*time.Millisecond)
-	def(&p.SeedLead, 15*time.Second)
-	def(&p.HeadTimeout, 2*time.Second)
-	def(&p.GiveUp, 10*time.Second)
-	def(&p.Readahead, 5*time.Second)
-	return p
-}
+// DefaultReadahead is how much audio a reader asks the BitTorrent client for
+// ahead of where it reads.
+const DefaultReadahead = 5 * time.Second

@@ -306,7 +306,7 @@ func playFrom(r *Reader, s *Stream, speed float64, limit int64) ([]byte, error) 
 
 func checkSum(t testing.TB, name string, st Stats) {
 	t.Helper()
-	sum := st.BytesSeedHead + st.BytesSeedEmergency + st.BytesSeedBT + st.BytesPeers + st.BytesCache
+	sum := st.BytesSeedHead + st.BytesSeedEmergency + st.BytesSeedFill + st.BytesSeedBT + st.BytesPeers + st.BytesCache
 	if sum != st.Size || !st.Complete {
 		t.Errorf("%s: sources add up to %d of %d bytes (complete %v): %+v", name, sum, st.Size, st.Complete, st)
 	}
@@ -324,8 +324,8 @@ func waitComplete(t testing.TB, s *Stream, d time.Duration) {
 }
 
 func fmtStats(st Stats) string {
-	return fmt.Sprintf("head=%d emerg=%d bt=%d peers=%d cache=%d dup=%d seen=%d lead=%s",
-		st.BytesSeedHead, st.BytesSeedEmergency, st.BytesSeedBT, st.BytesPeers, st.BytesCache, st.Duplicate, st.PeersSeen, st.MaxSeedLead)
+	return fmt.Sprintf("head=%d emerg=%d fill=%d bt=%d peers=%d cache=%d dup=%d seen=%d lead=%s",
+		st.BytesSeedHead, st.BytesSeedEmergency, st.BytesSeedFill, st.BytesSeedBT, st.BytesPeers, st.BytesCache, st.Duplicate, st.PeersSeen, st.MaxSeedLead)
 }
 
 // testTracker is a minimal HTTP BitTorrent tracker: it answers each

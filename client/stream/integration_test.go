@@ -54,10 +54,13 @@ func TestHeadFromHTTPRestFromPeer(t *testing.T) {
 	if stA.BytesSeedHead != headBytes {
 		t.Errorf("A: head %d bytes, want %d", stA.BytesSeedHead, headBytes)
 	}
-	if stA.BytesSeedEmergency != stA.Size-headBytes {
-		t.Errorf("A: %d bytes past the head from the seed server, want %d", stA.BytesSeedEmergency, stA.Size-headBytes)
+	// Alone, A takes the rest from the seed server too: inside the lead
+	// as needed, beyond it as fills.
+	if past := stA.BytesSeedEmergency + stA.BytesSeedFill; past != stA.Size-headBytes {
+		t.Errorf("A: %d bytes past the head from the seed server, want %d", past, stA.Size-headBytes)
 	}
-	// 15 s of audio plus one piece, plus what a 4 KiB read can lag.
+	// Urgent seed data never runs further ahead than the lead: 15 s of
+	// audio plus one piece, plus what a 4 KiB read can lag.
 	if lim := 15*time.Second + time.Second; stA.MaxSeedLead > lim {
 		t.Errorf("A: seed data ran %s ahead of the playhead, limit %s", stA.MaxSeedLead, lim)
 	}
@@ -90,9 +93,10 @@ func TestHeadFromHTTPRestFromPeer(t *testing.T) {
 	}
 }
 
-// A seed server over BitTorrent (-PS) obeys the seed lead; a second player
+// While the seed server's HTTP side works, a player asks nothing of its
+// BitTorrent side (-PS), though it stays connected to it; a second player
 // takes the track from the first, not from the seeder.
-func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
+func TestSeederOverBitTorrentAvoidedWhileHTTPWorks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays two tracks in real time at 8x")
 	}
@@ -117,8 +121,11 @@ func TestSeederOverBitTorrentPacedAndAvoided(t *testing.T) {
 	stA := sa.Stats()
 	t.Logf("A: %s; HTTP sent %d", fmtStats(stA), seed.sent.Load())
 	checkSum(t, "A", stA)
-	if stA.BytesSeedBT == 0 {
-		t.Errorf("A: nothing from the seeder over BitTorrent")
+	if stA.BytesSeedBT != 0 {
+		t.Errorf("A: %d bytes from the seeder over BitTorrent while its HTTP side worked", stA.BytesSeedBT)
+	}
+	if stA.PeersSeen == 0 {
+		t.Errorf("A: never connected to the seeder over BitTorrent")
 	}
 	if lim := 16 * time.Second; stA.MaxSeedLead > lim {
 		t.Errorf("A: seed data ran %s ahead of the playhead, limit %s", stA.MaxSeedLead, lim)

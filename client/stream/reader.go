@@ -28,21 +28,20 @@ type Reader struct {
 }
 
 // NewReader returns a reader of the whole track with a readahead of the
-// policy's Readahead of audio at the track's bitrate. ctx bounds every read.
+// DefaultReadahead of audio at the track's bitrate. ctx bounds every read.
 // When the policy gives up, reads return its *SourceError.
 func (s *Stream) NewReader(ctx context.Context) *Reader {
 	rctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(s.failCtx, func() { cancel(context.Cause(s.failCtx)) })
 	tr := s.t.NewReader()
 	tr.SetResponsive()
-	tr.SetReadahead(int64(s.c.policy.Readahead.Seconds() * s.bps))
+	tr.SetReadahead(int64(DefaultReadahead.Seconds() * s.bps))
 	tr.SetContext(rctx)
 	r := &Reader{s: s, r: tr, ctx: rctx, cancel: cancel, stop: stop}
-	s.mu.Lock()
+	s.readersMu.Lock()
 	s.readers[r] = struct{}{}
-	s.mu.Unlock()
-	s.playhead.Store(0)
-	s.poke()
+	s.readersMu.Unlock()
+	s.post(func(o *owner) { o.playhead, o.dirty = 0, true })
 	return r
 }
 
@@ -57,15 +56,14 @@ func (r *Reader) Read(p []byte) (int, error) {
 		return 0, r.cause()
 	}
 	s := r.s
-	s.readStart.Store(time.Now().UnixNano())
-	s.reading.Store(true)
+	began := time.Now()
+	s.post(func(o *owner) { o.readWaiting = began })
 	n, err := r.r.Read(p)
-	s.reading.Store(false)
 	r.mu.Lock()
 	r.pos += int64(n)
 	pos := r.pos
 	r.mu.Unlock()
-	s.playhead.Store(pos)
+	s.post(func(o *owner) { o.readWaiting, o.playhead = time.Time{}, pos })
 	if err != nil && !errors.Is(err, io.EOF) && r.ctx.Err() != nil {
 		err = r.cause()
 	}
@@ -93,8 +91,7 @@ func (r *Reader) Seek(off int64, whence int) (int64, error) {
 	r.mu.Lock()
 	r.pos = pos
 	r.mu.Unlock()
-	r.s.playhead.Store(pos)
-	r.s.poke()
+	r.s.post(func(o *owner) { o.playhead, o.dirty = pos, true })
 	return pos, nil
 }
 
@@ -110,9 +107,9 @@ func (r *Reader) Close() error {
 		r.closed = true
 		err = r.r.Close()
 		r.readMu.Unlock()
-		r.s.mu.Lock()
+		r.s.readersMu.Lock()
 		delete(r.s.readers, r)
-		r.s.mu.Unlock()
+		r.s.readersMu.Unlock()
 	})
 	return err
 }

@@ -9,198 +9,171 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/proto"
 )
 
-// startHead fetches the head of the track from the seed server: one HTTP
-// Range request, each piece injected as soon as its bytes arrive.
-func (s *Stream) startHead() {
-	headBytes := int64(s.c.policy.Head.Seconds() * s.bps)
-	headEnd := int(min(int64(s.numPieces), max(1, (headBytes+s.pieceLen-1)/s.pieceLen)))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.head != headNone {
-		return
-	}
-	s.headEnd = headEnd
-	first := -1
-	for i := range headEnd {
-		if s.acct[i].source == srcNone {
-			first = i
-			break
-		}
-	}
-	if first < 0 || len(s.track.SeedURLs) == 0 {
-		s.head = headDone
-		if first >= 0 {
-			s.tried = append(s.tried, "the catalog lists no seed URL")
-		}
-		return
-	}
+// fetchTimeout bounds one HTTP fetch from the seed server.
+const fetchTimeout = 10 * time.Second
+
+// startFetch carries out a StartFetch: one HTTP Range request in its own
+// goroutine, each piece put into the torrent as soon as its bytes arrived.
+// The goroutine reports to the owner by events; the owner ends it with
+// cancel.
+func (o *owner) startFetch(a policy.StartFetch) {
+	s := o.s
+	o.nextID++
+	id := o.nextID
 	ctx, cancel := context.WithCancelCause(s.ctx)
-	s.head = headRunning
-	s.headCancel = cancel
-	s.headStarted = time.Now()
+	f := &fetch{Fetch: policy.Fetch{ID: id, Kind: a.Kind, First: a.First, Last: a.Last, Next: a.First, Started: time.Now()}, cancel: cancel}
+	o.fetches[id] = f
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel(nil)
-		err := s.fetchSeed(ctx, first, headEnd-1, srcSeedHead)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err == nil {
-			s.head = headDone
-			return
+		tctx, stop := context.WithTimeoutCause(ctx, fetchTimeout, fmt.Errorf("no answer in %s", fetchTimeout))
+		defer stop()
+		retry, err := s.fetchSeed(tctx, id, a)
+		if err != nil && ctx.Err() != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				err = cause // cancelled by the owner: its reason
+			}
 		}
-		cause := context.Cause(ctx)
-		if cause != nil && ctx.Err() != nil {
-			err = cause
-		}
-		if strings.HasPrefix(err.Error(), "peers delivered") {
-			s.head = headDone
-			return
-		}
-		// Slow or failed: the head and emergencies come from peers for a while.
-		s.head = headFailed
-		s.httpBadUntil = time.Now().Add(5 * s.c.policy.HeadTimeout)
-		s.c.log.Info("seed server did not deliver the head; using peers", "id", s.track.ID, "err", err)
+		s.post(func(o *owner) { o.fetchEnded(id, err, retry) })
 	}()
 }
 
-func (s *Stream) cancelHead(cause error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.headCancel != nil && s.head == headRunning {
-		s.headCancel(cause)
-		if !strings.HasPrefix(cause.Error(), "peers delivered") {
-			s.tried = append(s.tried, cause.Error())
-		}
-	}
-}
-
-// startFetch fetches pieces [first, last] from the seed server as an
-// emergency, in the background.
-func (s *Stream) startFetch(first, last int) {
-	s.mu.Lock()
-	if s.fetchBusy {
-		s.mu.Unlock()
+func (o *owner) fetchEnded(id int, err error, retry time.Duration) {
+	f, ok := o.fetches[id]
+	if !ok {
 		return
 	}
-	s.fetchBusy = true
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		ctx, cancel := context.WithTimeout(s.ctx, s.c.policy.GiveUp)
-		defer cancel()
-		err := s.fetchSeed(ctx, first, last, srcSeedEmergency)
-		s.mu.Lock()
-		s.fetchBusy = false
-		if err != nil && s.ctx.Err() == nil {
-			s.httpBadUntil = time.Now().Add(s.c.policy.HeadTimeout)
-		}
-		s.mu.Unlock()
-		s.poke()
-	}()
+	delete(o.fetches, id)
+	o.results = append(o.results, policy.Result{ID: id, Kind: f.Kind, Err: err, RetryAfter: retry})
+	o.dirty = true
+	if err != nil && !errors.Is(err, policy.ErrPeersDelivered) && !errors.Is(err, policy.ErrNotNeeded) &&
+		!errors.Is(err, policy.ErrNoSpare) && !errors.Is(err, ErrClosed) {
+		o.s.c.log.Debug("seed server fetch ended", "id", o.s.track.ID, "kind", f.Kind, "err", err)
+	}
 }
 
-// fetchSeed fetches pieces [first, last] from the first seed URL that
-// answers, injecting each piece as soon as it has arrived.
-func (s *Stream) fetchSeed(ctx context.Context, first, last int, kind source) error {
+// fetchSeed fetches the pieces from the first seed URL that answers.
+func (s *Stream) fetchSeed(ctx context.Context, id int, a policy.StartFetch) (time.Duration, error) {
 	var errs []error
 	for _, u := range s.track.SeedURLs {
-		err := s.fetchSeedURL(ctx, u, first, last, kind)
-		if err == nil {
-			return nil
+		retry, err := s.fetchSeedURL(ctx, id, u, a)
+		if err == nil || errors.Is(err, policy.ErrNoSpare) {
+			return retry, err
 		}
-		s.noteTried(fmt.Sprintf("%s: %v", u, err))
-		errs = append(errs, err)
 		if ctx.Err() != nil {
-			break
+			return 0, err
 		}
+		msg := fmt.Sprintf("%s: %v", u, err)
+		s.post(func(o *owner) { o.noteTried(msg) })
+		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
-		return errors.New("no seed URL")
+		return 0, errors.New("no seed URL")
 	}
-	return errors.Join(errs...)
+	return 0, errors.Join(errs...)
 }
 
-func (s *Stream) fetchSeedURL(ctx context.Context, url string, first, last int, kind source) error {
-	start := int64(first) * s.pieceLen
-	end := min(int64(last+1)*s.pieceLen, s.size) // exclusive
+func (s *Stream) fetchSeedURL(ctx context.Context, id int, url string, a policy.StartFetch) (time.Duration, error) {
+	start := int64(a.First) * s.pieceLen
+	end := min(int64(a.Last+1)*s.pieceLen, s.size) // exclusive
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return fmt.Errorf("bad seed URL: %w", err)
+		return 0, fmt.Errorf("bad seed URL: %w", err)
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, end-1))
+	kind := proto.FetchUrgent
+	if !a.Kind.Urgent() {
+		kind = proto.FetchFill
+	}
+	req.Header.Set(proto.HeaderFetch, kind)
 	resp, err := s.c.http.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
+	if v := resp.Header.Get(proto.HeaderSeedSpare); v != "" {
+		spare := -1.0
+		if v == proto.SpareUnlimited {
+			spare = 1e18
+		} else if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+			spare = n
+		}
+		at := time.Now()
+		s.post(func(o *owner) { o.spare, o.spareAt = spare, at })
+	}
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
 		rs, re, total, err := parseContentRange(resp.Header.Get("Content-Range"))
 		if err != nil {
-			return fmt.Errorf("status %s: %w", resp.Status, err)
+			return 0, fmt.Errorf("status %s: %w", resp.Status, err)
 		}
 		if rs != start || re < end-1 || (total >= 0 && total != s.size) {
-			return fmt.Errorf("status %s: Content-Range %q does not match bytes %d-%d of %d",
+			return 0, fmt.Errorf("status %s: Content-Range %q does not match bytes %d-%d of %d",
 				resp.Status, resp.Header.Get("Content-Range"), start, end-1, s.size)
 		}
 	case http.StatusOK:
 		// A server that ignores Range sends the whole file: usable from 0 only.
 		if start != 0 {
-			return fmt.Errorf("status %s: the server ignored the Range request", resp.Status)
+			return 0, fmt.Errorf("status %s: the server ignored the Range request", resp.Status)
 		}
+	case http.StatusServiceUnavailable:
+		if kind == proto.FetchFill {
+			retry := time.Second
+			if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+				retry = time.Duration(n) * time.Second
+			}
+			return retry, fmt.Errorf("status %s: %w", resp.Status, policy.ErrNoSpare)
+		}
+		return 0, fmt.Errorf("status %s", resp.Status)
 	default:
-		return fmt.Errorf("status %s", resp.Status)
+		return 0, fmt.Errorf("status %s", resp.Status)
 	}
-	for i := first; i <= last; i++ {
+	src := sourceOf(a.Kind)
+	for i := a.First; i <= a.Last; i++ {
 		buf := make([]byte, s.pieceSize(i))
 		n, err := io.ReadFull(resp.Body, buf)
-		s.noteHTTP(i, int64(n))
+		s.post(func(o *owner) { o.httpBytes(i, int64(n)) })
 		if err != nil {
 			if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-				return cause
+				return 0, cause
 			}
-			return fmt.Errorf("reading piece %d: %w", i, err)
+			return 0, fmt.Errorf("reading piece %d: %w", i, err)
 		}
-		if err := s.inject(ctx, i, buf, kind); err != nil {
-			return err
+		if err := s.inject(ctx, i, buf, src); err != nil {
+			return 0, err
 		}
-		if s.allComplete(i+1, last) {
-			return nil // peers delivered the rest of the range
-		}
+		arrived := time.Now()
+		s.post(func(o *owner) {
+			if f, ok := o.fetches[id]; ok {
+				f.Next, f.Arrived = i+1, arrived
+				o.dirty = true
+			}
+		})
 	}
-	return nil
+	return 0, nil
 }
 
-func (s *Stream) allComplete(from, to int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := from; i <= to; i++ {
-		if s.acct[i].source == srcNone {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *Stream) noteHTTP(i int, n int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lastProgress = time.Now()
-	a := &s.acct[i]
+func (o *owner) httpBytes(i int, n int64) {
+	o.lastProgress = time.Now()
+	a := &o.acct[i]
 	if a.source != srcNone {
-		s.duplicate += n
+		o.duplicate += n
 		return
 	}
 	a.fromHTTP += n
 }
 
-// inject writes a piece fetched over HTTP into the torrent and verifies it,
-// unless it is already complete (writing a complete piece is wasted at best).
-func (s *Stream) inject(ctx context.Context, i int, buf []byte, kind source) error {
+// inject writes a piece fetched over HTTP into the torrent and has the
+// BitTorrent client verify it, unless it is already complete (writing a
+// complete piece is wasted at best). The owner learns the outcome from the
+// piece-state subscription.
+func (s *Stream) inject(ctx context.Context, i int, buf []byte, src source) error {
 	c := s.c
 	c.lifeMu.RLock()
 	defer c.lifeMu.RUnlock()
@@ -209,41 +182,15 @@ func (s *Stream) inject(ctx context.Context, i int, buf []byte, kind source) err
 	}
 	p := s.t.Piece(i)
 	if p.State().Complete {
-		// Completed by a peer; its completion event attributes it.
-		return nil
+		return nil // a peer was first; its completion is attributed to it
 	}
-	s.mu.Lock()
-	if s.acct[i].source != srcNone {
-		s.mu.Unlock()
-		return nil
-	}
-	s.acct[i].injecting = kind
-	s.mu.Unlock()
-	ok, err := s.writeAndVerify(ctx, i, buf)
-	s.mu.Lock()
-	s.acct[i].injecting = srcNone
-	if ok {
-		s.attributeLocked(i, kind)
-	} else if err == nil {
-		s.hashFailures++
-	}
-	s.mu.Unlock()
-	if !ok && p.State().Complete {
-		// A peer completed it while the injection failed or was cancelled.
-		s.onPieceComplete(i)
-	}
-	s.poke()
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("piece %d failed verification", i)
-	}
-	return nil
-}
-
-func (s *Stream) writeAndVerify(ctx context.Context, i int, buf []byte) (bool, error) {
-	p := s.t.Piece(i)
+	s.post(func(o *owner) {
+		a := &o.acct[i]
+		if a.source == srcNone {
+			a.inject, a.injectKind, a.hashSeen = injWriting, src, false
+			o.pieces[i].Checking = true
+		}
+	})
 	sp := p.Storage()
 	write := sp.WriteAt
 	if fp, ok := sp.PieceImpl.(*fbPiece); ok {
@@ -251,28 +198,27 @@ func (s *Stream) writeAndVerify(ctx context.Context, i int, buf []byte) (bool, e
 		// the check would leave their bytes in a "complete" piece.
 		write = func(b []byte, _ int64) (int, error) { return fp.writeWhole(b) }
 	}
-	if _, err := write(buf, 0); err != nil {
-		return false, fmt.Errorf("writing piece %d: %w", i, err)
+	_, err := write(buf, 0)
+	if err == nil {
+		err = p.VerifyDataContext(ctx)
 	}
-	if err := p.VerifyDataContext(ctx); err != nil {
-		return false, fmt.Errorf("verifying piece %d: %w", i, err)
+	s.post(func(o *owner) {
+		a := &o.acct[i]
+		switch {
+		case a.source != srcNone || a.inject == injNone:
+		case err != nil:
+			a.inject = injNone
+			o.pieces[i].Checking = false
+			o.duplicate += a.fromHTTP
+			a.fromHTTP = 0
+		default:
+			a.inject = injVerifying
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("piece %d: %w", i, err)
 	}
-	// VerifyData returns a little before the piece is marked complete.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st := p.State()
-		if !st.Hashing && !st.QueuedForHash && !st.Marking {
-			return st.Complete, nil
-		}
-		if time.Now().After(deadline) {
-			return false, fmt.Errorf("piece %d: verification did not settle", i)
-		}
-		select {
-		case <-ctx.Done():
-			return false, context.Cause(ctx)
-		case <-time.After(time.Millisecond):
-		}
-	}
+	return nil
 }
 
 // parseContentRange parses "bytes first-last/total" (total may be "*",

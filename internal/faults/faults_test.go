@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -75,6 +76,153 @@ func TestSeederDiesOnceSwarmHoldsEveryPiece(t *testing.T) {
 	itest.SamePCM(t, "player A", itest.WAVPCM(t, wavA), want)
 	itest.SamePCM(t, "player B", itest.WAVPCM(t, wavB), want)
 	itest.SamePCM(t, "player C", itest.WAVPCM(t, wavC), want)
+}
+
+// 8. The seeder dies before the swarm holds every piece: eight players
+// start 3 s apart on one 40 s track, playing in real time, and the seeder,
+// capped at 4x the track's bitrate, is killed (SIGKILL) at the moment its
+// cap would have let it send 1.5x the file, counted from the first
+// player's start. The cap left spare upload beyond what the players'
+// leads asked for, so a policy that spends the seed's spare upload on the
+// pieces no listener holds yet gets every piece out of the seed in time
+// and every player, those that start after the seeder died too, plays the
+// whole track from peers with no underrun and the exact PCM. A policy that
+// only fetches inside each player's 15 s lead leaves the tail on the seed
+// alone, and every player stalls at the first piece only the seed had.
+func TestSeederDiesBeforeSwarmHoldsEveryPiece(t *testing.T) {
+	const (
+		players = 8
+		seconds = 40
+		stagger = 3 * time.Second
+		capX    = 4   // the seed's upload cap, in multiples of the bitrate
+		sentX   = 1.5 // what the cap lets the seed send before it dies, in track sizes
+		title   = "Half Seeded"
+	)
+	lib := t.TempDir()
+	path := makeTrack(t, lib, title, seconds)
+	want := itest.RefPCM(t, path)
+
+	// The cap follows from the catalog's bitrate, known once the track is
+	// published: a first, uncapped seeder publishes it and is stopped.
+	probe := newEnv(t, lib, 1, itest.SwarmOptions{})
+	tr0 := probe.TrackByTitle(title)
+	probe.Seeder.Stop(10 * time.Second)
+	probe.Tracker.Stop(10 * time.Second)
+	if tr0.Codec != "flac" || tr0.Bitrate <= 0 || tr0.Size <= 0 {
+		t.Fatalf("catalog entry %+v: want a flac track with a bitrate and a size", tr0)
+	}
+	rate := capX * tr0.Bitrate / 8 // bytes per second
+	e := newEnv(t, lib, 1, itest.SwarmOptions{UploadRate: rate})
+	tr := e.TrackByTitle(title)
+	if tr.ID != tr0.ID || tr.Bitrate != tr0.Bitrate || tr.Size != tr0.Size {
+		t.Fatalf("the capped seeder published %+v, the first %+v", tr, tr0)
+	}
+	// Fixed up front: a seed that sends less does not live longer.
+	kill := time.Duration(sentX * float64(tr.Size) / float64(rate) * float64(time.Second))
+	// Every player stays in the swarm until the last one has finished.
+	linger := time.Duration(players-1)*stagger + seconds*time.Second
+	t.Logf("track: %d bytes, %d bit/s, %.1f s; seed cap %d B/s; seeder killed %v after the first player's start",
+		tr.Size, tr.Bitrate, tr.DurationS, rate, kill)
+
+	wavs := make([]string, players)
+	procs := make([]*itest.Proc, players)
+	starts := make([]time.Time, players)
+	killed := false
+	var t0 time.Time
+	for i := 0; i < players || !killed; {
+		next := t0.Add(time.Duration(i) * stagger)
+		if !killed && i > 0 && (i == players || !next.Before(t0.Add(kill))) {
+			time.Sleep(time.Until(t0.Add(kill)))
+			up := e.SeederUpload()
+			e.Seeder.Signal(syscall.SIGKILL)
+			<-e.Seeder.Done()
+			killed = true
+			t.Logf("seeder killed at +%v having uploaded %d bytes (%.2fx the track; the cap allowed %.2fx)",
+				time.Since(t0).Round(100*time.Millisecond), up, float64(up)/float64(tr.Size), sentX)
+			for j := range i {
+				if ps := progressLines(procs[j].Stderr()); len(ps) > 0 {
+					p := ps[len(ps)-1]
+					t.Logf("  player %d at the kill: %v %s, seed %d, peers %d, %d peers", j+1, p.pos, p.state, p.seed, p.peers, p.listeners)
+				}
+			}
+			continue
+		}
+		if i > 0 {
+			time.Sleep(time.Until(next))
+		}
+		wavs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("p%d.wav", i+1))
+		starts[i] = time.Now()
+		if i == 0 {
+			t0 = starts[0]
+		}
+		procs[i] = e.Play(t.TempDir(), "--output", "wav:"+wavs[i], "--linger", linger.String(), tr.ID)
+		i++
+	}
+
+	// Each player has the track's length and 30 s of slack from its start.
+	reports := make([]*itest.Report, players)
+	for i, p := range procs {
+		name := fmt.Sprintf("player %d", i+1)
+		deadline := starts[i].Add(seconds*time.Second + 30*time.Second)
+		for reports[i] == nil {
+			if rs := itest.ParseReports(t, p.Stdout()); len(rs) > 0 {
+				reports[i] = &rs[0]
+				break
+			}
+			at := ""
+			if ps := progressLines(p.Stderr()); len(ps) > 0 {
+				at = fmt.Sprintf(" (last progress line at %v, %s)", ps[len(ps)-1].pos, ps[len(ps)-1].state)
+			}
+			select {
+			case <-p.Done():
+				if rs := itest.ParseReports(t, p.Stdout()); len(rs) > 0 {
+					reports[i] = &rs[0]
+					break
+				}
+				t.Errorf("%s: exit %d without a report%s: %s", name, p.Cmd.ProcessState.ExitCode(), at, lastLine(p.Stderr()))
+			case <-time.After(time.Until(deadline)):
+				t.Errorf("%s: no report %v after its start%s: %s", name, time.Since(starts[i]).Round(time.Second), at, lastLine(p.Stderr()))
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+			break
+		}
+		if r := reports[i]; r != nil {
+			t.Logf("%s (started +%v): %s", name, starts[i].Sub(t0).Round(100*time.Millisecond), r)
+			if math.Abs(r.PlayedS-tr.DurationS) > 0.1 {
+				t.Errorf("%s: played %.2f s of a %.2f s track", name, r.PlayedS, tr.DurationS)
+			}
+			if r.Underruns != 0 {
+				t.Errorf("%s: %d underruns (%.0f ms)", name, r.Underruns, r.UnderrunMs)
+			}
+			if got := r.NetworkBytes() + r.BytesCache; got != tr.Size {
+				t.Errorf("%s: counters add up to %d bytes, the track has %d", name, got, tr.Size)
+			}
+		}
+	}
+	// All still lingering: stop them together, 10 s for all.
+	for i, p := range procs {
+		if reports[i] != nil {
+			p.Signal(syscall.SIGTERM)
+		}
+	}
+	stopBy := time.Now().Add(10 * time.Second)
+	for i, p := range procs {
+		if reports[i] == nil {
+			continue
+		}
+		name := fmt.Sprintf("player %d", i+1)
+		if code, err := p.Wait(time.Until(stopBy)); err != nil || code != 0 {
+			t.Errorf("%s: exit %d after SIGTERM while lingering (%v)", name, code, err)
+		}
+		itest.SamePCM(t, name, itest.WAVPCM(t, wavs[i]), want)
+	}
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // 2. A serving peer is killed (SIGKILL) while a player is downloading from

@@ -8,24 +8,37 @@
 #       short tagged fixtures: sine sweeps, noise, speech; mono and stereo;
 #       44.1 and 48 kHz; mp3 CBR 320k/128k and VBR (lame -V2, Xing/LAME
 #       header), flac, ogg/vorbis, wav.
-#   scripts/make-fixtures.sh --library N [--seconds S] OUTDIR
+#   scripts/make-fixtures.sh --library N [--seconds S] [--bitrate KBPS] OUTDIR
 #       N tagged music-like tracks (synthesized chords and arpeggios), several
 #       artists and albums, a mix of mp3, flac and ogg, each with a distinct
 #       title/artist/album; in OUTDIR/<artist>/<album>/NN - <title>.<ext>.
+#       The mp3s are lame -V 4 (VBR) unless --bitrate KBPS asks for CBR at
+#       KBPS kbit/s (lame -b KBPS --cbr; 32 to 320, an MPEG-1 layer III
+#       rate); those are named NN - <title> [KBPSk].mp3, so a file of another
+#       bitrate (or a VBR one) in OUTDIR is never mistaken for it.
 set -euo pipefail
 
 library=0
 seconds=20
+bitrate=""
 while (($#)); do
 	case "$1" in
 	--library) library=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	--bitrate) bitrate=$2; shift 2 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	--*) echo "make-fixtures: unknown flag $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
 done
-(($# == 1)) || { echo "usage: make-fixtures.sh [--library N [--seconds S]] OUTDIR" >&2; exit 2; }
+(($# == 1)) || { echo "usage: make-fixtures.sh [--library N [--seconds S] [--bitrate KBPS]] OUTDIR" >&2; exit 2; }
+if [[ -n $bitrate ]]; then
+	((library > 0)) || { echo "make-fixtures: --bitrate goes with --library" >&2; exit 2; }
+	case " 32 40 48 56 64 80 96 112 128 160 192 224 256 320 " in
+	*" $bitrate "*) ;;
+	*) echo "make-fixtures: --bitrate $bitrate: want an MPEG-1 layer III rate in kbit/s (32 40 48 56 64 80 96 112 128 160 192 224 256 320)" >&2; exit 2 ;;
+	esac
+fi
 out=$1
 mkdir -p "$out"
 for p in ffmpeg lame flac oggenc espeak-ng sox; do
@@ -114,8 +127,12 @@ make_library() {
 		local title="${words[i % ${#words[@]}]} ${words[(i * 7 + 3) % ${#words[@]}]} $((i + 1))"
 		local ext=${exts[i % 3]}
 		local dir="$out/$artist/$album"
+		# A CBR mp3 carries its bitrate in its name: "a file that is
+		# already there is kept" must not keep one of another bitrate.
+		local suffix=""
+		[[ $ext == mp3 && -n $bitrate ]] && suffix=" [${bitrate}k]"
 		local dest
-		dest=$(printf '%s/%02d - %s.%s' "$dir" $((i + 1)) "$title" "$ext")
+		dest=$(printf '%s/%02d - %s%s.%s' "$dir" $((i + 1)) "$title" "$suffix" "$ext")
 		[[ -s "$dest" ]] && continue
 		mkdir -p "$dir"
 		local r=${roots[i % ${#roots[@]}]}
@@ -136,7 +153,13 @@ make_library() {
 		local expr="$left|$right" esc='\,'
 		pcm "lib" 44100 2 "$secs" "aevalsrc=${expr//,/$esc}:s=44100:d=$secs"
 		case $ext in
-		mp3) encode "$tmp/lib.wav" "$dest" "$title" "$artist" "$album" -V 4 ;;
+		mp3)
+			if [[ -n $bitrate ]]; then
+				encode "$tmp/lib.wav" "$dest" "$title" "$artist" "$album" -b "$bitrate" --cbr
+			else
+				encode "$tmp/lib.wav" "$dest" "$title" "$artist" "$album" -V 4
+			fi
+			;;
 		flac) encode "$tmp/lib.wav" "$dest" "$title" "$artist" "$album" -5 ;;
 		ogg) encode "$tmp/lib.wav" "$dest" "$title" "$artist" "$album" -q 4 ;;
 		esac

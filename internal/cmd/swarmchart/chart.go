@@ -17,6 +17,7 @@ import (
 var (
 	colSeedHead      = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
 	colSeedEmergency = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
+	colSeedFill      = color.RGBA{R: 0xe6, G: 0xab, B: 0x02, A: 0xff}
 	colSeedBT        = color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}
 	colPeers         = color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}
 	colCache         = color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}
@@ -129,6 +130,7 @@ func barsPlot(run Run) (*plot.Plot, error) {
 	}{
 		{"seed head (HTTP)", colSeedHead, func(r Report) int64 { return r.BytesSeedHead }},
 		{"seed emergency (HTTP)", colSeedEmergency, func(r Report) int64 { return r.BytesSeedEmergency }},
+		{"seed fill (HTTP)", colSeedFill, func(r Report) int64 { return r.BytesSeedFill }},
 		{"seed over BitTorrent", colSeedBT, func(r Report) int64 { return r.BytesSeedBT }},
 		{"peers", colPeers, func(r Report) int64 { return r.BytesPeers }},
 		{"cache", colCache, func(r Report) int64 { return r.BytesCache }},

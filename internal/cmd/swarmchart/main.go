@@ -1,9 +1,11 @@
 // Command swarmchart turns the run directories that scripts/bench-swarm.sh
 // writes into the benchmark's Markdown table (on stdout) and its chart (a
 // PNG): the seed server's and the peers' upload rate over time, and per
-// player a stacked bar of the bytes it received by source.
+// player a stacked bar of the bytes it received by source (seed head,
+// emergency and fill over HTTP, seed over BitTorrent, peers, cache); and,
+// with -summary, the figures as JSON (see SummaryFile).
 //
-//	swarmchart -run OUT/p2p [-baseline OUT/baseline] [-png FILE]
+//	swarmchart -run OUT/p2p [-baseline OUT/baseline] [-png FILE] [-summary FILE]
 //
 // A run directory holds meta.json (the seeder's and tracker's counters and
 // /proc figures the script measured), players.tsv (index, start offset,
@@ -15,23 +17,25 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"gonum.org/v1/plot/vg"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "swarmchart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("swarmchart", flag.ContinueOnError)
 	runDir := fs.String("run", "", "the peer-to-peer run's directory (required)")
 	baseDir := fs.String("baseline", "", "the baseline run's directory (optional)")
 	pngPath := fs.String("png", "", "write the chart to this PNG file")
+	summaryPath := fs.String("summary", "", "write the figures as JSON to this file")
 	width := fs.Float64("width", 900, "chart width in points")
 	height := fs.Float64("height", 820, "chart height in points")
 	if err := fs.Parse(args); err != nil {
@@ -52,22 +56,34 @@ func run(args []string) error {
 		}
 		base = &b
 	}
-	if err := WriteTable(os.Stdout, r, base); err != nil {
+	if err := WriteTable(stdout, r, base); err != nil {
 		return err
+	}
+	if *summaryPath != "" {
+		if err := writeFile(*summaryPath, func(w io.Writer) error { return WriteSummary(w, r, base) }); err != nil {
+			return err
+		}
 	}
 	if *pngPath == "" {
 		return nil
 	}
-	f, err := os.Create(*pngPath)
+	return writeFile(*pngPath, func(w io.Writer) error {
+		return WriteChart(w, r, base, vg.Length(*width), vg.Length(*height))
+	})
+}
+
+// writeFile creates path and fills it with write.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("creating chart: %w", err)
+		return fmt.Errorf("creating %s: %w", path, err)
 	}
-	if err := WriteChart(f, r, base, vg.Length(*width), vg.Length(*height)); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing chart: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -176,11 +176,12 @@ func loadSamples(path string) ([]Sample, error) {
 
 // Summary holds a run's figures as the table shows them.
 type Summary struct {
-	Started, Finished    int // players started; players that exited 0 with a report
+	Started, Finished    int // players started; players that played the track to its end and exited 0
 	TTFAp50, TTFAp95     float64
-	TTFAmax              float64
-	WithUnderrun         int // playbacks (reports) with at least one underrun
-	Playbacks            int // reports
+	TTFAmax              float64 // over the players that produced a report (their first)
+	WithUnderrun         int     // playbacks (reports) with at least one underrun
+	PlayersWithUnderrun  int     // players with a report with at least one underrun
+	Playbacks            int     // reports
 	UnderrunS            float64
 	SeedServer           int64 // the seeder's own HTTP + BitTorrent upload
 	Network              int64 // bytes players received over the network (their reports, cache excluded)
@@ -190,6 +191,25 @@ type Summary struct {
 	PeakSeedRate         float64 // bytes/s over the rate window
 	PeakPeerRate         float64
 	SeedShare, PeerShare float64 // of Network
+	// What the players' reports say they took from the seed server, by
+	// route: heads, emergency pieces and fill over HTTP, pieces over
+	// BitTorrent. SeedServer minus their sum is what the seeder sent that no
+	// player counted.
+	SeedHead, SeedEmergency, SeedFill, SeedBT int64
+}
+
+// SeedReported is the seed-server bytes the players' reports count.
+func (s Summary) SeedReported() int64 { return s.SeedHead + s.SeedEmergency + s.SeedFill + s.SeedBT }
+
+// finishedTolerance is how far short of the track's length a report's
+// played_s may be for the player to have played it to its end: 2 % of the
+// track, at least 1 s.
+func finishedTolerance(trackSeconds float64) float64 { return max(1, 0.02*trackSeconds) }
+
+// playedToEnd says whether a report played the whole track (any report does
+// when the run does not know the track's length).
+func playedToEnd(rep Report, trackSeconds float64) bool {
+	return trackSeconds <= 0 || rep.PlayedS >= trackSeconds-finishedTolerance(trackSeconds)
 }
 
 // rateWindow is how many sample intervals a plotted rate averages over.
@@ -200,18 +220,31 @@ func Summarize(r Run) Summary {
 	s := Summary{Started: len(r.Players)}
 	var ttfa []float64
 	for _, p := range r.Players {
-		if p.ExitCode == 0 && len(p.Reports) > 0 {
-			s.Finished++
-		}
+		done, underrun := false, false
 		for _, rep := range p.Reports {
 			s.Playbacks++
-			ttfa = append(ttfa, rep.TTFAms)
 			if rep.Underruns > 0 {
 				s.WithUnderrun++
+				underrun = true
 			}
+			done = done || playedToEnd(rep, r.Meta.TrackSeconds)
 			s.UnderrunS += rep.UnderrunMs / 1000
 			s.Network += rep.NetworkBytes()
 			s.Peers += rep.BytesPeers
+			s.SeedHead += rep.BytesSeedHead
+			s.SeedEmergency += rep.BytesSeedEmergency
+			s.SeedFill += rep.BytesSeedFill
+			s.SeedBT += rep.BytesSeedBT
+		}
+		if len(p.Reports) > 0 {
+			// The benchmark's players play one track each.
+			ttfa = append(ttfa, p.Reports[0].TTFAms)
+		}
+		if p.ExitCode == 0 && done {
+			s.Finished++
+		}
+		if underrun {
+			s.PlayersWithUnderrun++
 		}
 	}
 	slices.Sort(ttfa)

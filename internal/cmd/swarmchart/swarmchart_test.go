@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +13,9 @@ import (
 )
 
 // writeRun writes a run directory the way bench-swarm.sh does: n players,
-// player i with ttfa (i+1)*10 ms, one underrun for player 3, and samples in
-// which the seed server uploads 1000 B/s and the peers 4000 B/s.
+// player i with ttfa (i+1)*10 ms, one underrun for player 3, 100000 network
+// bytes each (heads 7000, emergency 1000, fill 2000, peers 90000), and
+// samples in which the seed server uploads 1000 B/s and the peers 4000 B/s.
 func writeRun(t *testing.T, n int, seedHTTP, seedBT int64) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -33,7 +36,7 @@ func writeRun(t *testing.T, n int, seedHTTP, seedBT int64) string {
 			underruns, ms = 1, 250
 		}
 		write(fmt.Sprintf("player-%d.json", i), fmt.Sprintf(
-			`{"track":"ab","ttfa_ms":%d,"underruns":%d,"underrun_ms":%d,"bytes_seed_head":10000,"bytes_seed_emergency":0,"bytes_seed_bt":0,"bytes_peers":90000,"bytes_cache":5,"peers_seen":3,"played_s":60}`+"\n",
+			`{"track":"ab","ttfa_ms":%d,"underruns":%d,"underrun_ms":%d,"bytes_seed_head":7000,"bytes_seed_emergency":1000,"bytes_seed_bt":0,"bytes_seed_fill":2000,"bytes_peers":90000,"bytes_cache":5,"peers_seen":3,"played_s":60}`+"\n",
 			(i)*10, underruns, ms))
 	}
 	write("players.tsv", tsv.String())
@@ -68,6 +71,9 @@ func TestSummarize(t *testing.T) {
 	if s.SeedServer != 200000 || s.SeedShare != 0.1 {
 		t.Errorf("seed server %d share %v, want 200000 and 0.1", s.SeedServer, s.SeedShare)
 	}
+	if s.SeedHead != 20*7000 || s.SeedEmergency != 20*1000 || s.SeedFill != 20*2000 || s.SeedBT != 0 || s.SeedReported() != 200000 {
+		t.Errorf("seed bytes by route: head %d emergency %d fill %d bt %d", s.SeedHead, s.SeedEmergency, s.SeedFill, s.SeedBT)
+	}
 	if s.AnnouncesPerS != 0.5 {
 		t.Errorf("announces/s = %v", s.AnnouncesPerS)
 	}
@@ -92,7 +98,8 @@ func TestTableAndChart(t *testing.T) {
 	for _, want := range []string{
 		"| players finished / started | 20 / 20 | 20 / 20 |",
 		"100 / 190 / 200 ms",
-		"195.3 KiB (10.0 %)",      // seed server, peer-to-peer
+		"195.3 KiB (10.0 %)", // seed server, peer-to-peer
+		"| 7.0 % / 1.0 % / 2.0 % / 0.0 %; 0.0 % uncounted | 7.0 % / 1.0 % / 2.0 % / 0.0 %; 90.0 % uncounted |", // by route
 		"1.9 MiB (100.0 %)",       // seed server, baseline
 		"| 10.0× |",               // baseline ÷ peer-to-peer
 		"5.0 % (1 of 20)",         // playbacks with an underrun
@@ -144,5 +151,110 @@ func TestLoadRunErrors(t *testing.T) {
 	}
 	if s := Summarize(r); s.Started != 2 || s.Finished != 1 {
 		t.Errorf("started %d finished %d, want 2 and 1", s.Started, s.Finished)
+	}
+}
+
+// A player finished when it exited 0 with a report that played the track to
+// its end; one that stopped short or failed only started.
+func TestFinished(t *testing.T) {
+	dir := writeRun(t, 4, 1, 1)
+	// Player 2 stopped 5 s short of the 60 s track; player 3 failed after a
+	// whole report; player 4 is within the tolerance (1.2 s for 60 s).
+	edit := func(name, old, new string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), old) {
+			t.Fatalf("%s lacks %q", name, old)
+		}
+		if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit("player-2.json", `"played_s":60`, `"played_s":55`)
+	edit("players.tsv", "3 6.0 0", "3 6.0 1")
+	edit("player-4.json", `"played_s":60`, `"played_s":59.1`)
+	r, err := LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := Summarize(r); s.Started != 4 || s.Finished != 2 {
+		t.Errorf("started %d finished %d, want 4 and 2", s.Started, s.Finished)
+	}
+}
+
+// summary.json: exactly the keys bench-swarm.sh documents, the baseline null
+// without a baseline run.
+func TestSummaryJSON(t *testing.T) {
+	p2p := writeRun(t, 20, 150000, 50000)
+	base := writeRun(t, 20, 1500000, 500000)
+	// A baseline player with an underrun on a second playback too: players
+	// with an underrun, not playbacks, are counted.
+	if err := os.WriteFile(filepath.Join(base, "player-3.json"), []byte(
+		`{"track":"ab","ttfa_ms":30,"underruns":2,"underrun_ms":500,"bytes_seed_head":100000,"played_s":60}`+"\n"+
+			`{"track":"cd","ttfa_ms":35,"underruns":1,"underrun_ms":100,"bytes_seed_fill":100000,"played_s":60}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := func(path string) map[string]any {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("summary is not JSON: %v\n%s", err, b)
+		}
+		return m
+	}
+	keys := []string{"started", "finished", "playbacks_with_underrun", "seed_share", "ttfa_p50_ms", "ttfa_p95_ms", "peer_wire_bytes", "peer_counted_bytes"}
+	check := func(name string, got any, want map[string]float64) {
+		t.Helper()
+		m, ok := got.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: %v is not an object", name, got)
+		}
+		if len(m) != len(keys) {
+			t.Errorf("%s has %d keys, want %d: %v", name, len(m), len(keys), m)
+		}
+		for _, k := range keys {
+			if v, ok := m[k].(float64); !ok || v != want[k] {
+				t.Errorf("%s.%s = %v, want %v", name, k, m[k], want[k])
+			}
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "summary.json")
+	var table bytes.Buffer
+	if err := run([]string{"-run", p2p, "-baseline", base, "-summary", out}, &table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "| players finished / started |") {
+		t.Errorf("no table on stdout:\n%s", table.String())
+	}
+	m := load(out)
+	if len(m) != 2 {
+		t.Errorf("summary has keys %v, want peer_to_peer and baseline", m)
+	}
+	check("peer_to_peer", m["peer_to_peer"], map[string]float64{
+		"started": 20, "finished": 20, "playbacks_with_underrun": 1, "seed_share": 0.1,
+		"ttfa_p50_ms": 100, "ttfa_p95_ms": 190, "peer_wire_bytes": 40000, "peer_counted_bytes": 20 * 90000,
+	})
+	// Baseline: player 3's two reports count once; its seed bytes (200000,
+	// fill included) are network bytes; its ttfa is its first report's.
+	check("baseline", m["baseline"], map[string]float64{
+		"started": 20, "finished": 20, "playbacks_with_underrun": 1, "seed_share": 2000000.0 / (19*100000 + 200000),
+		"ttfa_p50_ms": 100, "ttfa_p95_ms": 190, "peer_wire_bytes": 40000, "peer_counted_bytes": 19 * 90000,
+	})
+
+	if err := run([]string{"-run", p2p, "-summary", out}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	m = load(out)
+	if b, ok := m["baseline"]; !ok || b != nil {
+		t.Errorf("without a baseline: baseline = %v (present %v), want null", b, ok)
 	}
 }

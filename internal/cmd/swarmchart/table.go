@@ -51,6 +51,12 @@ func WriteTable(w io.Writer, run Run, baseline *Run) error {
 		func(s Summary, _ Meta) string {
 			return fmt.Sprintf("%s (%s)", sizeText(float64(s.SeedServer)), pct(float64(s.SeedServer), float64(s.Network)))
 		})
+	row("seed-server bytes by route (players' reports: heads / emergency / fill over HTTP / BitTorrent; the rest no player counted), share of network bytes", "",
+		func(s Summary, _ Meta) string {
+			n := float64(s.Network)
+			return fmt.Sprintf("%s / %s / %s / %s; %s uncounted", pct(float64(s.SeedHead), n), pct(float64(s.SeedEmergency), n),
+				pct(float64(s.SeedFill), n), pct(float64(s.SeedBT), n), pct(float64(s.SeedServer-s.SeedReported()), n))
+		})
 	row("bytes from peers (players' reports), share of network bytes", "", func(s Summary, _ Meta) string {
 		return fmt.Sprintf("%s (%s)", sizeText(float64(s.Peers)), pct(float64(s.Peers), float64(s.Network)))
 	})

@@ -2,8 +2,8 @@
 # The swarm benchmark: how much of the bandwidth the listeners carry.
 #
 #   scripts/bench-swarm.sh [--players 20] [--window 60s] [--linger 30s]
-#                          [--seed-cap 4x] [--player-cap 2x] [--track-seconds 60]
-#                          [--baseline-seed-cap none] [--no-baseline]
+#                          [--seed-cap 4x] [--player-cap 2x] [--track-seconds 180]
+#                          [--bitrate 160] [--baseline-seed-cap none] [--no-baseline]
 #                          [--out DIR] [--peertune BIN]
 #
 # On loopback: a tracker, one seeder capped at --seed-cap (a multiple of the
@@ -11,7 +11,8 @@
 # headless players (`peertune play --json --output null`, paced to real time,
 # each with its own cache, capped at --player-cap, lingering --linger after
 # the track) that start evenly spread over --window, all on the same track of
-# --track-seconds (an mp3 from scripts/make-fixtures.sh).
+# --track-seconds at --bitrate kbit/s (a CBR mp3 from scripts/make-fixtures.sh
+# --bitrate; an MPEG-1 layer III rate such as 128, 160 or 192).
 #
 # The baseline is the same schedule with peer-to-peer impossible: the seeder
 # serves --players copies of the track that differ only in their title tag,
@@ -36,17 +37,32 @@
 #   - peak RSS (VmHWM) and CPU time (utime+stime) of the seeder (read just
 #     before it is stopped) and of player 1 (last sample before it exits).
 # Then internal/cmd/swarmchart prints the Markdown table and writes the
-# chart: OUT/swarm.png (OUT/table.md holds the table).
+# chart, OUT/swarm.png, and OUT/summary.json (OUT/table.md holds the table):
+#   {"peer_to_peer": S, "baseline": S, or null with --no-baseline}, where S is
+#   {"started": n, "finished": n, "playbacks_with_underrun": n,
+#    "seed_share": x, "ttfa_p50_ms": x, "ttfa_p95_ms": x,
+#    "peer_wire_bytes": n, "peer_counted_bytes": n}:
+#   finished: players that exited 0 with a report whose played_s falls at
+#   most 2 % (and at least 1 s) short of the track's length;
+#   playbacks_with_underrun:
+#   players with a report with underruns > 0; seed_share: the seeder's own
+#   upload (HTTP + BitTorrent, end minus start) over the network bytes the
+#   players' reports count (cache excluded; above 1 when the seeder sent
+#   more than they counted); ttfa: nearest-rank percentiles (the value at
+#   rank ceil(p/100 * n)) over the players that produced a report, as in the
+#   table; peer_wire_bytes: the ss sampler's last total; peer_counted_bytes:
+#   the sum of the players' bytes_peers.
 #
-# Bounded: every player is killed if it has not exited by its start + track
-# + linger + 90 s; the default run, baseline included, takes about 5 minutes
-# plus the build. Everything it starts is stopped on exit; without --out its
-# temporary directory is removed.
+# Bounded: every player is stopped if it has not exited by its own start +
+# track + linger + 60 s (and killed 10 s later); the default run, baseline
+# included, takes about 10 minutes plus the build, at most about 12. Everything
+# it starts is stopped on exit; without --out its temporary directory is
+# removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-players=20 window=60 linger=30 seed_cap=4x player_cap=2x track_seconds=60
+players=20 window=60 linger=30 seed_cap=4x player_cap=2x track_seconds=180 bitrate_kbps=160
 baseline_seed_cap=none baseline=1 out="" peertune_bin=""
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -70,6 +86,7 @@ while (($#)); do
 	--seed-cap) seed_cap=${2:?}; shift ;;
 	--player-cap) player_cap=${2:?}; shift ;;
 	--track-seconds) track_seconds=$(seconds "${2:?}"); shift ;;
+	--bitrate) bitrate_kbps=${2:?}; shift ;;
 	--baseline-seed-cap) baseline_seed_cap=${2:?}; shift ;;
 	--no-baseline) baseline=0 ;;
 	--out) out=${2:?}; shift ;;
@@ -82,6 +99,10 @@ done
 [[ $players =~ ^[1-9][0-9]*$ ]] && ((players <= 100)) || usage_error "--players: 1 to 100"
 ((track_seconds >= 5 && track_seconds <= 600)) || usage_error "--track-seconds: 5 to 600"
 ((window <= 600 && linger <= 600)) || usage_error "--window and --linger: at most 10m"
+case " 32 40 48 56 64 80 96 112 128 160 192 224 256 320 " in
+*" $bitrate_kbps "*) ;;
+*) usage_error "--bitrate: an MPEG-1 layer III rate in kbit/s (32 40 48 56 64 80 96 112 128 160 192 224 256 320)" ;;
+esac
 
 ensure_go
 for c in curl ss ffmpeg ffprobe awk; do
@@ -253,12 +274,14 @@ run_swarm() {
 	wait_http "$seed_url/healthz" || { cat "$run/seeder.log" >&2; die "$name: the seeder did not start"; }
 	local want ids=()
 	want=$(find "$lib" -name '*.mp3' | wc -l)
-	for _ in $(seq 300); do
+	# Up to 60 s: the baseline's seeder hashes and reads the duration of
+	# --players copies of the track.
+	for _ in $(seq 600); do
 		mapfile -t ids < <(curl -fsS "$tracker_url/api/v1/tracks?limit=500" | grep -oE '"id":"[0-9a-f]{40}"' | cut -d'"' -f4 | sort)
 		((${#ids[@]} >= want)) && break
 		sleep 0.1
 	done
-	((${#ids[@]} >= want)) || { cat "$run/seeder.log" >&2; die "$name: $want tracks were not published in 30 s"; }
+	((${#ids[@]} >= want)) || { cat "$run/seeder.log" >&2; die "$name: $want tracks were not published in 60 s"; }
 	# Let the seeder's BitTorrent side announce before the first player asks.
 	sleep 1
 
@@ -290,18 +313,29 @@ run_swarm() {
 		echo "$!" >>"$run/player.pids"
 	done
 
-	# Wait for the players; kill any that overstay (deadline per player).
-	local deadline alive
-	deadline=$(awk -v t0="$t0" -v w="$window" -v s="$track_seconds" -v l="$player_linger" 'BEGIN { printf "%.0f", t0 + w + s + l + 90 }')
+	# Wait for the players; stop any that overstays its own deadline (its
+	# start + track + linger + 60 s; a player that has stalled that long has
+	# failed anyway), and kill it if it is still there 10 s later.
+	local deadlines=() stopped=() alive
+	for i in "${!ppids[@]}"; do
+		deadlines+=("$(awk -v t0="$t0" -v st="${starts[i]}" -v s="$track_seconds" -v l="$player_linger" \
+			'BEGIN { printf "%.0f", t0 + st + s + l + 60 }')")
+		stopped+=(0)
+	done
 	while :; do
 		alive=0
-		for i in "${!ppids[@]}"; do kill -0 "${ppids[i]}" 2>/dev/null && alive=$((alive + 1)); done
+		for i in "${!ppids[@]}"; do
+			kill -0 "${ppids[i]}" 2>/dev/null || continue
+			alive=$((alive + 1))
+			if ((EPOCHSECONDS > deadlines[i] + 10)); then
+				kill -KILL "${ppids[i]}" 2>/dev/null || true
+			elif ((EPOCHSECONDS > deadlines[i] && !stopped[i])); then
+				echo "bench-swarm: $name: player $((i + 1)) overstayed; stopping it" >&2
+				kill "${ppids[i]}" 2>/dev/null || true
+				stopped[i]=1
+			fi
+		done
 		((alive == 0)) && break
-		if (($(date +%s) > deadline)); then
-			echo "bench-swarm: $name: $alive players overstayed; killing them" >&2
-			for i in "${!ppids[@]}"; do kill "${ppids[i]}" 2>/dev/null || true; done
-			sleep 2
-		fi
 		sleep 1
 	done
 	local t_end
@@ -354,8 +388,8 @@ go build -o "$work/swarmchart" ./internal/cmd/swarmchart
 # lives under XDG_CACHE_HOME.)
 export XDG_STATE_HOME=$work/state XDG_CACHE_HOME=$work/xdg-cache
 
-echo "== making a ${track_seconds}s track"
-scripts/make-fixtures.sh --library 1 --seconds "$track_seconds" "$work/src" >/dev/null
+echo "== making a ${track_seconds}s track at ${bitrate_kbps} kbit/s"
+scripts/make-fixtures.sh --library 1 --seconds "$track_seconds" --bitrate "$bitrate_kbps" "$work/src" >/dev/null
 src=$(find "$work/src" -name '*.mp3' | head -n1)
 [[ -n $src ]] || die "make-fixtures made no mp3"
 # Copies that differ only in their title: copy 1 is the peer-to-peer run's
@@ -375,7 +409,7 @@ scap=$(rate_bytes "$seed_cap") pcap=$(rate_bytes "$player_cap") bcap=$(rate_byte
 echo "   $(stat -c %s "$work/lib-p2p/copy-001.mp3") bytes, ${track_duration}s, $((bitrate / 1000)) kbit/s"
 
 run_swarm p2p "$work/lib-p2p" "$scap" "$linger"
-chart_args=(-run "$out/p2p" -png "$out/swarm.png")
+chart_args=(-run "$out/p2p" -png "$out/swarm.png" -summary "$out/summary.json")
 if ((baseline)); then
 	run_swarm baseline "$work/lib-base" "$bcap" 0
 	chart_args+=(-baseline "$out/baseline")
@@ -385,6 +419,6 @@ echo
 echo
 runs=$out/p2p
 ((baseline)) && runs+=" and $out/baseline"
-echo "chart: $out/swarm.png; runs: $runs"
+echo "chart: $out/swarm.png; summary: $out/summary.json; runs: $runs"
 [[ $out == "$work"/* ]] && echo "(a temporary directory, removed now: use --out DIR to keep them)"
 exit 0

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/peertune/peertune/tracker/announce"
+	"github.com/peertune/peertune/tracker/peers"
 )
 
 // Config is the tracker's configuration; the zero values of the durations
@@ -23,10 +26,10 @@ type Config struct {
 	Open      bool   // track any infohash, not only published ones
 	RedisURL  string // share peers and catalog through Redis
 
-	Interval     time.Duration // default 30m
-	MinInterval  time.Duration // default 15m
-	PeerTTL      time.Duration // default 31m
-	NumWantMax   int           // default 100
+	Interval     time.Duration // default announce.DefaultInterval (30m)
+	MinInterval  time.Duration // default announce.DefaultMinInterval (15m)
+	PeerTTL      time.Duration // default peers.DefaultPeerTTL (31m)
+	NumWantMax   int           // default announce.DefaultNumWantMax (100)
 	TrustIPParam bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is honoured.
 	TrustedProxies []netip.Prefix
@@ -40,16 +43,16 @@ func (c *Config) setDefaults() {
 		c.Listen = "127.0.0.1:6969"
 	}
 	if c.Interval == 0 {
-		c.Interval = 30 * time.Minute
+		c.Interval = announce.DefaultInterval
 	}
 	if c.MinInterval == 0 {
-		c.MinInterval = 15 * time.Minute
+		c.MinInterval = announce.DefaultMinInterval
 	}
 	if c.PeerTTL == 0 {
-		c.PeerTTL = 31 * time.Minute
+		c.PeerTTL = peers.DefaultPeerTTL
 	}
 	if c.NumWantMax == 0 {
-		c.NumWantMax = 100
+		c.NumWantMax = announce.DefaultNumWantMax
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

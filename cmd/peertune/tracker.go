@@ -6,11 +6,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/peertune/peertune/tracker"
+	"github.com/peertune/peertune/tracker/announce"
+	"github.com/peertune/peertune/tracker/peers"
 )
 
 func trackerCommand() *cli.Command {
@@ -29,10 +30,10 @@ func trackerCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "token", Usage: "a publisher's bearer token; repeat for several publishers; none: publishing is refused", Sources: envVars(name, "token", "PEERTUNE_TOKEN")},
 			&cli.BoolFlag{Name: "open", Usage: "track any infohash, not only the catalog's (a public tracker)", Sources: envVars(name, "open")},
 			&cli.StringFlag{Name: "redis", Usage: "keep peers and catalog in Redis (redis://host:port/db) to run several trackers", Sources: envVars(name, "redis")},
-			&cli.DurationFlag{Name: "interval", Value: 30 * time.Minute, Usage: "announce interval told to clients", Sources: envVars(name, "interval")},
-			&cli.DurationFlag{Name: "min-interval", Value: 15 * time.Minute, Usage: "minimum announce interval told to clients", Sources: envVars(name, "min-interval")},
-			&cli.DurationFlag{Name: "peer-ttl", Value: 31 * time.Minute, Usage: "a peer silent this long leaves the swarm", Sources: envVars(name, "peer-ttl")},
-			&cli.IntFlag{Name: "numwant-max", Value: 100, Usage: "most peers in one announce reply (default reply: 50)", Sources: envVars(name, "numwant-max")},
+			&cli.DurationFlag{Name: "interval", Value: announce.DefaultInterval, Usage: "announce interval told to clients", Sources: envVars(name, "interval")},
+			&cli.DurationFlag{Name: "min-interval", Value: announce.DefaultMinInterval, Usage: "minimum announce interval told to clients", Sources: envVars(name, "min-interval")},
+			&cli.DurationFlag{Name: "peer-ttl", Value: peers.DefaultPeerTTL, Usage: "a peer silent this long leaves the swarm", Sources: envVars(name, "peer-ttl")},
+			&cli.IntFlag{Name: "numwant-max", Value: announce.DefaultNumWantMax, Usage: "most peers in one announce reply (default reply: 50)", Sources: envVars(name, "numwant-max")},
 			&cli.BoolFlag{Name: "trust-ip-param", Usage: "use the announce's ip= parameter as the peer's address", Sources: envVars(name, "trust-ip-param")},
 			&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "CIDR of a proxy whose X-Forwarded-For is honoured; repeatable", Sources: envVars(name, "trusted-proxy")},
 			logJSONFlag(name),

@@ -8,7 +8,13 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 )
+
+// DefaultPeerTTL is how long a peer that stops announcing stays in its
+// swarm when a backend's Config does not say: one announce interval
+// (30 minutes by default) and a minute's grace.
+const DefaultPeerTTL = 31 * time.Minute
 
 // InfoHash is a torrent's v1 infohash: the track id in its raw form.
 type InfoHash [20]byte

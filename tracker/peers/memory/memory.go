@@ -18,8 +18,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPeerTTL = 31 * time.Minute
-	DefaultShards  = 1024
+	DefaultShards = 1024
 	// maxPeerTTL bounds the TTL so that millisecond ages, kept in 32 bits with
 	// wrapping arithmetic, never wrap while a peer is still stored.
 	maxPeerTTL = 7 * 24 * time.Hour
@@ -128,7 +127,7 @@ var _ peers.PeerStore = (*Store)(nil)
 // New returns a started Store.
 func New(cfg Config) (*Store, error) {
 	if cfg.PeerTTL == 0 {
-		cfg.PeerTTL = DefaultPeerTTL
+		cfg.PeerTTL = peers.DefaultPeerTTL
 	}
 	if cfg.PeerTTL < time.Millisecond || cfg.PeerTTL > maxPeerTTL {
 		return nil, fmt.Errorf("memory peer store: peer TTL %v out of range (1ms..%v)", cfg.PeerTTL, maxPeerTTL)

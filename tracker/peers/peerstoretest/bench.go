@@ -17,7 +17,7 @@ const (
 
 func benchStore(b *testing.B, f Factory) peers.PeerStore {
 	b.Helper()
-	s := f(b, Config{PeerTTL: 31 * time.Minute, Now: time.Now})
+	s := f(b, Config{PeerTTL: peers.DefaultPeerTTL, Now: time.Now})
 	b.Cleanup(func() { _ = s.Close() })
 	return s
 }

@@ -40,8 +40,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPrefix  = "peertune:"
-	DefaultPeerTTL = 31 * time.Minute
+	DefaultPrefix = "peertune:"
 	// scrapeBatch bounds the swarms one prune script handles, so that a
 	// sweep never blocks Redis for long.
 	scrapeBatch = 128
@@ -105,7 +104,7 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 // New returns a started Store on rdb, which the caller keeps owning.
 func New(rdb goredis.UniversalClient, cfg Config) (*Store, error) {
 	if cfg.PeerTTL == 0 {
-		cfg.PeerTTL = DefaultPeerTTL
+		cfg.PeerTTL = peers.DefaultPeerTTL
 	}
 	if cfg.PeerTTL < time.Millisecond {
 		return nil, fmt.Errorf("redis peer store: peer TTL %v is under a millisecond", cfg.PeerTTL)

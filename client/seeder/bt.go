@@ -3,10 +3,8 @@ package seeder
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peertune/peertune/client/announce"
+	"github.com/peertune/peertune/internal/btclient"
 	"github.com/peertune/peertune/internal/btlog"
 	"github.com/peertune/peertune/proto"
 )
@@ -45,33 +44,16 @@ type btTorrent struct {
 // newBTSeeder starts the BitTorrent client listening on listen
 // ("host:port"; port 0 picks one).
 func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logger) (*btSeeder, error) {
-	host, portStr, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, fmt.Errorf("--bt-listen %q: %w", listen, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("--bt-listen %q: bad port", listen)
-	}
 	quiet := new(atomic.Bool)
-	cfg := torrent.NewDefaultClientConfig()
-	cfg.Seed = true
-	cfg.NoDHT = true
-	cfg.NoDefaultPortForwarding = !upnp
-	cfg.DisableWebtorrent = true
-	cfg.DisableWebseeds = true // the seeder has every byte; its own url-list is for others
-	// Our own announcer (client/announce) announces every torrent:
-	// anacrolix's waits a minute after a failed announce.
-	cfg.DisableTrackers = true
-	cfg.Bep20 = proto.PeerIDPrefixSeeder
-	cfg.ListenHost = func(string) string { return host }
-	cfg.ListenPort = port
-	cfg.UploadRateLimiter = limiter
-	cfg.Slogger = slog.New(btlog.Handler{Next: log.With("component", "bt").Handler(), Min: slog.LevelWarn, Quiet: quiet})
-	if ip := net.ParseIP(host); ip != nil {
-		// Listening on one address family: do not try the other.
-		cfg.DisableIPv6 = ip.To4() != nil
-		cfg.DisableIPv4 = ip.To4() == nil
+	cfg, err := btclient.Config(btclient.Options{
+		Listen:        listen,
+		PeerIDPrefix:  proto.PeerIDPrefixSeeder,
+		UPnP:          upnp,
+		UploadLimiter: limiter,
+		Logger:        slog.New(btlog.Handler{Next: log.With("component", "bt").Handler(), Min: slog.LevelWarn, Quiet: quiet}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("BitTorrent client: %w", err)
 	}
 	// Every torrent gets its own storage (add). Without a default storage
 	// anacrolix opens one in its DataDir, ".", and leaves a .torrent.db
@@ -86,7 +68,7 @@ func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logg
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		defaultStorage.Close()
-		return nil, fmt.Errorf("starting BitTorrent client on %s: %w", listen, err)
+		return nil, fmt.Errorf("starting BitTorrent client on %q: %w", listen, err)
 	}
 	return &btSeeder{
 		cl:         cl,

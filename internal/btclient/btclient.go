@@ -1,0 +1,112 @@
+package btclient
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/anacrolix/torrent"
+	"golang.org/x/time/rate"
+)
+
+// ChunkSize is the BitTorrent request size anacrolix uses: an upload
+// limiter's burst must hold at least one chunk, or anacrolix panics.
+const ChunkSize = 16 << 10
+
+// Options are the settings that differ between peertune's clients.
+type Options struct {
+	// Listen is the address to listen on, "host:port"; an empty host
+	// listens on every address, port 0 picks a free port. "" is ":0".
+	// A literal IPv4 (IPv6) host turns IPv6 (IPv4) off.
+	Listen string
+	// PeerIDPrefix is the BEP 20 prefix of the peer id, e.g.
+	// proto.PeerIDPrefixPlayer.
+	PeerIDPrefix string
+	// UPnP asks the router for a port mapping (UPnP / NAT-PMP).
+	UPnP bool
+	// UploadLimiter paces uploads; its burst must be at least ChunkSize
+	// (unless its limit is rate.Inf). It may be shared with other
+	// uploads. Nil: UploadRate decides.
+	UploadLimiter *rate.Limiter
+	// UploadRate caps uploads in bytes per second with a limiter of its
+	// own (NewUploadLimiter) when UploadLimiter is nil; 0: no cap.
+	UploadRate int64
+	// Logger gets anacrolix's log records as they are (filter them with
+	// internal/btlog first if need be); nil discards them.
+	Logger *slog.Logger
+}
+
+// Config checks o and returns an anacrolix client configuration with
+// peertune's settings. The caller may change it further (DefaultStorage,
+// Callbacks, DisableUTP, ...) before torrent.NewClient.
+func Config(o Options) (*torrent.ClientConfig, error) {
+	listen := o.Listen
+	if listen == "" {
+		listen = ":0"
+	}
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("listen address %q: port %q is not a number from 0 to 65535", listen, portStr)
+	}
+	limiter := o.UploadLimiter
+	switch {
+	case limiter != nil && o.UploadRate != 0:
+		return nil, errors.New("both an upload limiter and an upload rate given")
+	case o.UploadRate < 0:
+		return nil, fmt.Errorf("upload rate %d: negative", o.UploadRate)
+	case limiter == nil && o.UploadRate > 0:
+		limiter = NewUploadLimiter(o.UploadRate)
+	case limiter != nil && limiter.Limit() != rate.Inf && limiter.Burst() < ChunkSize:
+		return nil, fmt.Errorf("upload limiter burst %d: under one %d-byte chunk", limiter.Burst(), ChunkSize)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	cfg := torrent.NewDefaultClientConfig()
+	cfg.Seed = true
+	cfg.NoDHT = true
+	cfg.NoDefaultPortForwarding = !o.UPnP
+	cfg.DisableWebtorrent = true
+	// Web seeds: anacrolix's fetcher ignores piece priorities (the player
+	// fetches from the seed URL itself) and the seeder has every byte.
+	cfg.DisableWebseeds = true
+	// peertune announces every torrent itself (client/announce):
+	// anacrolix's announcer waits a minute after a failed announce.
+	cfg.DisableTrackers = true
+	if o.PeerIDPrefix != "" {
+		cfg.Bep20 = o.PeerIDPrefix
+	}
+	cfg.ListenHost = func(string) string { return host }
+	cfg.ListenPort = port
+	if ip := net.ParseIP(host); ip != nil {
+		// Listening on one address family: do not try the other.
+		cfg.DisableIPv6 = ip.To4() != nil
+		cfg.DisableIPv4 = ip.To4() == nil
+	}
+	if limiter != nil {
+		cfg.UploadRateLimiter = limiter
+	}
+	cfg.Slogger = log
+	return cfg, nil
+}
+
+// NewUploadLimiter returns a limiter of bytesPerSecond (0 or less: no cap)
+// whose burst is at least one chunk and small against a second of the
+// rate (an eighth, at most 256 KiB), so that the cap holds over short
+// windows. One limiter may pace several kinds of upload (the seed server
+// shares it between HTTP and BitTorrent).
+func NewUploadLimiter(bytesPerSecond int64) *rate.Limiter {
+	if bytesPerSecond <= 0 {
+		return rate.NewLimiter(rate.Inf, 256<<10)
+	}
+	burst := int(min(max(bytesPerSecond/8, ChunkSize), 256<<10))
+	return rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
+}

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peertune/peertune/client/api"
+	"github.com/peertune/peertune/internal/btclient"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -124,7 +125,7 @@ func New(cfg Config) (*Seeder, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	if cfg.NoHTTP && cfg.PublicURL == "" {
-		return nil, errors.New("--no-http needs --public-url: the seed URLs must point at the server that has the files")
+		return nil, errors.New("without the HTTP seed server a public URL is needed: the seed URLs must point at the server that has the files")
 	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
@@ -162,7 +163,7 @@ func New(cfg Config) (*Seeder, error) {
 		}
 		l, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
-			return nil, fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+			return nil, fmt.Errorf("HTTP listen address %q: %w", cfg.Listen, err)
 		}
 		s.listener = l
 	}
@@ -170,8 +171,8 @@ func New(cfg Config) (*Seeder, error) {
 	if s.publicURL == "" {
 		s.publicURL = "http://" + s.listener.Addr().String()
 	}
-	if u, err := url.Parse(s.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--public-url %q: want an http(s) URL with a host", cfg.PublicURL)
+	if err := CheckPublicURL(s.publicURL); err != nil {
+		return nil, fmt.Errorf("public URL: %w", err)
 	}
 	if !cfg.NoBT {
 		if s.bt, err = newBTSeeder(cfg.BTListen, cfg.UPnP, s.limiter, s.log); err != nil {
@@ -189,16 +190,20 @@ func New(cfg Config) (*Seeder, error) {
 	return s, nil
 }
 
-// newUploadLimiter is the one limiter HTTP and BitTorrent uploads share.
-// Its burst is at least one BitTorrent chunk (16 KiB; anacrolix panics
-// below) and small against a second of the rate, so the cap holds over
-// short windows.
+// newUploadLimiter is the one limiter HTTP and BitTorrent uploads share
+// (see btclient.NewUploadLimiter: its burst is at least one 16 KiB chunk
+// and small against a second of the rate).
 func newUploadLimiter(bytesPerSecond int64) *rate.Limiter {
-	if bytesPerSecond <= 0 {
-		return rate.NewLimiter(rate.Inf, 256<<10)
+	return btclient.NewUploadLimiter(bytesPerSecond)
+}
+
+// CheckPublicURL reports whether s can be the base of seed URLs: an
+// http(s) URL with a host.
+func CheckPublicURL(s string) error {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL with a host", s)
 	}
-	burst := int(min(max(bytesPerSecond/8, 16<<10), 256<<10))
-	return rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
+	return nil
 }
 
 // HTTPAddr is the address the HTTP seed server listens on ("" with NoHTTP).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 
 	"github.com/urfave/cli/v3"
@@ -47,6 +48,16 @@ func seedCommand() *cli.Command {
 			}
 			if cmd.Bool("no-http") && cmd.String("public-url") == "" {
 				return usageErrorf("--no-http needs --public-url (the server that has the files)")
+			}
+			if u := cmd.String("public-url"); u != "" {
+				if err := seeder.CheckPublicURL(u); err != nil {
+					return usageErrorf("--public-url: %w", err)
+				}
+			}
+			for _, f := range []string{"listen", "bt-listen"} {
+				if _, _, err := net.SplitHostPort(cmd.String(f)); err != nil {
+					return usageErrorf("--%s %q: %w", f, cmd.String(f), err)
+				}
 			}
 			if cmd.String("token") == "" {
 				return usageErrorf("seed needs --token (or PEERTUNE_TOKEN) to publish")

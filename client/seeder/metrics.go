@@ -19,6 +19,7 @@ type metrics struct {
 	published    *prometheus.CounterVec
 
 	httpUpload atomic.Int64
+	fillUpload atomic.Int64 // the part of httpUpload that answered fill requests
 	btUpload   func() int64 // set once the BitTorrent client exists; nil without it
 }
 
@@ -50,8 +51,12 @@ func newMetrics(reg prometheus.Registerer, btUpload func() int64) (*metrics, err
 		}, []string{"op", "result"}),
 		btUpload: btUpload,
 	}
+	fill := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "peertune_seeder_http_fill_bytes_total",
+		Help: "Bytes of track data sent over HTTP in answer to fill requests (Peertune-Fetch: fill); also counted in peertune_seeder_upload_bytes_total{protocol=\"http\"}.",
+	}, func() float64 { return float64(m.fillUpload.Load()) })
 	for _, c := range []prometheus.Collector{m.tracks, m.filesHashed, m.filesReused, m.filesFailed, m.hashBytes,
-		m.hashPending, m.httpRequests, m.published, uploadCollector{m}} {
+		m.hashPending, m.httpRequests, m.published, uploadCollector{m}, fill} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -75,4 +80,13 @@ func (c uploadCollector) Collect(ch chan<- prometheus.Metric) {
 		bt = c.m.btUpload()
 	}
 	ch <- prometheus.MustNewConstMetric(uploadDesc, prometheus.CounterValue, float64(bt), "bt")
+}
+
+// uploaded is what the seeder sent so far, HTTP and BitTorrent.
+func (m *metrics) uploaded() int64 {
+	n := m.httpUpload.Load()
+	if m.btUpload != nil {
+		n += m.btUpload()
+	}
+	return n
 }

@@ -80,6 +80,8 @@ type Seeder struct {
 	log       *slog.Logger
 	root      *os.Root
 	limiter   *rate.Limiter
+	spare     *spareMeter
+	urgent    *urgentGate
 	metrics   *metrics
 	index     *fileIndex
 	bt        *btSeeder // nil with NoBT
@@ -186,6 +188,8 @@ func New(cfg Config) (*Seeder, error) {
 	if s.metrics, err = newMetrics(cfg.Registry, btUpload); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
+	s.spare = newSpareMeter(s.limiter, s.metrics.uploaded, nil)
+	s.urgent = newUrgentGate()
 	ok = true
 	return s, nil
 }
@@ -231,7 +235,8 @@ func (s *Seeder) Handler() http.Handler {
 	if u, err := url.Parse(s.publicURL); err == nil {
 		prefix = strings.TrimRight(u.Path, "/")
 	}
-	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
+	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, spare: s.spare, urgent: s.urgent,
+		metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
 }
 
 // Close releases what New opened; Run calls it on the way out.
@@ -261,6 +266,9 @@ func (s *Seeder) Run(ctx context.Context) error {
 		return err
 	}
 	s.warnLoopback()
+	spareCtx, stopSpare := context.WithCancel(ctx)
+	defer stopSpare()
+	go s.spare.run(spareCtx)
 
 	var srv *http.Server
 	serveErr := make(chan error, 1)

@@ -82,6 +82,8 @@ type SeedHandler struct {
 	root    *os.Root
 	index   *fileIndex
 	limiter *rate.Limiter
+	spare   *spareMeter // shared by every handler of the seeder
+	urgent  *urgentGate // likewise
 	metrics *metrics
 	gather  prometheus.Gatherer
 	log     *slog.Logger
@@ -116,6 +118,11 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return http.StatusMethodNotAllowed
 	}
+	// Every answer to a file request tells the upload the seeder has to
+	// spare (proto.HeaderSeedSpare), so that a player can pace its fill
+	// requests.
+	w.Header().Set(proto.HeaderSeedSpare, h.spare.header())
+	fill := strings.EqualFold(strings.TrimSpace(r.Header.Get(proto.HeaderFetch)), proto.FetchFill)
 	// r.URL.Path is already percent-decoded, so "%2e%2e" arrives as "..";
 	// validRel refuses it, as it refuses "//abs", dot elements and
 	// anything but an audio extension. Only indexed paths are served.
@@ -146,17 +153,36 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 		h.log.Debug("seed file changed since hashing", "path", rel)
 		return notFound(w)
 	}
+	if fill && r.Method == http.MethodGet && !h.fillAllowed() {
+		// A fill is served from spare upload only: come back in a second.
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return http.StatusServiceUnavailable
+	}
 	hdr := w.Header()
 	hdr.Set("ETag", `"`+sf.infoHash+`"`)
 	if ct := contentTypes[sf.codec]; ct != "" {
 		hdr.Set("Content-Type", ct)
 	}
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, counter: &h.metrics.httpUpload}
+	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, gate: h.urgent, fill: fill,
+		counter: &h.metrics.httpUpload, fillCounter: &h.metrics.fillUpload}
 	// A SectionReader per request: concurrent requests never share a
 	// file offset.
 	http.ServeContent(lw, r, "", sf.modTime, io.NewSectionReader(f, 0, sf.size))
 	return rw.code
+}
+
+// fillAllowed reports whether a fill request may be served now: the
+// upload is not capped, or no urgent writer waits for the limiter and at
+// least fillThreshold of the cap is spare.
+func (h *SeedHandler) fillAllowed() bool {
+	s, limited := h.spare.spare()
+	if !limited {
+		return true
+	}
+	return !h.urgent.waiting() && s >= fillThreshold(h.limiter.Limit())
 }
 
 type statusWriter struct {
@@ -172,11 +198,18 @@ func (w *statusWriter) WriteHeader(code int) {
 // limitedWriter paces a response body with the upload limiter shared with
 // BitTorrent, and counts the bytes sent. It hides the ResponseWriter's
 // ReadFrom (sendfile), so every byte goes through Write.
+//
+// An urgent writer (any request not marked fill) marks itself at gate
+// while it waits for tokens; a fill writer takes no tokens while an
+// urgent one waits, so urgent responses get the cap first.
 type limitedWriter struct {
 	*statusWriter
-	ctx     context.Context
-	limiter *rate.Limiter
-	counter interface{ Add(int64) int64 }
+	ctx         context.Context
+	limiter     *rate.Limiter
+	gate        *urgentGate
+	fill        bool
+	counter     interface{ Add(int64) int64 }
+	fillCounter interface{ Add(int64) int64 } // fill bytes, counted in counter too
 }
 
 // httpChunk is the most the HTTP side takes from the limiter at once: one
@@ -193,6 +226,9 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 		m, err := w.statusWriter.Write(p[:n])
 		written += m
 		w.counter.Add(int64(m))
+		if w.fill {
+			w.fillCounter.Add(int64(m))
+		}
 		if err != nil {
 			return written, err
 		}
@@ -209,7 +245,18 @@ func (w *limitedWriter) wait(n int) error {
 	if w.limiter.Limit() == rate.Inf {
 		return nil
 	}
+	waiting := false // an urgent writer marked at the gate
+	defer func() {
+		if waiting {
+			w.gate.leave()
+		}
+	}()
 	for {
+		if w.fill {
+			if err := w.gate.wait(w.ctx); err != nil {
+				return fmt.Errorf("waiting for urgent uploads: %w", err)
+			}
+		}
 		r := w.limiter.ReserveN(time.Now(), n)
 		if !r.OK() {
 			return fmt.Errorf("upload limiter: %d bytes exceed the burst", n)
@@ -219,6 +266,10 @@ func (w *limitedWriter) wait(n int) error {
 			return nil
 		}
 		r.Cancel()
+		if !w.fill && !waiting {
+			waiting = true
+			w.gate.enter()
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-w.ctx.Done():

@@ -1,0 +1,177 @@
+package seeder
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/peertune/peertune/proto"
+)
+
+// Spare-rate measurement.
+const (
+	spareWindow = 2 * time.Second
+	spareStep   = spareWindow / 10 // the finest sample spacing kept
+)
+
+// spareMeter measures the upload rate the seeder has to spare: the cap of
+// the shared upload limiter less the rate it sent at (HTTP and
+// BitTorrent) over the last spareWindow, from samples of the upload
+// counters. Samples are taken when asked (every request) and, while run
+// runs, every spareStep, so that BitTorrent-only traffic is seen too.
+type spareMeter struct {
+	limiter *rate.Limiter
+	sent    func() int64 // bytes sent so far, every protocol
+	now     func() time.Time
+
+	mu      sync.Mutex
+	samples []spareSample // oldest first; samples[0] is at or before now-spareWindow when known
+}
+
+type spareSample struct {
+	t    time.Time
+	sent int64
+}
+
+func newSpareMeter(limiter *rate.Limiter, sent func() int64, now func() time.Time) *spareMeter {
+	if now == nil {
+		now = time.Now
+	}
+	m := &spareMeter{limiter: limiter, sent: sent, now: now}
+	m.samples = []spareSample{{t: now(), sent: sent()}}
+	return m
+}
+
+// sampleLocked records the counters now and drops samples no longer needed.
+func (m *spareMeter) sampleLocked() spareSample {
+	cur := spareSample{t: m.now(), sent: m.sent()}
+	if last := m.samples[len(m.samples)-1]; cur.t.Sub(last.t) >= spareStep || len(m.samples) == 1 {
+		m.samples = append(m.samples, cur)
+	}
+	// Keep one sample at or before the window's start.
+	from := cur.t.Add(-spareWindow)
+	i := 0
+	for i+1 < len(m.samples) && !m.samples[i+1].t.After(from) {
+		i++
+	}
+	m.samples = m.samples[i:]
+	return cur
+}
+
+// sentRate is the upload rate in bytes per second over the last window:
+// what was sent since the oldest sample kept, over at least the window
+// (a young meter counts the time before it as idle, so a burst of the
+// limiter's bucket is not taken for a rate), over more when samples are
+// sparse (no run).
+func (m *spareMeter) sentRate() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.sampleLocked()
+	base := m.samples[0]
+	el := max(cur.t.Sub(base.t), spareWindow).Seconds()
+	return float64(cur.sent-base.sent) / el
+}
+
+// spare is the upload rate to spare now in bytes per second, at least 0;
+// limited is false when uploads have no cap (spare is then meaningless).
+func (m *spareMeter) spare() (bytesPerSecond int64, limited bool) {
+	lim := m.limiter.Limit()
+	if lim == rate.Inf {
+		return 0, false
+	}
+	return max(int64(float64(lim)-m.sentRate()), 0), true
+}
+
+// header is the value of proto.HeaderSeedSpare.
+func (m *spareMeter) header() string {
+	s, limited := m.spare()
+	if !limited {
+		return proto.SpareUnlimited
+	}
+	return strconv.FormatInt(s, 10)
+}
+
+// fillThreshold is the least spare rate a fill request is served with:
+// an eighth of the cap, at least one 16 KiB chunk per second (at most the
+// cap: below one chunk per second of cap, only an idle seeder serves
+// fills).
+func fillThreshold(limit rate.Limit) int64 {
+	c := int64(limit)
+	return min(c, max(c/8, httpChunk))
+}
+
+// run samples every spareStep until ctx ends.
+func (m *spareMeter) run(ctx context.Context) {
+	t := time.NewTicker(spareStep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.mu.Lock()
+			m.sampleLocked()
+			m.mu.Unlock()
+		}
+	}
+}
+
+// urgentGate counts the urgent HTTP writers waiting for the upload
+// limiter; fill writers wait at it until none is.
+type urgentGate struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed while n == 0
+}
+
+func newUrgentGate() *urgentGate {
+	g := &urgentGate{idle: make(chan struct{})}
+	close(g.idle)
+	return g
+}
+
+// enter marks an urgent writer waiting; leave undoes it.
+func (g *urgentGate) enter() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n == 0 {
+		g.idle = make(chan struct{})
+	}
+	g.n++
+}
+
+func (g *urgentGate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.n == 0 {
+		close(g.idle)
+	}
+}
+
+// waiting reports whether an urgent writer waits for the limiter.
+func (g *urgentGate) waiting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n > 0
+}
+
+// wait returns once no urgent writer waits, or with ctx's error.
+func (g *urgentGate) wait(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		n, idle := g.n, g.idle
+		g.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+		}
+	}
+}

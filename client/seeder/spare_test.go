@@ -1,0 +1,298 @@
+package seeder
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/peertune/peertune/proto"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func TestSpareMeter(t *testing.T) {
+	const capBytes = 1 << 20
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	var sent int64
+	m := newSpareMeter(rate.NewLimiter(capBytes, 64<<10), func() int64 { return sent }, clock.now)
+	spare := func() int64 {
+		t.Helper()
+		s, limited := m.spare()
+		if !limited {
+			t.Fatal("capped meter says unlimited")
+		}
+		return s
+	}
+	// run's ticks, by hand: d at bytesPerSecond.
+	send := func(d time.Duration, bytesPerSecond int64) {
+		for range d / spareStep {
+			clock.advance(spareStep)
+			sent += bytesPerSecond * int64(spareStep) / int64(time.Second)
+			m.mu.Lock()
+			m.sampleLocked()
+			m.mu.Unlock()
+		}
+	}
+	sent += 256 << 10 // a burst at start is spread over the window
+	if s := spare(); s != capBytes-128<<10 {
+		t.Errorf("a burst at start: spare %d, want %d", s, capBytes-128<<10)
+	}
+	sent = 0
+	m = newSpareMeter(rate.NewLimiter(capBytes, 64<<10), func() int64 { return sent }, clock.now)
+	if s := spare(); s != capBytes {
+		t.Errorf("idle at start: spare %d, want %d", s, capBytes)
+	}
+	send(3*time.Second, capBytes/4)
+	if s := spare(); s < capBytes*3/4-100 || s > capBytes*3/4+100 {
+		t.Errorf("sending a quarter of the cap: spare %d, want %d", s, capBytes*3/4)
+	}
+	send(3*time.Second, 2*capBytes) // bursts over the cap are floored at 0
+	if s := spare(); s != 0 {
+		t.Errorf("over the cap: spare %d, want 0", s)
+	}
+	// The window is ~2 s: a second after the load stops, about half the
+	// window still holds it.
+	send(time.Second, 0)
+	if s := spare(); s > 100 {
+		t.Errorf("1 s after 2x the cap: spare %d, want 0", s)
+	}
+	send(time.Second+spareStep, 0)
+	if s := spare(); s != capBytes {
+		t.Errorf("idle again: spare %d, want %d", s, capBytes)
+	}
+	if n := len(m.samples); n > int(spareWindow/spareStep)+2 {
+		t.Errorf("%d samples kept", n)
+	}
+	// Without ticks (no run) the rate is averaged since the last sample.
+	clock.advance(10 * time.Second)
+	sent += 5 * capBytes
+	if s := spare(); s != capBytes/2 {
+		t.Errorf("half the cap over 10 s unsampled: spare %d, want %d", s, capBytes/2)
+	}
+
+	u := newSpareMeter(rate.NewLimiter(rate.Inf, 0), func() int64 { return sent }, clock.now)
+	if h := u.header(); h != proto.SpareUnlimited {
+		t.Errorf("no cap: header %q", h)
+	}
+	if h := m.header(); h != strconv.FormatInt(spare(), 10) {
+		t.Errorf("header %q", h)
+	}
+}
+
+func TestFillThreshold(t *testing.T) {
+	for _, c := range []struct {
+		limit rate.Limit
+		want  int64
+	}{{1 << 20, 128 << 10}, {64 << 10, 16 << 10}, {10000, 10000}} {
+		if got := fillThreshold(c.limit); got != c.want {
+			t.Errorf("fillThreshold(%v) = %d, want %d", c.limit, got, c.want)
+		}
+	}
+}
+
+// get fetches url with the Range and Peertune-Fetch headers (either may be
+// ""), counting the body's bytes into n as they come.
+func get(ctx context.Context, url, rng, fetch string, n *atomic.Int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	if fetch != "" {
+		req.Header.Set(proto.HeaderFetch, fetch)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		m, err := resp.Body.Read(buf)
+		if n != nil {
+			n.Add(int64(m))
+		}
+		if err == io.EOF {
+			return resp, nil
+		}
+		if err != nil {
+			return resp, err
+		}
+	}
+}
+
+// Every answer to a file request carries the spare header: "unlimited"
+// without a cap, bytes per second within the cap with one.
+func TestSeedSpareHeader(t *testing.T) {
+	dir := t.TempDir()
+	data := randomBytes(t, 100000)
+	writeFile(t, filepath.Join(dir, "a.flac"), data)
+	etag := fmt.Sprintf(`"%040x"`, 1)
+	cases := []struct {
+		hdr  []string
+		code int
+	}{
+		{nil, 200},
+		{[]string{"Range: bytes=0-99\r\n"}, 206},
+		{[]string{"Range: bytes=0-99\r\n", proto.HeaderFetch + ": " + proto.FetchUrgent + "\r\n"}, 206},
+		{[]string{"Range: bytes=0-99\r\n", proto.HeaderFetch + ": " + proto.FetchFill + "\r\n"}, 206},
+		{[]string{"If-None-Match: " + etag + "\r\n"}, 304},
+		{[]string{"Range: bytes=200000-\r\n"}, 416},
+	}
+	for _, capBytes := range []int64{0, 1 << 20} {
+		lim := newUploadLimiter(capBytes)
+		srv, _ := seedServer(t, dir, lim, "a.flac")
+		addr := srv.Listener.Addr().String()
+		for _, c := range cases {
+			code, h, _ := rawGet(t, addr, "/a.flac", c.hdr...)
+			if code != c.code {
+				t.Errorf("cap %d, %q: status %d, want %d", capBytes, c.hdr, code, c.code)
+			}
+			v := h.Get(proto.HeaderSeedSpare)
+			if capBytes == 0 {
+				if v != proto.SpareUnlimited {
+					t.Errorf("no cap, %q: %s %q, want %q", c.hdr, proto.HeaderSeedSpare, v, proto.SpareUnlimited)
+				}
+				continue
+			}
+			// A few 100 kB sent in the window: most of the cap is spare.
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < capBytes/2 || n > capBytes {
+				t.Errorf("cap %d, %q: %s %q, want a number in [cap/2, cap]", capBytes, c.hdr, proto.HeaderSeedSpare, v)
+			}
+		}
+		resp, err := http.Head(srv.URL + "/a.flac")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get(proto.HeaderSeedSpare) == "" {
+			t.Errorf("cap %d: HEAD without %s", capBytes, proto.HeaderSeedSpare)
+		}
+	}
+}
+
+// A fill request gets 503 (Retry-After, the spare header, no body) while
+// an urgent download uses the cap, and is served once it is idle again.
+func TestSeedFillRefusedWithoutSpare(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
+	const capBytes = 512 << 10
+	lim := newUploadLimiter(capBytes)
+	srv, m := seedServer(t, dir, lim, "big.wav")
+	url := srv.URL + "/big.wav"
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urgentDone := make(chan error, 1)
+	go func() {
+		_, err := get(ctx, url, "", proto.FetchUrgent, nil)
+		urgentDone <- err
+	}()
+	// The meter sees it after a window; before, the urgent writer waiting
+	// for the limiter already refuses fills.
+	time.Sleep(spareWindow + 2*spareStep)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Range", "bytes=0-65535")
+	req.Header.Set(proto.HeaderFetch, proto.FetchFill)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" || len(body) != 0 {
+		t.Errorf("fill during an urgent download: %d, Retry-After %q, %d body bytes; want 503, 1, 0",
+			resp.StatusCode, resp.Header.Get("Retry-After"), len(body))
+	}
+	if n, err := strconv.ParseInt(resp.Header.Get(proto.HeaderSeedSpare), 10, 64); err != nil || n >= fillThreshold(capBytes) {
+		t.Errorf("503 with %s %q", proto.HeaderSeedSpare, resp.Header.Get(proto.HeaderSeedSpare))
+	}
+	if m.fillUpload.Load() != 0 {
+		t.Errorf("fill bytes %d after a refused fill", m.fillUpload.Load())
+	}
+	cancel()
+	<-urgentDone
+
+	// Idle for a window: fills are served, and counted apart.
+	time.Sleep(spareWindow + 2*spareStep)
+	var n atomic.Int64
+	resp, err = get(context.Background(), url, "bytes=0-65535", proto.FetchFill, &n)
+	if err != nil || resp.StatusCode != http.StatusPartialContent || n.Load() != 64<<10 {
+		t.Fatalf("fill when idle: %v %v, %d bytes", resp.Status, err, n.Load())
+	}
+	if got := counterReaches(&m.fillUpload, 64<<10); got != 64<<10 {
+		t.Errorf("fill bytes %d, want %d", got, 64<<10)
+	}
+}
+
+// With a cap, an urgent download started while a fill download runs gets
+// the bandwidth first: the fill hardly moves until the urgent one ends.
+func TestSeedUrgentBeforeFill(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
+	const capBytes = 1 << 20
+	lim := newUploadLimiter(capBytes)
+	srv, m := seedServer(t, dir, lim, "big.wav")
+	url := srv.URL + "/big.wav"
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+
+	var fillBytes atomic.Int64
+	fillDone := make(chan time.Time, 1)
+	go func() {
+		resp, err := get(ctx, url, "bytes=0-1572863", proto.FetchFill, &fillBytes) // 1.5 MiB
+		if err != nil || resp.StatusCode != http.StatusPartialContent {
+			t.Errorf("fill: %v %v", resp, err)
+		}
+		fillDone <- time.Now()
+	}()
+	time.Sleep(300 * time.Millisecond)
+	const urgentSize = 512 << 10
+	fillBefore := fillBytes.Load()
+	start := time.Now()
+	var urgentBytes atomic.Int64
+	resp, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", 1<<20, 1<<20+urgentSize-1), proto.FetchUrgent, &urgentBytes)
+	urgentEnd := time.Now()
+	fillDuring := fillBytes.Load() - fillBefore
+	if err != nil || resp.StatusCode != http.StatusPartialContent || urgentBytes.Load() != urgentSize {
+		t.Fatalf("urgent: %v %v, %d bytes", resp, err, urgentBytes.Load())
+	}
+	fillEnd := <-fillDone
+	urgentS := urgentEnd.Sub(start).Seconds()
+	t.Logf("urgent %d B in %.2f s (%.0f%% of the cap); fill sent %d B meanwhile; fill ended %.2f s after the urgent one",
+		urgentSize, urgentS, 100*urgentSize/urgentS/capBytes, fillDuring, fillEnd.Sub(urgentEnd).Seconds())
+	// Shared alike, the fill would get as much as the urgent one.
+	if fillDuring > urgentSize/4 {
+		t.Errorf("the fill got %d bytes while the urgent download got %d: want under a quarter", fillDuring, urgentSize)
+	}
+	if !fillEnd.After(urgentEnd) {
+		t.Error("the fill ended before the urgent download")
+	}
+	if got := counterReaches(&m.fillUpload, 1536<<10); got != 1536<<10 {
+		t.Errorf("fill bytes %d, want %d", got, 1536<<10)
+	}
+}
+
+// counterReaches waits up to a second for c to reach want (the server
+// counts a chunk once its Write returns, which may be after the client
+// has read it) and returns its value.
+func counterReaches(c *atomic.Int64, want int64) int64 {
+	deadline := time.Now().Add(time.Second)
+	for c.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return c.Load()
+}

@@ -121,7 +121,8 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 	// Every answer to a file request tells the upload the seeder has to
 	// spare (proto.HeaderSeedSpare), so that a player can pace its fill
 	// requests.
-	w.Header().Set(proto.HeaderSeedSpare, h.spare.header())
+	spare, limited := h.spare.spare()
+	w.Header().Set(proto.HeaderSeedSpare, spareHeader(spare, limited))
 	fill := strings.EqualFold(strings.TrimSpace(r.Header.Get(proto.HeaderFetch)), proto.FetchFill)
 	// r.URL.Path is already percent-decoded, so "%2e%2e" arrives as "..";
 	// validRel refuses it, as it refuses "//abs", dot elements and
@@ -153,7 +154,7 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 		h.log.Debug("seed file changed since hashing", "path", rel)
 		return notFound(w)
 	}
-	if fill && r.Method == http.MethodGet && !h.fillAllowed() {
+	if fill && r.Method == http.MethodGet && !h.fillAllowed(spare, limited) {
 		// A fill is served from spare upload only: come back in a second.
 		w.Header().Set("Retry-After", "1")
 		w.Header().Set("Cache-Control", "no-store")
@@ -174,11 +175,10 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 	return rw.code
 }
 
-// fillAllowed reports whether a fill request may be served now: the
-// upload is not capped, or no urgent writer waits for the limiter and at
-// least fillThreshold of the cap is spare.
-func (h *SeedHandler) fillAllowed() bool {
-	s, limited := h.spare.spare()
+// fillAllowed reports whether a fill request may be served now, with
+// spare upload s: the upload is not capped, or no urgent writer waits for
+// the limiter and at least fillThreshold of the cap is spare.
+func (h *SeedHandler) fillAllowed(s int64, limited bool) bool {
 	if !limited {
 		return true
 	}

@@ -85,9 +85,11 @@ func (m *spareMeter) spare() (bytesPerSecond int64, limited bool) {
 	return max(int64(float64(lim)-m.sentRate()), 0), true
 }
 
-// header is the value of proto.HeaderSeedSpare.
-func (m *spareMeter) header() string {
-	s, limited := m.spare()
+// header is the value of proto.HeaderSeedSpare now.
+func (m *spareMeter) header() string { return spareHeader(m.spare()) }
+
+// spareHeader is the value of proto.HeaderSeedSpare for what spare returned.
+func spareHeader(s int64, limited bool) string {
 	if !limited {
 		return proto.SpareUnlimited
 	}

@@ -716,6 +716,9 @@ func TestSeedUsageErrors(t *testing.T) {
 		{"seed", "--token", "x", filepath.Join(dir, "missing")},
 		{"seed", "--token", "x", "--no-http", dir},
 		{"seed", "--token", "x", "--upload-rate", "fast", dir},
+		{"seed", "--token", "x", "--bt-listen", "no-port", dir},
+		{"seed", "--token", "x", "--listen", "no-port", dir},
+		{"seed", "--token", "x", "--public-url", "ftp://x", dir},
 		{"seed", dir},
 		{"seed", "--token", "x", dir, dir},
 	} {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/internal/btclient"
 	"github.com/peertune/peertune/internal/btlog"
 	"github.com/peertune/peertune/proto"
 )
@@ -127,29 +128,26 @@ func New(cfg Config) (*Client, error) {
 	c.store.onFull = c.onDiskFull
 	c.store.onNotComplete = c.onPieceNotComplete
 
-	tc := torrent.NewDefaultClientConfig()
-	tc.DefaultStorage = c.store
-	tc.NoDHT = true
-	tc.NoDefaultPortForwarding = !cfg.UPnP
-	tc.DisableWebtorrent = true
-	tc.DisableWebseeds = true // the built-in webseed ignores priorities; we fetch ourselves
-	tc.DisableTrackers = true // each stream announces itself (announce.go)
-	tc.DisableUTP = true
-	tc.Seed = true
-	tc.Bep20 = proto.PeerIDPrefixPlayer
-	tc.SetListenAddr(cfg.ListenAddr)
-	if host, _, _ := net.SplitHostPort(cfg.ListenAddr); host != "" {
-		// A literal address of one family: do not try to listen on the other.
-		if ip := net.ParseIP(host); ip != nil {
-			tc.DisableIPv6 = ip.To4() != nil
-			tc.DisableIPv4 = ip.To4() == nil
-		}
-	}
-	tc.Slogger = anaLog
+	var limiter *rate.Limiter
 	if cfg.UploadRate > 0 {
-		// anacrolix panics when the burst is under one 16 KiB chunk.
-		tc.UploadRateLimiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), max(16<<10, int(cfg.UploadRate)))
+		// A burst of a second's worth (at least one chunk): a listener
+		// answers a newcomer's first requests at once.
+		limiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), max(btclient.ChunkSize, int(cfg.UploadRate)))
 	}
+	tc, err := btclient.Config(btclient.Options{
+		Listen:        cfg.ListenAddr,
+		PeerIDPrefix:  proto.PeerIDPrefixPlayer,
+		UPnP:          cfg.UPnP,
+		UploadLimiter: limiter,
+		Logger:        anaLog,
+	})
+	if err != nil {
+		c.store.Close()
+		c.unlock()
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	tc.DefaultStorage = c.store
+	tc.DisableUTP = true
 	tc.Callbacks.ReceivedUsefulData = append(tc.Callbacks.ReceivedUsefulData, c.onUsefulData)
 	tc.Callbacks.PeerConnAdded = append(tc.Callbacks.PeerConnAdded, c.onPeerConnAdded)
 	tc.Callbacks.ReadExtendedHandshake = c.onExtendedHandshake

@@ -21,6 +21,10 @@ import (
 	"github.com/peertune/peertune/proto"
 )
 
+// ErrNoToken: a request that needs a publisher's token was made by a client
+// without one.
+var ErrNoToken = errors.New("no publishing token given")
+
 // Limits on what the client reads from the server, so that a broken or
 // hostile tracker cannot make it allocate without bound.
 const (
@@ -124,7 +128,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if auth {
 		if c.token == "" {
-			return nil, fmt.Errorf("%s %s: no token (set --token or PEERTUNE_TOKEN)", method, u)
+			return nil, fmt.Errorf("%s %s: %w", method, u, ErrNoToken)
 		}
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

@@ -337,7 +337,7 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 	p.mu.Unlock()
 	if start := p.cfg.Start; start > 0 {
 		if start >= at.Duration() {
-			return rep, fmt.Errorf("--start %v is past the end of %q (%v)", start, title(t), at.Duration().Round(time.Millisecond))
+			return rep, fmt.Errorf("start position %v is past the end of %q (%v)", start, title(t), at.Duration().Round(time.Millisecond))
 		}
 		if err := at.SeekTime(start); err != nil {
 			return rep, p.trackError(ctx, s, fmt.Errorf("seeking %q to %v: %w", title(t), start, err))

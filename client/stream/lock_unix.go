@@ -11,7 +11,7 @@ import (
 )
 
 // ErrCacheInUse is returned when another process holds the cache directory.
-var ErrCacheInUse = errors.New("cache directory is in use by another peertune process (give each player its own --cache)")
+var ErrCacheInUse = errors.New("cache directory is in use by another peertune process")
 
 // lockCache takes an exclusive advisory lock on dir for this process's
 // lifetime: the piece-completion store and the data files are not safe to

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/peertune/peertune/audio"
+	"github.com/peertune/peertune/client/policy"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -40,7 +41,7 @@ func playCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Value: "speaker", Usage: "speaker, null or wav:FILE (16-bit PCM at the source's rate and channels; tracks appended)", Sources: envVars(name, "output")},
 			&cli.BoolFlag{Name: "fast", Usage: "do not pace to real time (null and wav outputs only)", Sources: envVars(name, "fast")},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON report per track on stdout", Sources: envVars(name, "json")},
-			&cli.DurationFlag{Name: "head", Value: 3 * time.Second, Usage: "audio fetched from the seed server first (streaming)", Sources: envVars(name, "head")},
+			&cli.DurationFlag{Name: "head", Value: policy.DefaultParams.Head, Usage: "audio fetched from the seed server first (streaming)", Sources: envVars(name, "head")},
 			&cli.DurationFlag{Name: "start", Usage: "start each track at this position (e.g. 1m30s)", Sources: envVars(name, "start")},
 			&cli.BoolFlag{Name: "all", Usage: "play every track that matches QUERY (streaming)", Sources: envVars(name, "all")},
 			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: envVars(name, "linger")},

@@ -101,6 +101,9 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		Logger:     log,
 		Policy:     stream.Policy{Head: cmd.Duration("head")},
 	})
+	if errors.Is(err, stream.ErrCacheInUse) {
+		return fmt.Errorf("%w: give each player its own --cache", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ var (
 	ErrSeedSlow       = errors.New("the seed server sent no head piece in time")
 	ErrNoSpare        = errors.New("the seed server has no upload to spare")
 	ErrNotNeeded      = errors.New("the stream no longer fetches")
+	ErrUrgent         = errors.New("a piece of the fill is about to play: fetched as urgent instead")
 )
 
 // Piece is one piece as the BitTorrent client reports it.
@@ -245,9 +246,10 @@ type decider struct {
 	m    Memory
 	acts []Action
 
-	avail        []int  // connected listeners holding each piece
-	seeds        int    // connected seed servers
-	inFlight     []bool // a fetch of ours will deliver it
+	avail        []int         // connected listeners holding each piece
+	fillOf       map[int]Fetch // the fill fetch that brings a piece
+	seeds        int           // connected seed servers
+	inFlight     []bool        // a fetch of ours will deliver it
 	urgentBusy   bool
 	fillBusy     bool
 	pp           int // the playhead's piece
@@ -293,7 +295,7 @@ func (d *decider) run() {
 func (d *decider) learn() {
 	for _, r := range d.Results {
 		switch {
-		case r.Err == nil, errors.Is(r.Err, ErrPeersDelivered), errors.Is(r.Err, ErrNotNeeded):
+		case r.Err == nil, errors.Is(r.Err, ErrPeersDelivered), errors.Is(r.Err, ErrNotNeeded), errors.Is(r.Err, ErrUrgent):
 		case errors.Is(r.Err, ErrNoSpare):
 			d.m.FillRetryAt = d.Now.Add(max(r.RetryAfter, time.Second) + d.jitter(time.Second))
 		case r.Kind == KindFill:
@@ -341,9 +343,13 @@ func (d *decider) measure() {
 	for i, p := range d.Pieces {
 		d.inFlight[i] = p.Checking && !p.Complete
 	}
+	d.fillOf = map[int]Fetch{}
 	for _, f := range d.Fetches {
 		for i := max(f.Next, 0); i <= f.Last && i < n; i++ {
 			d.inFlight[i] = true
+			if f.Kind == KindFill {
+				d.fillOf[i] = f
+			}
 		}
 	}
 	d.pp = d.pieceOf(d.Playhead)
@@ -532,6 +538,15 @@ func (d *decider) urgent() {
 		// threshold).
 		if d.m.WaitSince.IsZero() || d.m.WaitPiece != f || !peersMay || !d.httpOK() {
 			d.m.WaitPiece, d.m.WaitSince = f, d.Now
+		}
+		// A fill of ours brings the piece, at the seed server's leisure:
+		// about to play, it is urgent now.
+		if fl, ok := d.fillOf[f]; ok && d.httpOK() && !d.urgentBusy {
+			d.act(CancelFetch{ID: fl.ID, Reason: ErrUrgent})
+			d.clearInFlight(fl)
+			d.fillBusy = false
+			delete(d.fillOf, f)
+			peersMay = false
 		}
 		if d.httpOK() && !d.urgentBusy && !d.inFlight[f] && (!peersMay || d.Now.Sub(d.m.WaitSince) >= d.p.EmergencyGrace) {
 			last := d.missingRun(f, max(d.pieceOf(d.Playhead+d.audioBytes(d.p.EmergencyThreshold)), f))

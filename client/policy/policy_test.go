@@ -245,6 +245,25 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
+			name: "a fill of the piece about to play gives way to an urgent fetch of it",
+			snap: func() Snapshot {
+				s := snap().at(5, 2).listener(span(0, 6)...)
+				s.Fetches = []Fetch{{ID: 8, Kind: KindFill, First: 7, Last: 7, Next: 7, Started: s.Now.Add(-time.Second)}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantCancel(t, d, 8, ErrUrgent)
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8})
+			},
+		},
+		{
+			name: "in the first HeadTimeout, peers that may still connect get the grace even for a piece no listener holds",
+			snap: func() Snapshot { s := snap().at(0, 2); s.Now = t0.Add(time.Second); return s }(),
+			check: func(t *testing.T, d Decision) {
+				wantFetches(t, d)
+			},
+		},
+		{
 			name: "one urgent fetch at a time",
 			snap: func() Snapshot {
 				s := snap().at(5, 2)

@@ -56,7 +56,8 @@ type owner struct {
 // fetch is an HTTP fetch in flight.
 type fetch struct {
 	policy.Fetch
-	cancel context.CancelCauseFunc
+	cancel    context.CancelCauseFunc
+	cancelled error // the reason it was cancelled for; nil while it runs
 }
 
 // run is the owner goroutine: it takes events, keeps the state and carries
@@ -339,9 +340,13 @@ func (o *owner) carryOut(a policy.Action, conns []*torrent.PeerConn) {
 		s.t.Piece(a.Piece).SetPriority(prio)
 		o.pieces[a.Piece].Priority = a.Priority
 	case policy.StartFetch:
+		s.c.log.Debug("fetching from the seed server", "track", s.track.ID, "kind", a.Kind, "first", a.First, "last", a.Last,
+			"playhead_piece", o.playhead/s.pieceLen, "spare", o.spare)
 		o.startFetch(a)
 	case policy.CancelFetch:
-		if f, ok := o.fetches[a.ID]; ok {
+		if f, ok := o.fetches[a.ID]; ok && f.cancelled == nil {
+			s.c.log.Debug("cancelling a fetch", "track", s.track.ID, "kind", f.Kind, "first", f.First, "last", f.Last, "why", a.Reason)
+			f.cancelled = a.Reason
 			f.cancel(a.Reason)
 		}
 	case policy.SetSeedBT:

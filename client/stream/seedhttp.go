@@ -52,10 +52,8 @@ func (o *owner) fetchEnded(id int, err error, retry time.Duration) {
 	delete(o.fetches, id)
 	o.results = append(o.results, policy.Result{ID: id, Kind: f.Kind, Err: err, RetryAfter: retry})
 	o.dirty = true
-	if err != nil && !errors.Is(err, policy.ErrPeersDelivered) && !errors.Is(err, policy.ErrNotNeeded) &&
-		!errors.Is(err, policy.ErrNoSpare) && !errors.Is(err, ErrClosed) {
-		o.s.c.log.Debug("seed server fetch ended", "id", o.s.track.ID, "kind", f.Kind, "err", err)
-	}
+	o.s.c.log.Debug("seed server fetch ended", "track", o.s.track.ID, "kind", f.Kind, "first", f.First, "last", f.Last,
+		"next", f.Next, "took", time.Since(f.Started).Round(time.Millisecond), "err", err)
 }
 
 // fetchSeed fetches the pieces from the first seed URL that answers.

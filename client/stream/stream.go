@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -265,6 +266,13 @@ func (s *Stream) Close() error {
 	s.readersMu.Unlock()
 	for _, r := range readers {
 		r.Close()
+	}
+	if s.c.log.Enabled(context.Background(), slog.LevelDebug) {
+		st, ts := s.Stats(), s.t.Stats()
+		s.c.log.Debug("stream closed", "track", s.track.ID, "complete", st.Complete, "duplicate", st.Duplicate,
+			"bt_read_data", ts.BytesReadData.Int64(), "bt_read_useful", ts.BytesReadUsefulData.Int64(),
+			"bt_chunks_wasted", ts.ChunksReadWasted.Int64(), "bt_written_data", ts.BytesWrittenData.Int64(),
+			"peers", st.BytesPeers, "hash_failures", st.HashFailures)
 	}
 	return s.saveMeta()
 }

@@ -36,6 +36,7 @@ func playCommand() *cli.Command {
 		Flags: []cli.Flag{
 			trackerURLFlag(name),
 			&cli.StringFlag{Name: "cache", Usage: "cache folder (default: the user's cache directory/peertune)", Sources: envVars(name, "cache")},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "least level logged to stderr (or the terminal UI's player.log): debug, info, warn or error; debug traces the source policy's fetches", Sources: envVars(name, "log-level")},
 			&cli.StringFlag{Name: "cache-size", Usage: "cache size cap, e.g. 2GiB (default 2GiB)", Sources: envVars(name, "cache-size")},
 			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address (streaming)", Sources: envVars(name, "bt-listen")},
 			&cli.StringFlag{Name: "output", Value: "speaker", Usage: "speaker, null or wav:FILE (16-bit PCM at the source's rate and channels; tracks appended)", Sources: envVars(name, "output")},

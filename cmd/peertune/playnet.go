@@ -80,7 +80,11 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		defer f.Close()
 		logOut = f
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cmd.String("log-level"))); err != nil {
+		return usageErrorf("--log-level %q: want debug, info, warn or error", cmd.String("log-level"))
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
 	out, err := audio.NewOutput(spec)
 	if err != nil {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -443,6 +444,12 @@ func (c *Client) Close() error {
 		streams = append(streams, s)
 	}
 	c.mu.Unlock()
+	if c.cl != nil && c.log.Enabled(context.Background(), slog.LevelDebug) {
+		cs := c.cl.ConnStats()
+		c.log.Debug("BitTorrent totals", "read", cs.BytesRead.Int64(), "read_data", cs.BytesReadData.Int64(),
+			"read_useful", cs.BytesReadUsefulData.Int64(), "chunks_wasted", cs.ChunksReadWasted.Int64(),
+			"written", cs.BytesWritten.Int64(), "written_data", cs.BytesWrittenData.Int64())
+	}
 	stopAnnouncing(streams)
 	for _, s := range streams {
 		s.shutdown()

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/client/stream/cachestore"
 	"github.com/peertune/peertune/internal/btclient"
 	"github.com/peertune/peertune/internal/btlog"
 	"github.com/peertune/peertune/proto"
@@ -41,7 +42,7 @@ type Client struct {
 
 	lock       *os.File // flock on the cache directory
 	completion storage.PieceCompletion
-	store      *fallbackStorage // the file storage, in memory once the disk is full
+	store      *cachestore.Storage // the file storage, in memory once the disk is full
 	cl         *torrent.Client
 
 	// lifeMu serialises piece injection (read side) with dropping torrents
@@ -125,9 +126,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.wrapDisk != nil {
 		disk = cfg.wrapDisk(disk)
 	}
-	c.store = newFallbackStorage(disk, cfg.MemoryFallback)
-	c.store.onFull = c.onDiskFull
-	c.store.onNotComplete = c.onPieceNotComplete
+	c.store = cachestore.New(disk, cfg.MemoryFallback, cachestore.Hooks{OnFull: c.onDiskFull, OnNotComplete: c.onPieceNotComplete})
 
 	var limiter *rate.Limiter
 	if cfg.UploadRate > 0 {
@@ -283,8 +282,8 @@ func (c *Client) add(track proto.Track, torrentBytes []byte) (*Stream, error) {
 		return nil, err
 	}
 	if torrentBytes != nil {
-		if err := writeFileAtomic(torrentPath(c.cfg.CacheDir, ih), torrentBytes); isDiskFull(err) {
-			c.store.setFull(err) // streams anyway; the track is just not re-shared after a restart
+		if err := writeFileAtomic(torrentPath(c.cfg.CacheDir, ih), torrentBytes); cachestore.IsDiskFull(err) {
+			c.store.SetFull(err) // streams anyway; the track is just not re-shared after a restart
 		} else if err != nil {
 			return nil, err
 		}
@@ -511,7 +510,7 @@ func (c *Client) onWriteChunkError(err error) {
 	if c.closing.Load() {
 		return
 	}
-	if errors.Is(err, errMemoryFull) {
+	if errors.Is(err, cachestore.ErrMemoryFull) {
 		c.memFullOnce.Do(func() {
 			c.log.Warn("cache disk full and the in-memory fallback is full: playback may stall", "err", err)
 		})

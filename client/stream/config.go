@@ -8,10 +8,15 @@ import (
 	"github.com/anacrolix/torrent/storage"
 
 	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/client/stream/cachestore"
 )
 
 // DefaultCacheSize is the cache cap when Config.CacheSize is zero.
 const DefaultCacheSize = 2 << 30
+
+// DefaultMemoryFallback is the cap on piece data held in memory once the
+// cache disk is full, when Config.MemoryFallback is zero: a few whole tracks.
+const DefaultMemoryFallback = cachestore.DefaultMemoryFallback
 
 // Config configures a Client.
 type Config struct {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	g "github.com/anacrolix/generics"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
 )
@@ -23,6 +22,7 @@ import (
 // ENOSPC once room bytes have been written (the write that crosses the
 // limit is cut short, as the kernel does), and from then on the
 // completion store cannot record a piece either (SQLite says SQLITE_FULL).
+// cachestore's tests have their own copy.
 type fillingDisk struct {
 	storage.ClientImplCloser
 	room atomic.Int64
@@ -244,90 +244,5 @@ func TestHashFailedPieceNotCreditedToBadPeer(t *testing.T) {
 	}
 	if st.BytesSeedBT != st.Size {
 		t.Errorf("%d bytes credited to the seeder over BitTorrent, want %d", st.BytesSeedBT, st.Size)
-	}
-}
-
-// Once the disk is full and the memory cap is reached, a new track's pieces
-// take the room of another track's complete pieces, which then read as
-// missing (never as the zeros of the file's hole).
-func TestFallbackEvictsOtherTracks(t *testing.T) {
-	disk := &fillingDisk{ClientImplCloser: storage.NewFileOpts(storage.NewFileClientOpts{
-		ClientBaseDir: t.TempDir(), PieceCompletion: storage.NewMapPieceCompletion(),
-	})}
-	fs := newFallbackStorage(disk, 2*testPieceLen)
-	var warned atomic.Int32
-	fs.onFull = func(error) { warned.Add(1) }
-	open := func(tt testTrack) (storage.TorrentImpl, *metainfo.Info) {
-		mi, err := metainfo.Load(bytes.NewReader(tt.torrent))
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := mi.UnmarshalInfo()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ti, err := fs.OpenTorrent(context.Background(), &info, mi.HashInfoBytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ti, &info
-	}
-	ta, tb := newTestTrack(t, 4*testPieceLen), newTestTrack(t, 4*testPieceLen)
-	sa, ia := open(ta)
-	sb, ib := open(tb)
-	piece := func(s storage.TorrentImpl, info *metainfo.Info, i int) storage.PieceImpl {
-		return s.PieceWithHash(info.Piece(i), g.None[[]byte]())
-	}
-	for i := range 2 {
-		p := piece(sa, ia, i)
-		if _, err := p.WriteAt(ta.data[i*testPieceLen:(i+1)*testPieceLen], 0); err != nil {
-			t.Fatalf("track A piece %d: %v", i, err)
-		}
-		if err := p.MarkComplete(); err != nil {
-			t.Fatal(err)
-		}
-		if c := p.Completion(); !c.Ok || !c.Complete {
-			t.Fatalf("track A piece %d: completion %+v", i, c)
-		}
-	}
-	if warned.Load() != 1 || !fs.Full() {
-		t.Fatalf("disk full not noticed (%d warnings)", warned.Load())
-	}
-	// The disk took nothing: both pieces of A are in memory, the cap.
-	p := piece(sb, ib, 0)
-	if _, err := p.WriteAt(tb.data[:testPieceLen], 0); err != nil {
-		t.Fatalf("track B: %v", err)
-	}
-	buf := make([]byte, testPieceLen)
-	if n, err := p.ReadAt(buf, 0); n != testPieceLen || !bytes.Equal(buf, tb.data[:testPieceLen]) {
-		t.Fatalf("track B piece 0 reads back %d bytes (%v)", n, err)
-	}
-	dropped := 0
-	for i := range 2 {
-		pa := piece(sa, ia, i)
-		n, err := pa.ReadAt(buf, 0)
-		if c := pa.Completion(); c.Complete {
-			if n != testPieceLen || !bytes.Equal(buf, ta.data[i*testPieceLen:(i+1)*testPieceLen]) {
-				t.Errorf("track A piece %d: complete but reads %d bytes (%v)", i, n, err)
-			}
-			continue
-		}
-		dropped++
-		if n != 0 || err == nil {
-			t.Errorf("track A piece %d: dropped but reads %d bytes (%v)", i, n, err)
-		}
-	}
-	if dropped != 1 {
-		t.Errorf("%d pieces of track A dropped, want 1", dropped)
-	}
-	// With track A gone the memory is B's.
-	if err := sa.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := piece(sb, ib, 1).WriteAt(tb.data[testPieceLen:2*testPieceLen], 0); err != nil {
-		t.Errorf("track B piece 1 after A closed: %v", err)
-	}
-	if _, err := piece(sb, ib, 2).WriteAt(tb.data[2*testPieceLen:3*testPieceLen], 0); !errors.Is(err, errMemoryFull) {
-		t.Errorf("track B piece 2 over the cap: %v, want errMemoryFull", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/client/stream/cachestore"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -191,10 +192,10 @@ func (s *Stream) inject(ctx context.Context, i int, buf []byte, src source) erro
 	})
 	sp := p.Storage()
 	write := sp.WriteAt
-	if fp, ok := sp.PieceImpl.(*fbPiece); ok {
+	if fp, ok := sp.PieceImpl.(cachestore.WholeWriter); ok {
 		// Sealed against peers' chunks until checked: one landing after
 		// the check would leave their bytes in a "complete" piece.
-		write = func(b []byte, _ int64) (int, error) { return fp.writeWhole(b) }
+		write = func(b []byte, _ int64) (int, error) { return fp.WriteWhole(b) }
 	}
 	_, err := write(buf, 0)
 	if err == nil {

@@ -1,4 +1,4 @@
-package stream
+package cachestore
 
 import (
 	"context"
@@ -19,14 +19,15 @@ import (
 // disk is full: a few whole tracks.
 const DefaultMemoryFallback = 64 << 20
 
-// errMemoryFull is returned by a piece write when the cache disk is full and
-// the in-memory fallback holds as much as it may.
-var errMemoryFull = errors.New("cache disk full and the in-memory fallback is full")
+// ErrMemoryFull is returned (wrapped: test it with errors.Is) by a piece
+// write when the cache disk is full and the in-memory fallback holds as much
+// as it may.
+var ErrMemoryFull = errors.New("cache disk full and the in-memory fallback is full")
 
-// isDiskFull reports whether err says the disk (or the user's quota) is
+// IsDiskFull reports whether err says the disk (or the user's quota) is
 // full: ENOSPC/EDQUOT from a file write, or the completion store's own
 // words (SQLite reports SQLITE_FULL, not an errno).
-func isDiskFull(err error) bool {
+func IsDiskFull(err error) bool {
 	if err == nil {
 		return false
 	}
@@ -38,20 +39,27 @@ func isDiskFull(err error) bool {
 		strings.Contains(msg, "no space left on device")
 }
 
-// fallbackStorage wraps the file storage of the cache. Once a write or a
+// Hooks are the callbacks a Storage makes. Either may be nil.
+type Hooks struct {
+	// OnFull is called once, with the error that showed the disk is full
+	// (wrapping syscall.ENOSPC).
+	OnFull func(error)
+	// OnNotComplete is called when anacrolix marks a piece not complete
+	// (a failed hash), without anacrolix's lock: the stream forgets who
+	// sent its bytes.
+	OnNotComplete func(ih metainfo.Hash, piece int)
+}
+
+// Storage wraps the file storage of the cache. Once a write or a
 // completion record fails because the disk is full, the whole cache stops
 // taking new data: pieces written from then on are kept in memory (bounded
 // by maxMem) and their completion is reported from memory, never persisted,
 // so a later player on the same cache sees only pieces that really are on
 // disk. Pieces already complete on disk are still read from disk.
-type fallbackStorage struct {
+type Storage struct {
 	disk   storage.ClientImplCloser
 	maxMem int64
-	// onFull is called once, with the error that showed the disk is full.
-	onFull func(error)
-	// onNotComplete is called when anacrolix marks a piece not complete
-	// (a failed hash): the stream forgets who sent its bytes.
-	onNotComplete func(ih metainfo.Hash, piece int)
+	hooks  Hooks
 
 	// switchMu: disk writes hold it shared, so that switching to memory
 	// (exclusive) waits for writes in flight; a piece's memory copy then
@@ -65,23 +73,31 @@ type fallbackStorage struct {
 	torrents []*fbTorrent // open, oldest first
 }
 
-func newFallbackStorage(disk storage.ClientImplCloser, maxMem int64) *fallbackStorage {
+// New wraps disk, the cache's file storage, keeping at most maxMem bytes of
+// piece data in memory once the disk is full; maxMem <= 0 means
+// DefaultMemoryFallback.
+func New(disk storage.ClientImplCloser, maxMem int64, hooks Hooks) *Storage {
 	if maxMem <= 0 {
 		maxMem = DefaultMemoryFallback
 	}
-	return &fallbackStorage{disk: disk, maxMem: maxMem}
+	return &Storage{disk: disk, maxMem: maxMem, hooks: hooks}
 }
 
-func (fs *fallbackStorage) Close() error { return fs.disk.Close() }
+// Close closes the file storage.
+func (fs *Storage) Close() error { return fs.disk.Close() }
 
 // Full reports whether the cache disk was found full.
-func (fs *fallbackStorage) Full() bool {
+func (fs *Storage) Full() bool {
 	fs.switchMu.RLock()
 	defer fs.switchMu.RUnlock()
 	return fs.full
 }
 
-func (fs *fallbackStorage) setFull(cause error) {
+// SetFull records that the cache disk is full, as cause shows (the storage
+// calls it itself; the caller does when one of its own files on the cache
+// disk fails to write): from now on pieces are written to memory. The
+// first call runs Hooks.OnFull.
+func (fs *Storage) SetFull(cause error) {
 	fs.switchMu.Lock()
 	fs.full = true
 	fs.switchMu.Unlock()
@@ -90,13 +106,16 @@ func (fs *fallbackStorage) setFull(cause error) {
 			// SQLITE_FULL and the like say the same in their own words.
 			cause = fmt.Errorf("%w: %w", syscall.ENOSPC, cause)
 		}
-		if fs.onFull != nil {
-			fs.onFull(cause)
+		if fs.hooks.OnFull != nil {
+			fs.hooks.OnFull(cause)
 		}
 	})
 }
 
-func (fs *fallbackStorage) OpenTorrent(ctx context.Context, info *metainfo.Info, ih metainfo.Hash) (storage.TorrentImpl, error) {
+var _ storage.ClientImplCloser = (*Storage)(nil)
+
+// OpenTorrent implements storage.ClientImpl.
+func (fs *Storage) OpenTorrent(ctx context.Context, info *metainfo.Info, ih metainfo.Hash) (storage.TorrentImpl, error) {
 	dt, err := fs.disk.OpenTorrent(ctx, info, ih)
 	if err != nil {
 		return storage.TorrentImpl{}, err
@@ -117,7 +136,7 @@ func (fs *fallbackStorage) OpenTorrent(ctx context.Context, info *metainfo.Info,
 // fbTorrent is one torrent's storage: the disk's, plus the pieces held in
 // memory since the disk filled up.
 type fbTorrent struct {
-	fs     *fallbackStorage
+	fs     *Storage
 	disk   storage.TorrentImpl
 	ih     metainfo.Hash
 	pieces map[int]*memPiece // guarded by fs.mu
@@ -186,7 +205,18 @@ type fbPiece struct {
 var _ interface {
 	storage.PieceImpl
 	io.WriterTo
+	WholeWriter
 } = (*fbPiece)(nil)
+
+// WholeWriter is implemented by the pieces of a Storage (the PieceImpl of
+// an anacrolix storage.Piece): a piece fetched whole over HTTP is written
+// with WriteWhole instead of WriteAt.
+type WholeWriter interface {
+	// WriteWhole seals the piece against chunk writes from peers and
+	// writes b, the whole piece, from offset 0. A failed write, or a
+	// failed check (MarkNotComplete), unseals it.
+	WriteWhole(b []byte) (int, error)
+}
 
 // mem returns the piece's memory state, or nil.
 func (p *fbPiece) mem() *memPiece {
@@ -252,9 +282,9 @@ func (p *fbPiece) WriteAt(b []byte, off int64) (int, error) {
 	return p.write(b, off)
 }
 
-// writeWhole seals the piece against chunk writes from peers and writes b,
+// WriteWhole seals the piece against chunk writes from peers and writes b,
 // the whole piece (an HTTP injection). A failed check unseals it.
-func (p *fbPiece) writeWhole(b []byte) (int, error) {
+func (p *fbPiece) WriteWhole(b []byte) (int, error) {
 	p.t.writeMu.Lock()
 	defer p.t.writeMu.Unlock()
 	p.t.fs.mu.Lock()
@@ -281,10 +311,10 @@ func (p *fbPiece) write(b []byte, off int64) (int, error) {
 				p.t.written[p.index] = append(p.t.written[p.index], span{off, int64(n)})
 				fs.mu.Unlock()
 			}
-			if !isDiskFull(err) {
+			if !IsDiskFull(err) {
 				return n, err
 			}
-			fs.setFull(err)
+			fs.SetFull(err)
 		} else {
 			fs.switchMu.RUnlock()
 		}
@@ -304,7 +334,7 @@ func (p *fbPiece) writeMem(b []byte, off int64) (int, error) {
 		}
 		if fs.memUsed+p.length > fs.maxMem {
 			fs.mu.Unlock()
-			return 0, fmt.Errorf("piece %d: %w (%d bytes)", p.index, errMemoryFull, fs.maxMem)
+			return 0, fmt.Errorf("piece %d: %w (%d bytes)", p.index, ErrMemoryFull, fs.maxMem)
 		}
 		fs.memUsed += p.length
 		spans := append([]span(nil), p.t.written[p.index]...)
@@ -336,7 +366,7 @@ func (p *fbPiece) writeMem(b []byte, off int64) (int, error) {
 // complete pieces of other torrents, oldest torrent first. anacrolix learns
 // it lazily: a read of a dropped piece fails, it asks Completion again and
 // fetches the piece anew.
-func (fs *fallbackStorage) evictLocked(keep *fbTorrent, need int64) {
+func (fs *Storage) evictLocked(keep *fbTorrent, need int64) {
 	for _, t := range fs.torrents {
 		if t == keep {
 			continue
@@ -374,13 +404,13 @@ func (p *fbPiece) MarkComplete() error {
 	// The data is on disk (it was just hashed from there) but its
 	// completion could not be recorded: remember it in memory only. A later
 	// run fetches the piece again rather than trusting it.
-	if isDiskFull(err) {
-		fs.setFull(err)
+	if IsDiskFull(err) {
+		fs.SetFull(err)
 	}
 	fs.mu.Lock()
 	p.t.pieces[p.index] = &memPiece{complete: true}
 	fs.mu.Unlock()
-	if isDiskFull(err) {
+	if IsDiskFull(err) {
 		return nil
 	}
 	return err
@@ -388,8 +418,8 @@ func (p *fbPiece) MarkComplete() error {
 
 func (p *fbPiece) MarkNotComplete() error {
 	fs := p.t.fs
-	if fs.onNotComplete != nil {
-		fs.onNotComplete(p.t.ih, p.index)
+	if fs.hooks.OnNotComplete != nil {
+		fs.hooks.OnNotComplete(p.t.ih, p.index)
 	}
 	fs.mu.Lock()
 	delete(p.t.written, p.index) // anacrolix fetches every chunk again
@@ -407,8 +437,8 @@ func (p *fbPiece) MarkNotComplete() error {
 		return nil
 	}
 	err := p.disk.MarkNotComplete()
-	if isDiskFull(err) {
-		fs.setFull(err)
+	if IsDiskFull(err) {
+		fs.SetFull(err)
 		return nil // the disk record stays "not complete" or absent
 	}
 	return err

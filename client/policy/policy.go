@@ -108,6 +108,7 @@ type Params struct {
 	EmergencyThreshold time.Duration // buffered audio under which the seed server is asked
 	EmergencyGrace     time.Duration // how long peers that hold a needed piece get to deliver it first
 	SeedLead           time.Duration // pieces that listeners hold never come from the seed further ahead than this
+	PeerLead           time.Duration // while playing, peers are asked for pieces this far ahead of the playhead
 	LeadStep           time.Duration // audio per fetch of pieces inside the lead that no listener holds
 	HeadTimeout        time.Duration // no head piece in this time: the seed server is slow
 	GiveUp             time.Duration // no source for the piece a read waits on this long: give up
@@ -121,6 +122,7 @@ var DefaultParams = Params{
 	EmergencyThreshold: 3 * time.Second,
 	EmergencyGrace:     500 * time.Millisecond,
 	SeedLead:           15 * time.Second,
+	PeerLead:           15 * time.Second,
 	LeadStep:           5 * time.Second,
 	HeadTimeout:        2 * time.Second,
 	GiveUp:             10 * time.Second,
@@ -140,6 +142,7 @@ func (p Params) WithDefaults() Params {
 	def(&p.EmergencyThreshold, d.EmergencyThreshold)
 	def(&p.EmergencyGrace, d.EmergencyGrace)
 	def(&p.SeedLead, d.SeedLead)
+	def(&p.PeerLead, d.PeerLead)
 	def(&p.LeadStep, d.LeadStep)
 	def(&p.HeadTimeout, d.HeadTimeout)
 	def(&p.GiveUp, d.GiveUp)
@@ -255,6 +258,7 @@ type decider struct {
 	pp           int // the playhead's piece
 	firstMissing int // first missing piece from the playhead; -1 when none
 	leadEnd      int // last piece inside the lead
+	peerLeadEnd  int // last piece asked of peers while playing
 	bufSec       float64
 }
 
@@ -366,6 +370,7 @@ func (d *decider) measure() {
 	}
 	d.bufSec = float64(max(buffered, 0)) / d.BytesPerSecond
 	d.leadEnd = d.pieceOf(d.Playhead + d.audioBytes(d.p.SeedLead))
+	d.peerLeadEnd = max(d.leadEnd, d.pieceOf(d.Playhead+d.audioBytes(d.p.PeerLead)))
 }
 
 func (d *decider) audioBytes(t time.Duration) int64 { return int64(t.Seconds() * d.BytesPerSecond) }
@@ -495,7 +500,8 @@ func (d *decider) priorities() {
 		inLead := i >= d.pp && i <= d.leadEnd
 		switch d.Mode {
 		case Playing:
-			if inLead || (d.seedBTSource() && d.avail[i] == 0) {
+			inPeerLead := i >= d.pp && i <= d.peerLeadEnd
+			if inPeerLead || (d.seedBTSource() && d.avail[i] == 0) {
 				return PriorityNormal
 			}
 		case Prefetch:

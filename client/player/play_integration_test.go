@@ -184,7 +184,9 @@ func TestSeederGoneThenCacheOnly(t *testing.T) {
 func TestKillResume(t *testing.T) {
 	lib := t.TempDir()
 	path := itest.MakeTrack(t, lib, "Interrupted", 40, "flac")
-	e := newEnv(t, lib, 0, 1)
+	// The seed is capped (the track is about 80 KB/s): uncapped, a lone
+	// player fills the whole track from it before the kill.
+	e := newEnv(t, lib, 192<<10, 1)
 	tr := e.TrackByCodec("flac")
 	cache := t.TempDir()
 

@@ -8,8 +8,9 @@ import (
 
 // Targets of the default run (issue 6).
 const (
-	targetSeedShare = 0.15
+	targetSeedShare = 0.08 // issue 12's targets
 	targetTTFAp95ms = 500
+	targetWireRatio = 1.1 // player-to-player bytes on the wire ÷ bytes the players counted from peers
 )
 
 // WriteTable prints the Markdown table of a run, with the baseline's column
@@ -63,9 +64,15 @@ func WriteTable(w io.Writer, run Run, baseline *Run) error {
 	row("network bytes the players received (reports, cache excluded)", "", func(s Summary, _ Meta) string {
 		return sizeText(float64(s.Network))
 	})
-	row("player-to-player upload on the wire (TCP bytes acknowledged, ss)", "", func(s Summary, _ Meta) string {
-		return sizeText(s.PeerUploadTCP)
-	})
+	wireRatio := func(s Summary) float64 { return s.PeerUploadTCP / float64(max(s.Peers, 1)) }
+	row("player-to-player upload on the wire (TCP bytes acknowledged, ss), × bytes from peers",
+		fmt.Sprintf("≤ %.1f× %s", targetWireRatio, mark(s.Peers > 0 && wireRatio(s) <= targetWireRatio)),
+		func(s Summary, _ Meta) string {
+			if s.Peers == 0 {
+				return sizeText(s.PeerUploadTCP)
+			}
+			return fmt.Sprintf("%s (%.2f×)", sizeText(s.PeerUploadTCP), wireRatio(s))
+		})
 	row("seed server's peak upload rate (3 s average)", "", func(s Summary, m Meta) string {
 		return fmt.Sprintf("%s/s (%s)", sizeText(s.PeakSeedRate), bitrateMultiple(s.PeakSeedRate, m))
 	})

@@ -332,15 +332,20 @@ func (d *decider) jitter(max time.Duration) time.Duration {
 func (d *decider) measure() {
 	n := len(d.Pieces)
 	d.avail = make([]int, n)
+	full := 0 // listeners that hold every piece: counted once
 	for _, p := range d.Peers {
-		if p.Seed {
+		switch {
+		case p.Seed:
 			d.seeds++
-			continue
+		case p.Have.hasAll(n):
+			full++
+		default:
+			p.Have.addTo(d.avail)
 		}
-		for i := range n {
-			if p.Have.Has(i) {
-				d.avail[i]++
-			}
+	}
+	if full > 0 {
+		for i := range d.avail {
+			d.avail[i] += full
 		}
 	}
 	d.inFlight = make([]bool, n)

@@ -29,6 +29,7 @@ type Config struct {
 	Tick         time.Duration // the model's step
 	DecideEvery  time.Duration // a playing stream decides at least this often
 	MaxConns     int           // connections per listener and track (anacrolix's per-torrent limit)
+	PeerSetup    time.Duration // from a connection's dial to its first request (TCP, handshakes, bitfield, unchoke)
 	Refill       time.Duration // how often a stream short of connections asks for more (PEX, tracker)
 
 	Params policy.Params
@@ -59,6 +60,7 @@ func DefaultConfig() Config {
 		Tick:         100 * time.Millisecond,
 		DecideEvery:  500 * time.Millisecond,
 		MaxConns:     50,
+		PeerSetup:    250 * time.Millisecond,
 		Refill:       15 * time.Second,
 	}
 }
@@ -88,6 +90,7 @@ type Report struct {
 	TickMs        float64 `json:"tick_ms"`
 	DecideEveryMs float64 `json:"decide_every_ms"`
 	MaxConns      int     `json:"max_conns"`
+	PeerSetupMs   float64 `json:"peer_setup_ms"`
 
 	// The outcome.
 	SimS                     float64 `json:"sim_s"`

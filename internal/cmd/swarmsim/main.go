@@ -85,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	seedCap := fs.String("seed-cap", cfg.SeedCapSpec, "seed server upload cap: a multiple of the bitrate (100x) or a rate (64KiB, 2MiB, per second)")
 	dies := fs.String("seed-dies-at", "never", "the seed server dies at this time (15s) or once its cap could have sent this many catalogs (1.5x)")
 	fs.DurationVar(&cfg.RTT, "rtt", 0, "round-trip time before an HTTP response")
+	fs.DurationVar(&cfg.PeerSetup, "peer-setup", cfg.PeerSetup, "from a peer connection's dial to its first request (TCP and BitTorrent handshakes, bitfield, unchoke)")
 	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "the model's time step")
 	fs.DurationVar(&cfg.DecideEvery, "decide-every", cfg.DecideEvery, "a playing stream decides at least this often (and at once when a piece or fetch changes)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections per listener and track")
@@ -137,6 +138,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 		return cfg, false, fmt.Errorf("--tick: 1ms to 1s")
 	case cfg.DecideEvery < cfg.Tick || cfg.DecideEvery > 10*time.Second:
 		return cfg, false, fmt.Errorf("--decide-every: from --tick to 10s")
+	case cfg.PeerSetup < 0 || cfg.PeerSetup > time.Minute:
+		return cfg, false, fmt.Errorf("--peer-setup: 0 to 1m")
 	case cfg.MaxConns < 1 || cfg.MaxConns > 1000:
 		return cfg, false, fmt.Errorf("--max-conns: 1 to 1000")
 	}

@@ -114,6 +114,7 @@ type stream struct {
 	assign   bool  // look for sources for wanted chunks
 	assignAt int64 // and at least then
 	conns    []*stream
+	connAt   []int64 // when each connection is established (handshake, bitfield)
 	refillAt int64
 
 	// playback
@@ -493,27 +494,30 @@ func (s *sim) connect(st *stream) {
 			slices.Contains(st.conns, o) {
 			continue
 		}
-		st.conns = append(st.conns, o)
-		o.conns = append(o.conns, st)
+		at := s.now + int64(s.cfg.PeerSetup)
+		st.conns, st.connAt = append(st.conns, o), append(st.connAt, at)
+		o.conns, o.connAt = append(o.conns, st), append(o.connAt, at)
 		need--
-		st.assign = true
+		st.assignAt = min(st.assignAt, at)
 		if o.playing {
-			o.assign = true
+			o.assignAt = min(o.assignAt, at)
 		}
 	}
 }
 
 func (s *sim) disconnect(a, b *stream) {
-	if i := slices.Index(a.conns, b); i >= 0 {
-		a.conns[i] = a.conns[len(a.conns)-1]
-		a.conns = a.conns[:len(a.conns)-1]
-	}
-	if i := slices.Index(b.conns, a); i >= 0 {
-		b.conns[i] = b.conns[len(b.conns)-1]
-		b.conns = b.conns[:len(b.conns)-1]
-	}
+	a.unlink(b)
+	b.unlink(a)
 	a.dropReqsFrom(b)
 	b.dropReqsFrom(a)
+}
+
+func (st *stream) unlink(o *stream) {
+	if i := slices.Index(st.conns, o); i >= 0 {
+		last := len(st.conns) - 1
+		st.conns[i], st.connAt[i] = st.conns[last], st.connAt[last]
+		st.conns, st.connAt = st.conns[:last], st.connAt[:last]
+	}
 }
 
 func (st *stream) dropReqsFrom(src *stream) {
@@ -664,8 +668,10 @@ func (s *sim) decisions() {
 
 func (s *sim) decideOne(st *stream) {
 	peers := s.peers[:0]
-	for _, c := range st.conns {
-		peers = append(peers, policy.Peer{Have: c.have})
+	for k, c := range st.conns {
+		if st.connAt[k] <= s.now { // established: its bitfield is known
+			peers = append(peers, policy.Peer{Have: c.have})
+		}
 	}
 	seedBT := 0
 	if s.seed.alive {
@@ -884,8 +890,8 @@ func (s *sim) assignReqs(st *stream) {
 			var best *stream
 			bestLoad := math.MaxInt
 			ties := 0
-			for _, o := range st.conns {
-				if !o.have.Has(i) {
+			for k, o := range st.conns {
+				if st.connAt[k] > s.now || !o.have.Has(i) {
 					continue
 				}
 				switch ld := o.l.assigned; {
@@ -1205,11 +1211,11 @@ func (s *sim) seedTick(flows []seedFlow) {
 		s.fetchBytes(fl.f, fl.alloc)
 	}
 	// The spare window moves on.
-	sd.ringPos = (sd.ringPos + 1) % len(sd.sentRing)
 	sd.sentWindow = 0
 	for _, v := range sd.sentRing {
 		sd.sentWindow += v
 	}
+	sd.ringPos = (sd.ringPos + 1) % len(sd.sentRing)
 	sd.sentRing[sd.ringPos] = 0
 }
 
@@ -1322,6 +1328,7 @@ func (s *sim) report() Report {
 	}
 	r.RTTms, r.TickMs, r.DecideEveryMs = ms(c.RTT), ms(c.Tick), ms(c.DecideEvery)
 	r.MaxConns = c.MaxConns
+	r.PeerSetupMs = ms(c.PeerSetup)
 	// Playbacks still on at the end: stuck ones stalled.
 	giveUp := c.Params.WithDefaults().GiveUp
 	for _, st := range s.playing {

@@ -18,3 +18,21 @@ func BenchmarkSim(b *testing.B) {
 	}
 	b.ReportMetric(simS/time.Since(began).Seconds(), "sim-s/s")
 }
+
+// BenchmarkSimHour is the scenario at its defaults: 1000 listeners,
+// 200 tracks, one simulated hour (target: under 60 s with GOMAXPROCS=1).
+// Run it with -benchtime 1x.
+func BenchmarkSimHour(b *testing.B) {
+	var r Report
+	began := time.Now()
+	n := 0
+	for b.Loop() {
+		r = Run(DefaultConfig())
+		n++
+	}
+	wall := time.Since(began).Seconds() / float64(n)
+	b.ReportMetric(wall, "wall-s")
+	b.ReportMetric(r.SimS/wall, "sim-s/s")
+	b.ReportMetric(r.SeedShare, "seed-share")
+	b.ReportMetric(float64(r.Stalled), "stalled")
+}

@@ -50,7 +50,10 @@ Every track is --track-s long at --bitrate-kbps; its popularity is Zipf with
 exponent --zipf. Sessions arrive as a Poisson process that keeps --listeners
 online on average (that many begin within the first track's length), last an
 exponential time of mean --session, and are a sequence of tracks; a listener
-re-shares everything it played while it is online. With --stagger, the
+re-shares everything it played while it is online (with --warm on, those
+online at the start already hold what their session so far played).
+Listeners upload at --listener-up and download at --listener-down times the
+bitrate; the seed server uploads at --seed-cap. With --stagger, the
 listeners start that far apart and play one track each instead. --churn off
 keeps every listener online to the end. --seed-dies-at is a time, or a
 multiple of the catalog's bytes (the moment the seed's cap would have let it

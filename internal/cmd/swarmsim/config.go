@@ -20,6 +20,7 @@ type Config struct {
 	Churn        bool          // listeners leave when their session ends
 	Warm         bool          // Poisson: the listeners online at the start hold what they would have played
 	Stagger      time.Duration // > 0: listeners start this far apart, one track each
+	Linger       time.Duration // stagger: online this long after the track; < 0: to the end
 	UpX, DownX   float64       // listener caps, multiples of the bitrate
 	SeedCap      float64       // bytes per second
 	SeedCapSpec  string        // as given
@@ -56,6 +57,7 @@ func DefaultConfig() Config {
 		SeedCap:      100 * 160e3 / 8,
 		SeedCapSpec:  "100x",
 		SeedDiesAt:   -1,
+		Linger:       -1,
 		SeedDiesSpec: "never",
 		Tick:         100 * time.Millisecond,
 		DecideEvery:  500 * time.Millisecond,
@@ -80,6 +82,7 @@ type Report struct {
 	Churn         bool    `json:"churn"`
 	Warm          bool    `json:"warm"`
 	StaggerS      float64 `json:"stagger_s"`
+	LingerS       float64 `json:"linger_s"` // -1: to the end
 	ListenerUpX   float64 `json:"listener_up_x"`
 	ListenerDownX float64 `json:"listener_down_x"`
 	SeedCap       string  `json:"seed_cap"`

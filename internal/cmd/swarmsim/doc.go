@@ -28,7 +28,8 @@
 // re-shares everything it played while it is online; going offline (its
 // session ends, mid-track or not) it takes all of it away. --churn off keeps
 // everyone online to the end (no arrivals). With --stagger D, listener i
-// starts at i*D and plays one track, then stays online sharing it; the run
+// starts at i*D and plays one track, then stays online sharing it (to the
+// end, or for --linger as bench-swarm's players' 30 s); the run
 // ends when every playback ended (at most the last start plus twice the
 // track plus a minute): the shape of scripts/bench-swarm.sh, whose summary
 // fields (started, finished, playbacks_with_underrun, seed_share, ttfa_p50_ms,

@@ -83,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	churn := fs.String("churn", "on", "on: listeners leave when their session ends, mid-track or not; off: online to the end")
 	warm := fs.String("warm", "on", "on: the listeners online at the start hold the tracks they would have played in their session so far (steady state); off: empty caches (a flash crowd)")
 	fs.DurationVar(&cfg.Stagger, "stagger", 0, "start the listeners this far apart, one track each, instead of Poisson arrivals")
+	linger := fs.String("linger", "end", "with --stagger: how long a listener stays online sharing after its track (30s, as bench-swarm's players), or end")
 	fs.Float64Var(&cfg.UpX, "listener-up", cfg.UpX, "listener upload cap, a multiple of the bitrate")
 	fs.Float64Var(&cfg.DownX, "listener-down", cfg.DownX, "listener download cap, a multiple of the bitrate")
 	seedCap := fs.String("seed-cap", cfg.SeedCapSpec, "seed server upload cap: a multiple of the bitrate (100x) or a rate (64KiB, 2MiB, per second)")
@@ -106,6 +107,13 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 		cfg.Churn = false
 	default:
 		return cfg, false, fmt.Errorf("--churn: on or off, not %q", *churn)
+	}
+	if *linger != "end" {
+		d, err := time.ParseDuration(*linger)
+		if err != nil || d < 0 {
+			return cfg, false, fmt.Errorf("--linger: a duration such as 30s, or end, not %q", *linger)
+		}
+		cfg.Linger = d
 	}
 	switch *warm {
 	case "on":

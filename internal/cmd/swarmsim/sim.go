@@ -420,6 +420,9 @@ func (s *sim) goOffline(l *listener) {
 // nextTrack starts the listener's next playback, unless it plays one only.
 func (s *sim) nextTrack(l *listener) {
 	if l.oneTrack && l.played > 0 {
+		if s.cfg.Linger >= 0 {
+			l.sessionEnd = min(l.sessionEnd, s.now+int64(s.cfg.Linger))
+		}
 		return
 	}
 	l.played++
@@ -1319,6 +1322,10 @@ func (s *sim) report() Report {
 	r.Listeners, r.Tracks, r.Hours, r.Seed, r.Zipf = c.Listeners, c.Tracks, c.Hours, c.Seed, c.Zipf
 	r.TrackS, r.BitrateKbps, r.PieceLen = c.TrackSeconds, c.BitrateKbps, c.PieceLen
 	r.SessionMeanS, r.Churn, r.StaggerS = c.SessionMean.Seconds(), c.Churn, c.Stagger.Seconds()
+	r.LingerS = -1
+	if c.Linger >= 0 {
+		r.LingerS = c.Linger.Seconds()
+	}
 	r.Warm = c.Warm && c.Stagger == 0
 	r.ListenerUpX, r.ListenerDownX = c.UpX, c.DownX
 	r.SeedCap, r.SeedCapBps, r.SeedDiesAt = c.SeedCapSpec, c.SeedCap, c.SeedDiesSpec

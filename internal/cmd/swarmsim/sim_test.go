@@ -180,6 +180,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"--seed-dies-at", "soon"}, 2, "--seed-dies-at"},
 		{[]string{"--hours", "0"}, 2, "--hours"},
 		{[]string{"--stagger", "-1s"}, 2, "--stagger"},
+		{[]string{"--linger", "forever"}, 2, "--linger"},
 		{[]string{"--bogus"}, 2, "bogus"},
 		{[]string{"extra"}, 2, "unexpected argument"},
 		{[]string{"--help"}, 0, "--seed-dies-at"},

@@ -48,6 +48,7 @@ type sim struct {
 	playing    []*stream
 	nextArrive int64
 	pending    []*listener // the warm-up's listeners, by start
+	next       []*listener // their track ended in the last step
 	staggerN   int         // listeners started so far in stagger mode
 
 	seed seedSrv
@@ -326,6 +327,12 @@ func (s *sim) run() {
 
 // events: sessions that begin and end, the seed's death.
 func (s *sim) events() {
+	for _, l := range s.next {
+		if l.online {
+			s.nextTrack(l)
+		}
+	}
+	s.next = s.next[:0]
 	if s.seed.alive && s.now >= s.seed.diesAt {
 		s.seedDies()
 	}
@@ -1305,7 +1312,9 @@ func (s *sim) playback() {
 			s.endPlayback(st)
 			s.stopPlaying(st)
 			i--
-			s.nextTrack(st.l)
+			// The track ended during this step: the next begins with
+			// the next.
+			s.next = append(s.next, st.l)
 			continue
 		}
 		if st.pos >= avail && st.readWaiting < 0 {

@@ -40,7 +40,6 @@ type sim struct {
 	cpp        int     // chunks per piece
 	chunkSize  []int32 // by chunk index i*cpp+j; 0: no such chunk
 	pieceSize  []int64
-	pieceSec   float64
 	zipfCDF    []float64
 	tracks     []*track
 	listeners  []*listener
@@ -122,8 +121,7 @@ type stream struct {
 	began        int64
 	firstAudio   int64 // -1 before
 	pos          float64
-	posPiece     int
-	firstMiss    int // first incomplete piece from posPiece
+	firstMiss    int // first incomplete piece from the playhead
 	readWaiting  int64
 	lastProgress int64
 	underruns    int
@@ -223,7 +221,6 @@ func newSim(cfg Config) *sim {
 			s.chunkSize[i*s.cpp+j] = int32(max(min(cl, ps-int64(j)*cl), 0))
 		}
 	}
-	s.pieceSec = float64(pl) / s.bps
 	w := 0.0
 	for k := 1; k <= cfg.Tracks; k++ {
 		w += 1 / math.Pow(float64(k), cfg.Zipf)
@@ -454,7 +451,7 @@ func (s *sim) nextTrack(l *listener) {
 	s.playing = append(s.playing, st)
 	st.began = s.now
 	st.firstAudio = -1
-	st.pos, st.posPiece, st.firstMiss = 0, 0, 0
+	st.pos, st.firstMiss = 0, 0
 	st.readWaiting = s.now
 	st.lastProgress = s.now
 	st.underruns = 0
@@ -1305,7 +1302,6 @@ func (s *sim) playback() {
 		if st.pos < avail {
 			st.readWaiting = -1
 			st.pos = min(st.pos+step, avail)
-			st.posPiece = min(int(st.pos)/int(s.cfg.PieceLen), s.npieces-1)
 		}
 		if st.pos >= float64(s.size) {
 			s.r.Finished++

@@ -103,7 +103,7 @@ func TestTableAndChart(t *testing.T) {
 		"| 10.0× |",               // baseline ÷ peer-to-peer
 		"5.0 % (1 of 20)",         // playbacks with an underrun
 		"1000 B/s (0.1× bitrate)", // peak seed rate
-		"≤ 8 % ✗", // 10 % of network bytes from the seed server
+		"≤ 8 % ✗",                 // 10 % of network bytes from the seed server
 		"39.1 KiB (0.02×) | 39.1 KiB (0.02×) | ≤ 1.1× ✓",
 		"p95 < 500 ms ✓",
 		// seed-server bytes by route: heads / emergency / fill / BitTorrent; uncounted

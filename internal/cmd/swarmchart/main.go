@@ -3,9 +3,11 @@
 // PNG): the seed server's and the peers' upload rate over time, and per
 // player a stacked bar of the bytes it received by source (seed head,
 // emergency and fill over HTTP, seed over BitTorrent, peers, cache); and,
-// with -summary, the figures as JSON (see SummaryFile).
+// with -summary, the figures as JSON (see SummaryFile). With -sim, the
+// table has a "simulated" column and summary.json a "simulated" entry,
+// from internal/cmd/swarmsim's --json report of the same scenario.
 //
-//	swarmchart -run OUT/p2p [-baseline OUT/baseline] [-png FILE] [-summary FILE]
+//	swarmchart -run OUT/p2p [-baseline OUT/baseline] [-sim OUT/sim.json] [-png FILE] [-summary FILE]
 //
 // A run directory holds meta.json (the seeder's and tracker's counters and
 // /proc figures the script measured), players.tsv (index, start offset,
@@ -36,6 +38,7 @@ func run(args []string, stdout io.Writer) error {
 	baseDir := fs.String("baseline", "", "the baseline run's directory (optional)")
 	pngPath := fs.String("png", "", "write the chart to this PNG file")
 	summaryPath := fs.String("summary", "", "write the figures as JSON to this file")
+	simPath := fs.String("sim", "", "swarmsim's --json report of the same scenario: a \"simulated\" column and summary entry (optional)")
 	width := fs.Float64("width", 900, "chart width in points")
 	height := fs.Float64("height", 820, "chart height in points")
 	if err := fs.Parse(args); err != nil {
@@ -56,11 +59,19 @@ func run(args []string, stdout io.Writer) error {
 		}
 		base = &b
 	}
-	if err := WriteTable(stdout, r, base); err != nil {
+	var sim *SimReport
+	if *simPath != "" {
+		s, err := LoadSim(*simPath)
+		if err != nil {
+			return err
+		}
+		sim = &s
+	}
+	if err := WriteTable(stdout, r, base, sim); err != nil {
 		return err
 	}
 	if *summaryPath != "" {
-		if err := writeFile(*summaryPath, func(w io.Writer) error { return WriteSummary(w, r, base) }); err != nil {
+		if err := writeFile(*summaryPath, func(w io.Writer) error { return WriteSummary(w, r, base, sim) }); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,7 @@ func TestTableAndChart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var table bytes.Buffer
-	if err := WriteTable(&table, r, &b); err != nil {
+	if err := WriteTable(&table, r, &b, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -258,5 +259,80 @@ func TestSummaryJSON(t *testing.T) {
 	m = load(out)
 	if b, ok := m["baseline"]; !ok || b != nil {
 		t.Errorf("without a baseline: baseline = %v (present %v), want null", b, ok)
+	}
+}
+
+func TestSim(t *testing.T) {
+	p2p := writeRun(t, 20, 150000, 50000)
+	dir := t.TempDir()
+	simPath := filepath.Join(dir, "sim.json")
+	// As bench-swarm.sh --sim saves it: swarmsim's last stdout line (more
+	// fields than the summary's).
+	if err := os.WriteFile(simPath, []byte(`{"listeners":20,"tracks":1,"started":20,"finished":19,"playbacks_with_underrun":2,`+
+		`"seed_share":0.25,"seed_bytes":500000,"counted_bytes":2000000,"peer_wire_bytes":1650000,"peer_counted_bytes":1500000,`+
+		`"ttfa_p50_ms":202.5,"ttfa_p95_ms":409.6,"ttfa_max_ms":450,"wall_s":0.1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "summary.json")
+	var table bytes.Buffer
+	if err := run([]string{"-run", p2p, "-sim", simPath, "-summary", out}, &table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"|  | peer-to-peer | simulated | target |",
+		"| players finished / started | 20 / 20 | 19 / 20 |  |",
+		"| 100 / 190 / 200 ms | 202 / 410 / 450 ms | p95 < 500 ms ✓ |",
+		"| 5.0 % (1 of 20) | 10.0 % (2 of 20) | 0 ✗ |",
+		"| 195.3 KiB (10.0 %) | 488.3 KiB (25.0 %) | ≤ 8 % ✗ |",
+		"| 1.4 MiB (75.0 %) |",           // bytes from peers
+		"| 1.9 MiB |",                    // network bytes
+		"| 1.6 MiB (1.10×) | ≤ 1.1× ✓ |", // wire
+		"| tracker announces per second | 0.50 |  |  |",
+	} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]map[string]float64
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("summary: %v\n%s", err, b)
+	}
+	want := map[string]float64{
+		"started": 20, "finished": 19, "playbacks_with_underrun": 2, "seed_share": 0.25,
+		"ttfa_p50_ms": 202.5, "ttfa_p95_ms": 409.6, "peer_wire_bytes": 1650000, "peer_counted_bytes": 1500000,
+	}
+	if got := m["simulated"]; !maps.Equal(got, want) {
+		t.Errorf("simulated = %v, want %v", got, want)
+	}
+	if _, ok := m["peer_to_peer"]["started"]; !ok {
+		t.Errorf("summary lacks peer_to_peer: %s", b)
+	}
+
+	// Without -sim: no column, no key.
+	table.Reset()
+	if err := run([]string{"-run", p2p, "-summary", out}, &table); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(table.String(), "simulated") {
+		t.Errorf("a simulated column without -sim:\n%s", table.String())
+	}
+	b, err = os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "simulated") {
+		t.Errorf("a simulated key without -sim: %s", b)
+	}
+
+	// Not swarmsim's report.
+	if err := os.WriteFile(simPath, []byte(`{"started":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-run", p2p, "-sim", simPath}, io.Discard); err == nil || !strings.Contains(err.Error(), "not swarmsim's JSON report") {
+		t.Errorf("a report without the figures: err = %v", err)
 	}
 }

@@ -14,8 +14,10 @@ const (
 )
 
 // WriteTable prints the Markdown table of a run, with the baseline's column
-// and the ratio of seed-server bytes when a baseline is given.
-func WriteTable(w io.Writer, run Run, baseline *Run) error {
+// and the ratio of seed-server bytes when a baseline is given, and a
+// "simulated" column when the simulator's report is given (filled in the
+// rows the simulator has figures for, empty elsewhere).
+func WriteTable(w io.Writer, run Run, baseline *Run, sim *SimReport) error {
 	s := Summarize(run)
 	var b *Summary
 	if baseline != nil {
@@ -27,30 +29,50 @@ func WriteTable(w io.Writer, run Run, baseline *Run) error {
 	if b != nil {
 		header = append(header, "baseline: seed server alone")
 	}
+	if sim != nil {
+		header = append(header, "simulated")
+	}
 	header = append(header, "target")
 	var rows [][]string
-	row := func(name string, target string, f func(Summary, Meta) string) {
+	// simf, nil for a row the simulator has no figure for, fills the
+	// "simulated" column.
+	rowSim := func(name string, target string, f func(Summary, Meta) string, simf func(SimReport) string) {
 		r := []string{name, f(s, m)}
 		if b != nil {
 			r = append(r, f(*b, baseline.Meta))
 		}
+		if sim != nil {
+			c := ""
+			if simf != nil {
+				c = simf(*sim)
+			}
+			r = append(r, c)
+		}
 		rows = append(rows, append(r, target))
 	}
-	row("players finished / started", "", func(s Summary, _ Meta) string {
+	row := func(name string, target string, f func(Summary, Meta) string) { rowSim(name, target, f, nil) }
+	wireRatio := func(s Summary) float64 { return s.PeerUploadTCP / float64(max(s.Peers, 1)) }
+	rowSim("players finished / started", "", func(s Summary, _ Meta) string {
 		return fmt.Sprintf("%d / %d", s.Finished, s.Started)
-	})
-	row("time to first audio p50 / p95 / max", fmt.Sprintf("p95 < %d ms %s", targetTTFAp95ms, mark(s.Playbacks > 0 && s.TTFAp95 < targetTTFAp95ms)),
+	}, func(r SimReport) string { return fmt.Sprintf("%d / %d", r.Finished, r.Started) })
+	rowSim("time to first audio p50 / p95 / max", fmt.Sprintf("p95 < %d ms %s", targetTTFAp95ms, mark(s.Playbacks > 0 && s.TTFAp95 < targetTTFAp95ms)),
 		func(s Summary, _ Meta) string {
 			return fmt.Sprintf("%.0f / %.0f / %.0f ms", s.TTFAp50, s.TTFAp95, s.TTFAmax)
+		}, func(r SimReport) string {
+			return fmt.Sprintf("%.0f / %.0f / %.0f ms", r.TTFAp50ms, r.TTFAp95ms, r.TTFAmaxMs)
 		})
-	row("playbacks with an underrun", "0 "+mark(s.Playbacks > 0 && s.WithUnderrun == 0), func(s Summary, _ Meta) string {
+	rowSim("playbacks with an underrun", "0 "+mark(s.Playbacks > 0 && s.WithUnderrun == 0), func(s Summary, _ Meta) string {
 		return fmt.Sprintf("%s (%d of %d)", pct(float64(s.WithUnderrun), float64(s.Playbacks)), s.WithUnderrun, s.Playbacks)
+	}, func(r SimReport) string {
+		return fmt.Sprintf("%s (%d of %d)", pct(float64(r.PlaybacksWithUnderrun), float64(r.Started)), r.PlaybacksWithUnderrun, r.Started)
 	})
 	row("total underrun time", "", func(s Summary, _ Meta) string { return fmt.Sprintf("%.1f s", s.UnderrunS) })
-	row("bytes from the seed server (its HTTP + BitTorrent upload), share of network bytes",
+	rowSim("bytes from the seed server (its HTTP + BitTorrent upload), share of network bytes",
 		fmt.Sprintf("≤ %.0f %% %s", targetSeedShare*100, mark(s.Network > 0 && s.SeedShare <= targetSeedShare)),
 		func(s Summary, _ Meta) string {
 			return fmt.Sprintf("%s (%s)", sizeText(float64(s.SeedServer)), pct(float64(s.SeedServer), float64(s.Network)))
+		}, func(r SimReport) string {
+			return fmt.Sprintf("%s (%.1f %%)", sizeText(float64(r.SeedBytes)), r.SeedShare*100)
 		})
 	row("seed-server bytes by route (players' reports: heads / emergency / fill over HTTP / BitTorrent; the rest no player counted), share of network bytes", "",
 		func(s Summary, _ Meta) string {
@@ -58,21 +80,24 @@ func WriteTable(w io.Writer, run Run, baseline *Run) error {
 			return fmt.Sprintf("%s / %s / %s / %s; %s uncounted", pct(float64(s.SeedHead), n), pct(float64(s.SeedEmergency), n),
 				pct(float64(s.SeedFill), n), pct(float64(s.SeedBT), n), pct(float64(s.SeedServer-s.SeedReported()), n))
 		})
-	row("bytes from peers (players' reports), share of network bytes", "", func(s Summary, _ Meta) string {
+	rowSim("bytes from peers (players' reports), share of network bytes", "", func(s Summary, _ Meta) string {
 		return fmt.Sprintf("%s (%s)", sizeText(float64(s.Peers)), pct(float64(s.Peers), float64(s.Network)))
+	}, func(r SimReport) string {
+		return fmt.Sprintf("%s (%s)", sizeText(float64(r.PeerCountedBytes)), pct(float64(r.PeerCountedBytes), float64(r.CountedBytes)))
 	})
-	row("network bytes the players received (reports, cache excluded)", "", func(s Summary, _ Meta) string {
+	rowSim("network bytes the players received (reports, cache excluded)", "", func(s Summary, _ Meta) string {
 		return sizeText(float64(s.Network))
-	})
-	wireRatio := func(s Summary) float64 { return s.PeerUploadTCP / float64(max(s.Peers, 1)) }
-	row("player-to-player upload on the wire (TCP bytes acknowledged, ss), × bytes from peers",
+	}, func(r SimReport) string { return sizeText(float64(r.CountedBytes)) })
+	wireText := func(wire float64, peers int64) string {
+		if peers == 0 {
+			return sizeText(wire)
+		}
+		return fmt.Sprintf("%s (%.2f×)", sizeText(wire), wire/float64(peers))
+	}
+	rowSim("player-to-player upload on the wire (TCP bytes acknowledged, ss), × bytes from peers",
 		fmt.Sprintf("≤ %.1f× %s", targetWireRatio, mark(s.Peers > 0 && wireRatio(s) <= targetWireRatio)),
-		func(s Summary, _ Meta) string {
-			if s.Peers == 0 {
-				return sizeText(s.PeerUploadTCP)
-			}
-			return fmt.Sprintf("%s (%.2f×)", sizeText(s.PeerUploadTCP), wireRatio(s))
-		})
+		func(s Summary, _ Meta) string { return wireText(s.PeerUploadTCP, s.Peers) },
+		func(r SimReport) string { return wireText(float64(r.PeerWireBytes), r.PeerCountedBytes) })
 	row("seed server's peak upload rate (3 s average)", "", func(s Summary, m Meta) string {
 		return fmt.Sprintf("%s/s (%s)", sizeText(s.PeakSeedRate), bitrateMultiple(s.PeakSeedRate, m))
 	})
@@ -84,8 +109,11 @@ func WriteTable(w io.Writer, run Run, baseline *Run) error {
 		return fmt.Sprintf("%s / %.1f s", sizeText(float64(m.PlayerRSSKiB)*1024), m.PlayerCPUS)
 	})
 	if b != nil && s.SeedServer > 0 {
-		r := []string{"seed-server bytes, baseline ÷ peer-to-peer", fmt.Sprintf("%.1f×", float64(b.SeedServer)/float64(s.SeedServer)), "", ""}
-		rows = append(rows, r)
+		r := []string{"seed-server bytes, baseline ÷ peer-to-peer", fmt.Sprintf("%.1f×", float64(b.SeedServer)/float64(s.SeedServer)), ""}
+		if sim != nil {
+			r = append(r, "")
+		}
+		rows = append(rows, append(r, ""))
 	}
 
 	var out strings.Builder

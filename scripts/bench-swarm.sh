@@ -4,7 +4,7 @@
 #   scripts/bench-swarm.sh [--players 20] [--window 60s] [--linger 30s]
 #                          [--seed-cap 4x] [--player-cap 2x] [--track-seconds 180]
 #                          [--bitrate 160] [--baseline-seed-cap none] [--no-baseline]
-#                          [--out DIR] [--peertune BIN]
+#                          [--sim] [--out DIR] [--peertune BIN]
 #
 # On loopback: a tracker, one seeder capped at --seed-cap (a multiple of the
 # track's bitrate such as 4x, a rate such as 64KiB, or none) and --players
@@ -53,6 +53,10 @@
 #   table; peer_wire_bytes: the ss sampler's last total; peer_counted_bytes:
 #   the sum of the players' bytes_peers.
 #
+# --sim also runs internal/cmd/swarmsim, the swarm simulator, on the same
+# schedule, track and caps (OUT/sim.json: its JSON line) and adds its figures
+# to the table (a "simulated" column) and to summary.json ("simulated": S).
+#
 # Bounded: every player is stopped if it has not exited by its own start +
 # track + linger + 60 s (and killed 10 s later); the default run, baseline
 # included, takes about 10 minutes plus the build, at most about 12. Everything
@@ -63,7 +67,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 players=20 window=60 linger=30 seed_cap=4x player_cap=2x track_seconds=180 bitrate_kbps=160
-baseline_seed_cap=none baseline=1 out="" peertune_bin=""
+baseline_seed_cap=none baseline=1 sim=0 out="" peertune_bin=""
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "bench-swarm: $*" >&2; exit 1; }
@@ -89,6 +93,7 @@ while (($#)); do
 	--bitrate) bitrate_kbps=${2:?}; shift ;;
 	--baseline-seed-cap) baseline_seed_cap=${2:?}; shift ;;
 	--no-baseline) baseline=0 ;;
+	--sim) sim=1 ;;
 	--out) out=${2:?}; shift ;;
 	--peertune) peertune_bin=${2:?}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -387,6 +392,7 @@ else
 	bin=$(realpath "$peertune_bin")
 fi
 go build -o "$work/swarmchart" ./internal/cmd/swarmchart
+((sim)) && go build -o "$work/swarmsim" ./internal/cmd/swarmsim
 # Everything peertune writes outside its flags (the seeder's hash state)
 # stays in the run's directory. (Not before the builds: Go's build cache
 # lives under XDG_CACHE_HOME.)
@@ -412,17 +418,45 @@ bitrate=$(awk -v s="$(stat -c %s "$work/lib-p2p/copy-001.mp3")" -v d="$track_dur
 scap=$(rate_bytes "$seed_cap") pcap=$(rate_bytes "$player_cap") bcap=$(rate_bytes "$baseline_seed_cap")
 echo "   $(stat -c %s "$work/lib-p2p/copy-001.mp3") bytes, ${track_duration}s, $((bitrate / 1000)) kbit/s"
 
+# run_sim: swarmsim on the peer-to-peer run's scenario; its JSON line into
+# $out/sim.json. The same schedule (players spread evenly over the window:
+# --stagger window/players; at least 1 ms, as 0 would mean Poisson arrivals),
+# one track of the nominal --track-seconds at --bitrate, the same seed cap
+# (its forms are swarmsim's too; none is a cap of 10^6 times the bitrate),
+# no churn, the same linger, a fixed seed. --listener-up is --player-cap as a
+# multiple of the nominal bitrate (none: 10^6). The players have no download
+# cap; swarmsim needs one: --listener-down 1000000, its largest, the closest.
+run_sim() {
+	local stagger up sim_seed_cap=$seed_cap
+	stagger=$(awk -v w="$window" -v n="$players" 'BEGIN { s = w / n; printf "%.3fs", (s < 0.001 ? 0.001 : s) }')
+	case "$seed_cap" in none | 0) sim_seed_cap=1000000x ;; esac
+	case "$player_cap" in
+	none | 0) up=1000000 ;;
+	*x) up=${player_cap%x} ;;
+	*) up=$(awk -v p="$pcap" -v k="$bitrate_kbps" 'BEGIN { printf "%.6g", p * 8 / (k * 1000) }') ;;
+	esac
+	echo "== simulating: swarmsim --stagger $stagger --seed-cap $sim_seed_cap --listener-up $up"
+	"$work/swarmsim" --listeners "$players" --tracks 1 --stagger "$stagger" --churn off \
+		--seed-cap "$sim_seed_cap" --linger "${linger}s" --seed 1 --track-s "$track_seconds" \
+		--bitrate-kbps "$bitrate_kbps" --listener-up "$up" --listener-down 1000000 --json \
+		>"$work/sim.out" 2>"$work/sim.err" || { cat "$work/sim.err" >&2; die "swarmsim failed"; }
+	tail -n1 "$work/sim.out" >"$out/sim.json"
+}
+
+((sim)) && run_sim
 run_swarm p2p "$work/lib-p2p" "$scap" "$linger"
 chart_args=(-run "$out/p2p" -png "$out/swarm.png" -summary "$out/summary.json")
 if ((baseline)); then
 	run_swarm baseline "$work/lib-base" "$bcap" 0
 	chart_args+=(-baseline "$out/baseline")
 fi
+((sim)) && chart_args+=(-sim "$out/sim.json")
 echo
 "$work/swarmchart" "${chart_args[@]}" | tee "$out/table.md"
 echo
 runs=$out/p2p
 ((baseline)) && runs+=" and $out/baseline"
+((sim)) && runs+="; simulation: $out/sim.json"
 echo "chart: $out/swarm.png; summary: $out/summary.json; runs: $runs"
 [[ $out == "$work"/* ]] && echo "(a temporary directory, removed now: use --out DIR to keep them)"
 exit 0

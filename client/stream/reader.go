@@ -34,7 +34,10 @@ func (s *Stream) NewReader(ctx context.Context) *Reader {
 	rctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(s.failCtx, func() { cancel(context.Cause(s.failCtx)) })
 	tr := s.t.NewReader()
-	tr.SetResponsive()
+	// Not responsive: a responsive reader returns a peer's chunks before
+	// their piece is verified, and a corrupt peer's bytes reached the
+	// decoder (TestCorruptPeer: "expected fLaC, got gLaC"). Injected
+	// pieces are verified at once, so the head is no slower.
 	tr.SetReadahead(int64(DefaultReadahead.Seconds() * s.bps))
 	tr.SetContext(rctx)
 	r := &Reader{s: s, r: tr, ctx: rctx, cancel: cancel, stop: stop}

@@ -116,7 +116,15 @@ func (o *owner) pieceChanged(ch torrent.PieceStateChange) {
 	was := p.Complete
 	p.Complete, p.Partial = ch.Complete, ch.Partial
 	a := &o.acct[i]
-	defer func() { p.Checking = ch.Hashing || ch.QueuedForHash || ch.Marking || a.inject != injNone }()
+	// Checking: its bytes are all here and being verified, so it will not
+	// be fetched again. anacrolix also hashes pieces it knows nothing of
+	// when a torrent is added (its initial check, of a file not written
+	// yet): that is no delivery, and counting it made the head skip piece
+	// 0 (first audio 500 ms late, an emergency after the grace).
+	defer func() {
+		hashing := ch.Hashing || ch.QueuedForHash || ch.Marking
+		p.Checking = a.inject != injNone || (hashing && a.fromPeers+a.fromSeedBT >= o.s.pieceSize(i))
+	}()
 	if ch.Hashing || ch.QueuedForHash || ch.Marking {
 		a.hashSeen = true
 		return

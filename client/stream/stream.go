@@ -219,7 +219,7 @@ func (s *Stream) setMode(m policy.Mode) {
 	})
 }
 
-// playing reports whether the stream is open for playback or prefetch
+// inUse reports whether the stream is open for playback or prefetch
 // (not evictable).
 func (s *Stream) inUse() bool {
 	var busy bool

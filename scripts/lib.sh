@@ -6,6 +6,7 @@ PEERTUNE_PACKAGES=(
 	aria2 opentracker wrk         # real BitTorrent peers, a reference tracker, HTTP load
 	ffmpeg lame flac vorbis-tools espeak-ng sox # real encoders and a reference decoder
 	redis-server nginx tmux curl procps iproute2
+	nftables # the network lab's NAT routers (internal/netlab)
 )
 
 # ensure_packages installs the Debian packages that are missing

@@ -122,18 +122,32 @@ type TrackList struct {
 // PlayReport is what `peertune play --json` prints, one line per track when
 // it ends. For a local file the byte counters and PeersSeen are 0.
 type PlayReport struct {
-	Track              string  `json:"track"`
-	TTFAms             float64 `json:"ttfa_ms"`
-	Underruns          int     `json:"underruns"`
-	UnderrunMs         float64 `json:"underrun_ms"`
-	BytesSeedHead      int64   `json:"bytes_seed_head"`
-	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
-	BytesSeedBT        int64   `json:"bytes_seed_bt"`
-	BytesSeedFill      int64   `json:"bytes_seed_fill"`
-	BytesPeers         int64   `json:"bytes_peers"`
-	BytesCache         int64   `json:"bytes_cache"`
-	PeersSeen          int     `json:"peers_seen"`
-	PlayedS            float64 `json:"played_s"`
+	Track              string      `json:"track"`
+	TTFAms             float64     `json:"ttfa_ms"`
+	Underruns          int         `json:"underruns"`
+	UnderrunMs         float64     `json:"underrun_ms"`
+	BytesSeedHead      int64       `json:"bytes_seed_head"`
+	BytesSeedEmergency int64       `json:"bytes_seed_emergency"`
+	BytesSeedBT        int64       `json:"bytes_seed_bt"`
+	BytesSeedFill      int64       `json:"bytes_seed_fill"`
+	BytesPeers         int64       `json:"bytes_peers"`
+	BytesCache         int64       `json:"bytes_cache"`
+	PeersSeen          int         `json:"peers_seen"`
+	PlayedS            float64     `json:"played_s"`
+	Connections        Connections `json:"connections"`
+}
+
+// Connections counts the BitTorrent connections a player had with other
+// listeners (seed servers not counted) for a track, by who dialled and by
+// transport; a peer that reconnects counts again.
+type Connections struct {
+	Outgoing int `json:"outgoing"` // we dialled
+	Incoming int `json:"incoming"` // they dialled us
+	// Holepunched counts the outgoing ones dialled on a hole-punch
+	// rendezvous (BEP 55): a peer behind NAT we could not dial directly.
+	Holepunched int `json:"holepunched"`
+	UTP         int `json:"utp"`
+	TCP         int `json:"tcp"`
 }
 
 // SeedBytes is what the seed server sent, by every route.

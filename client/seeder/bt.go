@@ -13,7 +13,7 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
-	"golang.org/x/time/rate"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/peertune/peertune/client/announce"
 	"github.com/peertune/peertune/internal/btclient"
@@ -41,17 +41,14 @@ type btTorrent struct {
 	announce *announce.Loop
 }
 
-// newBTSeeder starts the BitTorrent client listening on listen
-// ("host:port"; port 0 picks one).
-func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logger) (*btSeeder, error) {
+// newBTSeeder starts the BitTorrent client with opts (its peer id prefix
+// and logger are the seeder's), counting its connections in peerConns.
+func newBTSeeder(opts btclient.Options, peerConns *prometheus.CounterVec, log *slog.Logger) (*btSeeder, error) {
 	quiet := new(atomic.Bool)
-	cfg, err := btclient.Config(btclient.Options{
-		Listen:        listen,
-		PeerIDPrefix:  proto.PeerIDPrefixSeeder,
-		UPnP:          upnp,
-		UploadLimiter: limiter,
-		Logger:        slog.New(btlog.Handler{Next: log.With("component", "bt").Handler(), Min: slog.LevelWarn, Quiet: quiet}),
-	})
+	opts.PeerIDPrefix = proto.PeerIDPrefixSeeder
+	opts.Logger = slog.New(btlog.Handler{Next: log.With("component", "bt").Handler(), Min: slog.LevelWarn, Quiet: quiet})
+	listen := opts.Listen
+	cfg, err := btclient.Config(opts)
 	if err != nil {
 		return nil, fmt.Errorf("BitTorrent client: %w", err)
 	}
@@ -65,6 +62,9 @@ func newBTSeeder(listen string, upnp bool, limiter *rate.Limiter, log *slog.Logg
 		UsePartFiles:    g.Some(false),
 	})
 	cfg.DefaultStorage = defaultStorage
+	cfg.Callbacks.PeerConnAdded = append(cfg.Callbacks.PeerConnAdded, func(pc *torrent.PeerConn) {
+		peerConns.WithLabelValues(btclient.ConnKind(pc)).Inc()
+	})
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		defaultStorage.Close()

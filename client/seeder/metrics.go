@@ -23,7 +23,17 @@ type metrics struct {
 	btUpload   func() int64 // set once the BitTorrent client exists; nil without it
 }
 
-func newMetrics(reg prometheus.Registerer, btUpload func() int64) (*metrics, error) {
+// newPeerConns counts the BitTorrent connections with listeners by how
+// they came and by transport; the BitTorrent client adds to it as they
+// come (made before it, registered by newMetrics).
+func newPeerConns() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "peertune_seeder_peer_connections_total",
+		Help: "BitTorrent connections with listeners, by kind (outgoing, incoming, holepunched: dialled on a hole-punch rendezvous) and transport (tcp, utp).",
+	}, []string{"kind", "transport"})
+}
+
+func newMetrics(reg prometheus.Registerer, btUpload func() int64, peerConns *prometheus.CounterVec) (*metrics, error) {
 	m := &metrics{
 		tracks: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "peertune_seeder_tracks", Help: "Tracks the seeder serves and has published.",
@@ -56,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, btUpload func() int64) (*metrics, err
 		Help: "Bytes of track data sent over HTTP in answer to fill requests (Peertune-Fetch: fill); also counted in peertune_seeder_upload_bytes_total{protocol=\"http\"}.",
 	}, func() float64 { return float64(m.fillUpload.Load()) })
 	for _, c := range []prometheus.Collector{m.tracks, m.filesHashed, m.filesReused, m.filesFailed, m.hashBytes,
-		m.hashPending, m.httpRequests, m.published, uploadCollector{m}, fill} {
+		m.hashPending, m.httpRequests, m.published, uploadCollector{m}, fill, peerConns} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -40,6 +40,8 @@ type Config struct {
 	NoHTTP     bool        // publish-only: seed URLs point at another server (PublicURL)
 	NoBT       bool        // do not seed over BitTorrent
 	UPnP       bool        // ask the router for a port mapping
+	NoTCP      bool        // BitTorrent without TCP (uTP only)
+	NoUTP      bool        // BitTorrent without uTP (TCP only; no hole punching)
 	// ProgressBar draws a progress bar on stderr while hashing; without it
 	// progress goes to the log every few seconds.
 	ProgressBar bool
@@ -176,8 +178,10 @@ func New(cfg Config) (*Seeder, error) {
 	if err := CheckPublicURL(s.publicURL); err != nil {
 		return nil, fmt.Errorf("public URL: %w", err)
 	}
+	peerConns := newPeerConns()
 	if !cfg.NoBT {
-		if s.bt, err = newBTSeeder(cfg.BTListen, cfg.UPnP, s.limiter, s.log); err != nil {
+		opts := btclient.Options{Listen: cfg.BTListen, UPnP: cfg.UPnP, NoTCP: cfg.NoTCP, NoUTP: cfg.NoUTP, UploadLimiter: s.limiter}
+		if s.bt, err = newBTSeeder(opts, peerConns, s.log); err != nil {
 			return nil, err
 		}
 	}
@@ -185,7 +189,7 @@ func New(cfg Config) (*Seeder, error) {
 	if s.bt != nil {
 		btUpload = s.bt.uploaded
 	}
-	if s.metrics, err = newMetrics(cfg.Registry, btUpload); err != nil {
+	if s.metrics, err = newMetrics(cfg.Registry, btUpload, peerConns); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	s.spare = newSpareMeter(s.limiter, s.metrics.uploaded, nil)

@@ -183,7 +183,7 @@ func seedServer(t *testing.T, dir string, limiter *rate.Limiter, files ...string
 	}
 	t.Cleanup(func() { root.Close() })
 	reg := prometheus.NewRegistry()
-	m, err := newMetrics(reg, nil)
+	m, err := newMetrics(reg, nil, newPeerConns())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestSeedHandlerPublicURLPrefix(t *testing.T) {
 	st, _ := os.Stat(filepath.Join(dir, "a.mp3"))
 	ix := &fileIndex{}
 	ix.set("a.mp3", servedFile{size: st.Size(), modTime: st.ModTime(), infoHash: "1", codec: "mp3"})
-	m, _ := newMetrics(prometheus.NewRegistry(), nil)
+	m, _ := newMetrics(prometheus.NewRegistry(), nil, newPeerConns())
 	lim := rate.NewLimiter(rate.Inf, 0)
 	h := &SeedHandler{prefix: "/music", root: root, index: ix, limiter: lim, spare: newSpareMeter(lim, m.uploaded, nil),
 		urgent: newUrgentGate(), metrics: m, log: testLog(t)}

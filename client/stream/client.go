@@ -138,6 +138,8 @@ func New(cfg Config) (*Client, error) {
 		Listen:        cfg.ListenAddr,
 		PeerIDPrefix:  proto.PeerIDPrefixPlayer,
 		UPnP:          cfg.UPnP,
+		NoTCP:         cfg.NoTCP,
+		NoUTP:         cfg.NoUTP,
 		UploadLimiter: limiter,
 		Logger:        anaLog,
 	})
@@ -147,7 +149,6 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	tc.DefaultStorage = c.store
-	tc.DisableUTP = true
 	tc.Callbacks.ReceivedUsefulData = append(tc.Callbacks.ReceivedUsefulData, c.onUsefulData)
 	tc.Callbacks.PeerConnAdded = append(tc.Callbacks.PeerConnAdded, c.onPeerConnAdded)
 	tc.Callbacks.ReadExtendedHandshake = c.onExtendedHandshake

@@ -34,6 +34,9 @@ type Config struct {
 	// UPnP enables anacrolix's port forwarding (off by default: network
 	// hygiene).
 	UPnP bool
+	// NoTCP and NoUTP turn a BitTorrent transport off (both on by default;
+	// a listener behind NAT is reached by hole punching, over uTP only).
+	NoTCP, NoUTP bool
 	// Logger receives our logs and anacrolix's warnings and errors. nil
 	// discards them.
 	Logger *slog.Logger

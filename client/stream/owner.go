@@ -10,6 +10,7 @@ import (
 	"github.com/anacrolix/torrent"
 
 	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/proto"
 )
 
 // tickEvery is how often the owner decides while the stream fetches, when
@@ -31,6 +32,7 @@ type owner struct {
 	lastProgress  time.Time
 	maxSeedLead   float64 // seconds of audio
 	peersSeen     map[torrent.PeerID]struct{}
+	conns         proto.Connections // with other listeners, counted as they come
 	peersNow      int
 	seedersNow    int
 	seedAddrs     map[string]torrent.PeerInfo // BitTorrent addresses of seed servers
@@ -412,6 +414,7 @@ func (o *owner) stats() Stats {
 		Duplicate:          o.duplicate,
 		HashFailures:       o.hashFailures,
 		PeersSeen:          len(o.peersSeen),
+		Conns:              o.conns,
 		PeersConnected:     o.peersNow,
 		SeedersConnected:   o.seedersNow,
 		PiecesComplete:     o.complete,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/peertune/peertune/client/announce"
 	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/internal/btclient"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -295,19 +296,20 @@ type Range struct {
 // add up to the bytes complete (Size once the track is complete).
 type Stats struct {
 	Size               int64
-	BytesSeedHead      int64 // from the seed server over HTTP, the head
-	BytesSeedEmergency int64 // from the seed server over HTTP inside the lead, past the head
-	BytesSeedFill      int64 // from the seed server over HTTP past the lead: pieces no listener held
-	BytesSeedBT        int64 // from a seed server over BitTorrent (peer id -PS)
-	BytesPeers         int64 // from other listeners
-	BytesCache         int64 // complete when the stream was added
-	Duplicate          int64 // received but not needed: duplicates, failed pieces
-	HashFailures       int   // injected pieces that failed verification
-	PiecesFailedHash   int64 // pieces from BitTorrent peers that failed their hash
-	BannedPeers        int   // peer addresses the client banned for bad data (all tracks)
-	PeersSeen          int   // distinct peer ids that connected
-	PeersConnected     int   // connected now, seed servers included
-	SeedersConnected   int   // connected seed servers over BitTorrent
+	BytesSeedHead      int64             // from the seed server over HTTP, the head
+	BytesSeedEmergency int64             // from the seed server over HTTP inside the lead, past the head
+	BytesSeedFill      int64             // from the seed server over HTTP past the lead: pieces no listener held
+	BytesSeedBT        int64             // from a seed server over BitTorrent (peer id -PS)
+	BytesPeers         int64             // from other listeners
+	BytesCache         int64             // complete when the stream was added
+	Duplicate          int64             // received but not needed: duplicates, failed pieces
+	HashFailures       int               // injected pieces that failed verification
+	PiecesFailedHash   int64             // pieces from BitTorrent peers that failed their hash
+	BannedPeers        int               // peer addresses the client banned for bad data (all tracks)
+	PeersSeen          int               // distinct peer ids that connected
+	Conns              proto.Connections // connections with other listeners, by kind and transport
+	PeersConnected     int               // connected now, seed servers included
+	SeedersConnected   int               // connected seed servers over BitTorrent
 	PiecesComplete     int
 	Pieces             int
 	Buffered           []Range       // complete byte ranges
@@ -435,13 +437,41 @@ func (s *Stream) notePeerConn(pc *torrent.PeerConn) {
 	if seed {
 		addr, info = seedDialAddr(pc, 0)
 	}
+	kind := connKind(pc)
 	s.post(func(o *owner) {
 		o.peersSeen[id] = struct{}{}
+		if !seed {
+			o.conns.Outgoing += kind.Outgoing
+			o.conns.Incoming += kind.Incoming
+			o.conns.Holepunched += kind.Holepunched
+			o.conns.UTP += kind.UTP
+			o.conns.TCP += kind.TCP
+		}
 		if addr != "" {
 			o.seedAddrs[addr] = info
 		}
 		o.dirty = true
 	})
+}
+
+// connKind is one connection's count: who dialled, and over what.
+func connKind(pc *torrent.PeerConn) proto.Connections {
+	var k proto.Connections
+	kind, transport := btclient.ConnKind(pc)
+	switch kind {
+	case btclient.ConnIncoming:
+		k.Incoming = 1
+	case btclient.ConnHolepunched:
+		k.Outgoing, k.Holepunched = 1, 1
+	default:
+		k.Outgoing = 1
+	}
+	if transport == "tcp" {
+		k.TCP = 1
+	} else {
+		k.UTP = 1
+	}
+	return k
 }
 
 // noteSeedAddr remembers where a seed server listens (its extended

@@ -48,6 +48,8 @@ func playCommand() *cli.Command {
 			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: envVars(name, "linger")},
 			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: envVars(name, "upload-rate")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: envVars(name, "upnp")},
+			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: envVars(name, "no-tcp")},
+			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: envVars(name, "no-utp")},
 		},
 		Action: runPlay,
 	}

@@ -102,6 +102,8 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		ListenAddr: cmd.String("bt-listen"),
 		UploadRate: uploadRate,
 		UPnP:       cmd.Bool("upnp"),
+		NoTCP:      cmd.Bool("no-tcp"),
+		NoUTP:      cmd.Bool("no-utp"),
 		Logger:     log,
 		Policy:     stream.Policy{Head: cmd.Duration("head")},
 	})
@@ -230,6 +232,7 @@ func networkReport(r player.Report) proto.PlayReport {
 		BytesCache:         r.Stats.BytesCache,
 		PeersSeen:          r.Stats.PeersSeen,
 		PlayedS:            r.Played.Seconds(),
+		Connections:        r.Stats.Conns,
 	}
 }
 

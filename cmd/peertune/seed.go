@@ -32,6 +32,8 @@ func seedCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-http", Usage: "publish only: do not serve HTTP; seed URLs point at --public-url", Sources: envVars(name, "no-http")},
 			&cli.BoolFlag{Name: "no-bt", Usage: "do not seed over BitTorrent", Sources: envVars(name, "no-bt")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (UPnP/NAT-PMP)", Sources: envVars(name, "upnp")},
+			&cli.BoolFlag{Name: "no-tcp", Usage: "seed over uTP only", Sources: envVars(name, "no-tcp")},
+			&cli.BoolFlag{Name: "no-utp", Usage: "seed over TCP only; the seeder then relays no hole punch between listeners behind NAT", Sources: envVars(name, "no-utp")},
 			logJSONFlag(name),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -78,6 +80,8 @@ func seedCommand() *cli.Command {
 				NoHTTP:      cmd.Bool("no-http"),
 				NoBT:        cmd.Bool("no-bt"),
 				UPnP:        cmd.Bool("upnp"),
+				NoTCP:       cmd.Bool("no-tcp"),
+				NoUTP:       cmd.Bool("no-utp"),
 				ProgressBar: term.IsTerminal(int(os.Stderr.Fd())) && !cmd.Bool("log-json"),
 				Log:         log,
 			})

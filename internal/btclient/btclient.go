@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/anacrolix/torrent"
 	"golang.org/x/time/rate"
@@ -14,6 +16,9 @@ import (
 // ChunkSize is the BitTorrent request size anacrolix uses: an upload
 // limiter's burst must hold at least one chunk, or anacrolix panics.
 const ChunkSize = 16 << 10
+
+// dialTimeout is how long a dial to a peer may take (TCP and uTP race).
+const dialTimeout = 5 * time.Second
 
 // Options are the settings that differ between peertune's clients.
 type Options struct {
@@ -26,6 +31,10 @@ type Options struct {
 	PeerIDPrefix string
 	// UPnP asks the router for a port mapping (UPnP / NAT-PMP).
 	UPnP bool
+	// NoTCP and NoUTP turn a transport off; both are on by default. uTP
+	// is the one hole punching (BEP 55) works over, so a listener behind
+	// NAT needs it to be reached by another.
+	NoTCP, NoUTP bool
 	// UploadLimiter paces uploads; its burst must be at least ChunkSize
 	// (unless its limit is rate.Inf). It may be shared with other
 	// uploads. Nil: UploadRate decides.
@@ -40,7 +49,7 @@ type Options struct {
 
 // Config checks o and returns an anacrolix client configuration with
 // peertune's settings. The caller may change it further (DefaultStorage,
-// Callbacks, DisableUTP, ...) before torrent.NewClient.
+// Callbacks, ...) before torrent.NewClient.
 func Config(o Options) (*torrent.ClientConfig, error) {
 	listen := o.Listen
 	if listen == "" {
@@ -65,6 +74,9 @@ func Config(o Options) (*torrent.ClientConfig, error) {
 	case limiter != nil && limiter.Limit() != rate.Inf && limiter.Burst() < ChunkSize:
 		return nil, fmt.Errorf("upload limiter burst %d: under one %d-byte chunk", limiter.Burst(), ChunkSize)
 	}
+	if o.NoTCP && o.NoUTP {
+		return nil, errors.New("TCP and uTP both off: no transport left to reach a peer")
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -84,6 +96,14 @@ func Config(o Options) (*torrent.ClientConfig, error) {
 	if o.PeerIDPrefix != "" {
 		cfg.Bep20 = o.PeerIDPrefix
 	}
+	// A peer that does not answer within a few round trips is behind NAT
+	// (or gone): give up on it soon, for then anacrolix asks a relay to
+	// punch a hole to it (BEP 55). Its default, 20 s with few peers, is
+	// long for a listener who is waiting for the music.
+	cfg.NominalDialTimeout = dialTimeout
+	cfg.MinDialTimeout = min(cfg.MinDialTimeout, dialTimeout)
+	cfg.DisableTCP = o.NoTCP
+	cfg.DisableUTP = o.NoUTP
 	cfg.ListenHost = func(string) string { return host }
 	cfg.ListenPort = port
 	if ip := net.ParseIP(host); ip != nil {
@@ -109,4 +129,31 @@ func NewUploadLimiter(bytesPerSecond int64) *rate.Limiter {
 	}
 	burst := int(min(max(bytesPerSecond/8, ChunkSize), 256<<10))
 	return rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
+}
+
+// How a connection came, for the counts in reports and metrics.
+const (
+	ConnOutgoing    = "outgoing"    // we dialled
+	ConnIncoming    = "incoming"    // they dialled us
+	ConnHolepunched = "holepunched" // we dialled on a hole-punch rendezvous (BEP 55)
+)
+
+// ConnKind says how pc came (ConnOutgoing, ConnIncoming or
+// ConnHolepunched) and over what ("tcp" or "utp").
+func ConnKind(pc *torrent.PeerConn) (kind, transport string) {
+	switch pc.Discovery {
+	case torrent.PeerSourceIncoming:
+		kind = ConnIncoming
+	case torrent.PeerSourceUtHolepunch:
+		kind = ConnHolepunched
+	default:
+		kind = ConnOutgoing
+	}
+	// anacrolix names a connection by its socket's network: "tcp4",
+	// "tcp6", ... for TCP, the UDP network's name for uTP.
+	transport = "utp"
+	if strings.HasPrefix(pc.Network, "tcp") {
+		transport = "tcp"
+	}
+	return kind, transport
 }

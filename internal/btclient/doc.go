@@ -8,5 +8,5 @@
 // chunk).
 //
 // Config returns a *torrent.ClientConfig that the caller finishes before
-// torrent.NewClient: its DefaultStorage, Callbacks, DisableUTP and so on.
+// torrent.NewClient: its DefaultStorage, Callbacks and so on.
 package btclient

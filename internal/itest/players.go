@@ -24,7 +24,7 @@ import (
 
 // reportKeys are the contract's fields of play --json, exactly.
 var reportKeys = []string{"track", "ttfa_ms", "underruns", "underrun_ms", "bytes_seed_head",
-	"bytes_seed_emergency", "bytes_seed_bt", "bytes_seed_fill", "bytes_peers", "bytes_cache", "peers_seen", "played_s"}
+	"bytes_seed_emergency", "bytes_seed_bt", "bytes_seed_fill", "bytes_peers", "bytes_cache", "peers_seen", "played_s", "connections"}
 
 // Report is one line of play --json: what playing one track took.
 type Report = proto.PlayReport

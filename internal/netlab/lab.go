@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -66,6 +68,27 @@ type Host struct {
 // The process gets the host's network only; its files are the machine's.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
+}
+
+// DialContext dials addr from inside the host's namespace: the socket is
+// made there (on a thread that enters it), then used from anywhere. It
+// lets a test talk to the lab's servers from its own process.
+func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := inNamespace(h.NS, func() error {
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// HTTPClient is an HTTP client whose connections start at the host.
+func (h *Host) HTTPClient() *http.Client {
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{DialContext: h.DialContext, DisableKeepAlives: true},
+	}
 }
 
 // Lab is a set of namespaces this process made; Close removes them.
@@ -235,11 +258,28 @@ func (l *Lab) AddHome(ctx context.Context, name string, home Home) (*Host, error
 	return h, nil
 }
 
-// natRuleset masquerades what leaves the router's outside interface.
+// natRuleset is a home router's: masquerade what leaves the outside
+// interface, and drop what comes in on it unasked. The drop matters
+// beyond realism: an unsolicited packet that the router accepted (and
+// answered with a reset or an ICMP error) would leave a conntrack entry
+// that makes masquerade pick another port for the home's own packet to
+// that peer, and a hole punch would then miss.
 const natRuleset = `table ip nat {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan" masquerade
+	}
+}
+table ip filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
 	}
 }
 `

@@ -1,0 +1,111 @@
+//go:build integration
+
+package netlab_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peertune/peertune/internal/itest"
+	"github.com/peertune/peertune/internal/netlab"
+	"github.com/peertune/peertune/proto"
+)
+
+// newLab makes a lab closed when the test ends, or skips the test when
+// this machine cannot make one.
+func newLab(t *testing.T) *netlab.Lab {
+	t.Helper()
+	lab, err := netlab.New(t.Context(), nil)
+	if errors.Is(err, netlab.ErrUnsupported) {
+		t.Skipf("netlab needs root and network namespaces: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
+	return lab
+}
+
+// world is a tracker and a seeder of one 40 s mp3 on a public host.
+type world struct {
+	bin                 string
+	trackerURL, seedURL string
+	seeder              *itest.Proc
+	track               proto.Track
+	trackFile           string
+	web                 *http.Client // from the public host
+	run                 func(h *netlab.Host, args ...string) *itest.Proc
+}
+
+// startWorld starts a tracker and a seeder (capped at uploadRate bytes/s,
+// "" for no cap) on srv and waits for the track's publication.
+func startWorld(t *testing.T, lab *netlab.Lab, srv *netlab.Host, uploadRate string) *world {
+	t.Helper()
+	w := &world{bin: itest.Binary(t), web: srv.HTTPClient()}
+	w.run = func(h *netlab.Host, args ...string) *itest.Proc {
+		return itest.Start(t, nil, "ip", append([]string{"netns", "exec", h.NS, w.bin}, args...)...)
+	}
+	lib := t.TempDir()
+	w.trackFile = itest.MakeTrack(t, lib, "lab", 40, ".mp3")
+	w.trackerURL = fmt.Sprintf("http://%s:7000", srv.Addr)
+	w.run(srv, "tracker", "--listen", srv.Addr.String()+":7000", "--udp", srv.Addr.String()+":7000",
+		"--data", t.TempDir(), "--token", "tok", "--interval", "10s", "--min-interval", "1s")
+	waitFor(t, 20*time.Second, "the tracker", func() bool {
+		resp, err := w.web.Get(w.trackerURL + proto.PathHealthz)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	w.seedURL = fmt.Sprintf("http://%s:7070", srv.Addr)
+	args := []string{"seed", "--tracker", w.trackerURL, "--token", "tok", "--listen", srv.Addr.String() + ":7070",
+		"--bt-listen", srv.Addr.String() + ":7071"}
+	if uploadRate != "" {
+		args = append(args, "--upload-rate", uploadRate)
+	}
+	w.seeder = w.run(srv, append(args, lib)...)
+	waitFor(t, 60*time.Second, "the track's publication", func() bool {
+		resp, err := w.web.Get(w.trackerURL + proto.PathTracks)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var list proto.TrackList
+		if json.NewDecoder(resp.Body).Decode(&list) != nil || len(list.Tracks) == 0 {
+			return false
+		}
+		w.track = list.Tracks[0]
+		return true
+	})
+	return w
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -112,6 +112,8 @@ type Params struct {
 	LeadStep           time.Duration // audio per fetch of pieces inside the lead that no listener holds
 	HeadTimeout        time.Duration // no head piece in this time: the seed server is slow
 	GiveUp             time.Duration // no source for the piece a read waits on this long: give up
+	GiveUpHeld         time.Duration // the same when a connected listener holds the piece (it may be choking us)
+	Prebuffer          time.Duration // audio buffered before playback starts when the seed server's HTTP side has not delivered
 	SeedBTHold         time.Duration // the seed server's BitTorrent side stays open at least this long
 	Redial             time.Duration // least time between dials of the seed server's BitTorrent side
 }
@@ -126,8 +128,11 @@ var DefaultParams = Params{
 	LeadStep:           5 * time.Second,
 	HeadTimeout:        2 * time.Second,
 	GiveUp:             10 * time.Second,
-	SeedBTHold:         10 * time.Second,
-	Redial:             2 * time.Second,
+	// Real clients unchoke on a 10 s cycle and optimistically every 30 s.
+	GiveUpHeld: 40 * time.Second,
+	Prebuffer:  5 * time.Second,
+	SeedBTHold: 10 * time.Second,
+	Redial:     2 * time.Second,
 }
 
 // WithDefaults fills the zero fields from DefaultParams.
@@ -146,6 +151,8 @@ func (p Params) WithDefaults() Params {
 	def(&p.LeadStep, d.LeadStep)
 	def(&p.HeadTimeout, d.HeadTimeout)
 	def(&p.GiveUp, d.GiveUp)
+	def(&p.GiveUpHeld, d.GiveUpHeld)
+	def(&p.Prebuffer, d.Prebuffer)
 	def(&p.SeedBTHold, d.SeedBTHold)
 	def(&p.Redial, d.Redial)
 	return p
@@ -163,6 +170,8 @@ type Memory struct {
 	SeedBTOpenedAt time.Time
 	LastRedial     time.Time
 	GaveUp         bool
+	HTTPFailed     bool // the seed server's HTTP side failed last time it was asked
+	Ready          bool // playback may start (Ready was given)
 }
 
 // Snapshot is everything a decision looks at.
@@ -215,6 +224,9 @@ type SetSeedBT struct{ Open bool }
 // RedialSeeds dials the seed server's BitTorrent addresses again.
 type RedialSeeds struct{}
 
+// Ready lets playback start: reads wait for it. Given once per stream.
+type Ready struct{}
+
 // GiveUp fails the waiting reads: no source delivered Piece for Waited.
 type GiveUp struct {
 	Piece   int
@@ -228,6 +240,7 @@ func (SetPriority) isAction() {}
 func (SetSeedBT) isAction()   {}
 func (RedialSeeds) isAction() {}
 func (GiveUp) isAction()      {}
+func (Ready) isAction()       {}
 
 // Decision is what Decide returns: the actions, in order, and the memory
 // for the next snapshot.
@@ -271,6 +284,10 @@ func (d *decider) run() {
 		return
 	}
 	if d.Mode == Idle || d.allComplete(0, n-1) {
+		if d.Mode == Playing && !d.m.Ready {
+			d.m.Ready = true
+			d.act(Ready{})
+		}
 		reason := ErrNotNeeded
 		if d.Mode != Idle {
 			reason = ErrPeersDelivered
@@ -282,6 +299,7 @@ func (d *decider) run() {
 		return
 	}
 	d.measure()
+	d.ready()
 	d.cancelStale()
 	d.seedBT()
 	if d.Mode == Playing {
@@ -297,7 +315,15 @@ func (d *decider) run() {
 
 // learn takes in how the fetches that ended went.
 func (d *decider) learn() {
+	for _, f := range d.Fetches {
+		if !f.Arrived.IsZero() {
+			d.m.HTTPFailed = false
+		}
+	}
 	for _, r := range d.Results {
+		if r.Err == nil {
+			d.m.HTTPFailed = false
+		}
 		switch {
 		case r.Err == nil, errors.Is(r.Err, ErrPeersDelivered), errors.Is(r.Err, ErrNotNeeded), errors.Is(r.Err, ErrUrgent):
 		case errors.Is(r.Err, ErrNoSpare):
@@ -315,6 +341,7 @@ func (d *decider) learn() {
 }
 
 func (d *decider) markHTTPBad(for_ time.Duration) {
+	d.m.HTTPFailed = true
 	if until := d.Now.Add(for_); until.After(d.m.HTTPBadUntil) {
 		d.m.HTTPBadUntil = until
 	}
@@ -632,20 +659,72 @@ func (d *decider) fill() {
 	d.start(StartFetch{Kind: KindFill, First: i, Last: i})
 }
 
-// giveUp fails the reads when the one waiting has had no byte from any
-// source for GiveUp.
-func (d *decider) giveUp() {
-	if d.m.GaveUp || d.ReadWaiting.IsZero() || d.firstMissing != d.pp {
+// ready lets playback start, once the piece at the playhead is here. At
+// once while the seed server's HTTP side can be asked and did not fail
+// (an emergency fetch covers a slow peer); otherwise the only sources are
+// peers, and a real client may deliver in bursts between its unchoke
+// cycles: playback starts once the buffer holds Prebuffer of audio and
+// what the peers' rate so far cannot bring in time, so that it does not
+// start only to stall.
+func (d *decider) ready() {
+	if d.m.Ready || d.Mode != Playing || d.firstMissing == d.pp {
 		return
 	}
+	if d.firstMissing < 0 || (d.httpOK() && !d.m.HTTPFailed) {
+		d.m.Ready = true
+		d.act(Ready{})
+		return
+	}
+	remaining := max(d.Size-d.Playhead, 0)
+	buffered := int64(d.bufSec * d.BytesPerSecond)
+	need := int64(d.audioBytes(d.p.Prebuffer))
+	if el := d.Now.Sub(d.PlayingSince).Seconds(); el > 0 {
+		// At 80 % of the rate since the start (dial time included), the
+		// buffer must hold what the rest of the track outruns it by.
+		rate := 0.8 * float64(d.completeBytes()) / el
+		need = max(need, int64(float64(remaining)*(1-rate/d.BytesPerSecond)))
+	} else {
+		need = max(need, remaining)
+	}
+	if buffered >= min(need, remaining) {
+		d.m.Ready = true
+		d.act(Ready{})
+	}
+}
+
+// completeBytes is the bytes of the complete pieces.
+func (d *decider) completeBytes() int64 {
+	var b int64
+	for i, p := range d.Pieces {
+		if p.Complete {
+			b += min(d.PieceLen, d.Size-int64(i)*d.PieceLen)
+		}
+	}
+	return b
+}
+
+// giveUp fails the reads when the one waiting has had no byte from any
+// source for GiveUp (GiveUpHeld when a connected listener holds the piece
+// it waits on). Before playback starts, the piece waited on is the first
+// missing one: the buffer is filling.
+func (d *decider) giveUp() {
+	if d.m.GaveUp || d.ReadWaiting.IsZero() || d.firstMissing < 0 || (d.m.Ready && d.firstMissing != d.pp) {
+		return
+	}
+	piece := d.firstMissing
 	since := d.ReadWaiting
 	if d.LastProgress.After(since) {
 		since = d.LastProgress
 	}
 	waited := d.Now.Sub(since)
-	if waited < d.p.GiveUp {
+	held := d.avail[piece] > 0
+	limit := d.p.GiveUp
+	if held {
+		limit = d.p.GiveUpHeld
+	}
+	if waited < limit {
 		return
 	}
 	d.m.GaveUp = true
-	d.act(GiveUp{Piece: d.pp, Waited: waited, PeerHad: d.avail[d.pp] > 0})
+	d.act(GiveUp{Piece: piece, Waited: waited, PeerHad: held})
 }

@@ -487,6 +487,121 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
+			name: "a read that waits on a piece a connected listener holds waits GiveUpHeld: the listener may be choking us until its next unchoke",
+			snap: func() Snapshot {
+				s := snap().at(5, 0).listener(span(0, 39)...)
+				s.Seed.URLs = 0
+				s.ReadWaiting = s.Now.Add(-35 * time.Second)
+				s.LastProgress = s.Now.Add(-35 * time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if g, ok := has[GiveUp](d.Actions); ok {
+					t.Errorf("gave up after 35 s on a piece a listener holds: %+v", g)
+				}
+			},
+		},
+		{
+			name: "after GiveUpHeld it gives up, saying a listener had the piece",
+			snap: func() Snapshot {
+				s := snap().at(5, 0).listener(span(0, 39)...)
+				s.Seed.URLs = 0
+				s.ReadWaiting = s.Now.Add(-41 * time.Second)
+				s.LastProgress = s.Now.Add(-41 * time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if g, ok := has[GiveUp](d.Actions); !ok || g.Piece != 5 || !g.PeerHad {
+					t.Errorf("give-up %+v (%v), want piece 5, a peer had it", g, ok)
+				}
+			},
+		},
+		{
+			name: "once the seed server has delivered, playback may start at once",
+			snap: func() Snapshot {
+				s := snap().at(0, 1)
+				s.Fetches = []Fetch{{ID: 1, Kind: KindHead, First: 0, Last: 2, Next: 1, Started: t0, Arrived: t0.Add(80 * time.Millisecond)}}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[Ready](d.Actions); !ok || !d.Memory.Ready {
+					t.Errorf("not ready: %v", d.Actions)
+				}
+			},
+		},
+		{
+			name: "with peers the only source, playback waits for Prebuffer of audio",
+			snap: func() Snapshot {
+				s := snap().at(0, 4).listener(span(0, 39)...)
+				s.Seed.URLs = 0
+				s.Now = t0.Add(time.Second) // four pieces in a second: fast enough, but short of Prebuffer
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[Ready](d.Actions); ok {
+					t.Error("ready with 4 s buffered, want Prebuffer (5 s)")
+				}
+			},
+		},
+		{
+			name: "with peers the only source and fast, Prebuffer of audio is enough to start",
+			snap: func() Snapshot {
+				s := snap().at(0, 5).listener(span(0, 39)...)
+				s.Seed.URLs = 0
+				s.Now = t0.Add(time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[Ready](d.Actions); !ok {
+					t.Error("not ready with Prebuffer buffered at 5× real time")
+				}
+			},
+		},
+		{
+			name: "with peers the only source and slower than the audio, the buffer must cover what they cannot bring in time",
+			snap: func() Snapshot {
+				// 10 pieces in 20 s: half real time; at 80 % of that the
+				// other 30 pieces need 30×(1-0.4) = 18 s buffered.
+				s := snap().at(0, 10).listener(span(0, 39)...)
+				s.Seed.URLs = 0
+				s.Now = t0.Add(20 * time.Second)
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[Ready](d.Actions); ok {
+					t.Error("ready with 10 s buffered from a source at half real time")
+				}
+				s := snap().at(0, 26).listener(span(0, 39)...)
+				s.Seed.URLs = 0
+				s.Now = t0.Add(52 * time.Second) // still half real time, 26 pieces: enough
+				if _, ok := has[Ready](Decide(s).Actions); !ok {
+					t.Error("not ready with 26 s buffered and 14 s left to come at 0.4× real time")
+				}
+			},
+		},
+		{
+			name: "a seed server whose HTTP side failed does not count: peers alone must fill the buffer first",
+			snap: func() Snapshot {
+				s := snap().at(0, 2).listener(span(0, 39)...)
+				s.Memory.HTTPFailed = true // its back-off is over, but it has not delivered since
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[Ready](d.Actions); ok {
+					t.Error("ready with 2 s buffered and a seed server that failed")
+				}
+			},
+		},
+		{
+			name: "nothing is decided about the start before the piece at the playhead is here",
+			snap: snap().listener(span(0, 39)...),
+			check: func(t *testing.T, d Decision) {
+				if _, ok := has[Ready](d.Actions); ok {
+					t.Error("ready with nothing to play")
+				}
+			},
+		},
+		{
 			name: "a closed stream cancels its fetches and asks peers for nothing",
 			snap: func() Snapshot {
 				s := snap().at(0, 3)

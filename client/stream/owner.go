@@ -33,6 +33,7 @@ type owner struct {
 	maxSeedLead   float64 // seconds of audio
 	peersSeen     map[torrent.PeerID]struct{}
 	conns         proto.Connections // with other listeners, counted as they come
+	readyGiven    bool              // s.ready is closed
 	peersNow      int
 	seedersNow    int
 	seedAddrs     map[string]torrent.PeerInfo // BitTorrent addresses of seed servers
@@ -369,6 +370,11 @@ func (o *owner) carryOut(a policy.Action, conns []*torrent.PeerConn) {
 				}
 			}
 			o.redial()
+		}
+	case policy.Ready:
+		if !o.readyGiven {
+			o.readyGiven = true
+			close(s.ready)
 		}
 	case policy.RedialSeeds:
 		o.redial()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -51,11 +52,14 @@ func TestGiveUpNamesWhatWasTried(t *testing.T) {
 	if !bytes.Equal(got, tt.data[:len(got)]) {
 		t.Error("B read different bytes before giving up")
 	}
-	if int64(len(got)) < int64(have)*testPieceLen-testPieceLen {
-		t.Errorf("B read %d bytes, A had %d pieces", len(got), have)
+	// With no seed server to call on, B buffers before it plays; A's few
+	// seconds are short of that, so B never starts (it would only stall)
+	// and names the first piece no one had.
+	if len(got) != 0 {
+		t.Errorf("B played %d bytes from a peer that held %d pieces of %d: want no start", len(got), have, sa.Stats().Pieces)
 	}
 	msg := err.Error()
-	for _, want := range []string{"503", seed.trackURL(), "1 peers seen"} {
+	for _, want := range []string{"503", seed.trackURL(), "1 peers seen", fmt.Sprintf("piece %d ", have), "no connected peer had the piece"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %q", msg, want)
 		}

@@ -10,9 +10,11 @@ import (
 	"github.com/anacrolix/torrent"
 )
 
-// Reader reads a stream's track. Reads block until the bytes arrive, from
-// whichever source the policy picks; the position of the last read is the
-// playhead the policy works from. Read and Seek must not be called
+// Reader reads a stream's track. Reads block until the policy lets
+// playback start (at once when the seed server delivers; after a buffer
+// when only peers do) and then until the bytes arrive, from whichever
+// source the policy picks; the position of the last read is the playhead
+// the policy works from. Read and Seek must not be called
 // concurrently; Close may be called at any time.
 type Reader struct {
 	s      *Stream
@@ -62,6 +64,15 @@ func (r *Reader) Read(p []byte) (int, error) {
 	began := time.Now()
 	s.post(func(o *owner) { o.readWaiting = began })
 	n, err := r.r.Read(p)
+	// The bytes are held until the policy lets playback start: the read
+	// itself has to happen first, for anacrolix fetches the pieces ahead of
+	// a reader's position in order only once it has read there.
+	select {
+	case <-s.ready:
+	case <-r.ctx.Done():
+		s.post(func(o *owner) { o.readWaiting = time.Time{} })
+		return 0, r.cause()
+	}
 	r.mu.Lock()
 	r.pos += int64(n)
 	pos := r.pos

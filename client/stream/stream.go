@@ -88,6 +88,7 @@ type Stream struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup  // the owner and the fetches
 	failCtx context.Context // cancelled with a *SourceError when the policy gives up
+	ready   chan struct{}   // closed by the owner when the policy lets playback start
 	fail    context.CancelCauseFunc
 	inbox   mailbox
 	done    chan struct{} // the owner has stopped
@@ -124,6 +125,7 @@ func newStream(c *Client, track proto.Track, t *torrent.Torrent) (*Stream, error
 	s.inbox.wake = make(chan struct{}, 1)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.failCtx, s.fail = context.WithCancelCause(s.ctx)
+	s.ready = make(chan struct{})
 	h := fnv.New64a()
 	h.Write([]byte(track.ID))
 	id := c.cl.PeerID()

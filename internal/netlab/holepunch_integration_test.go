@@ -36,7 +36,7 @@ func TestListenersBehindNATMeetThroughAHolePunch(t *testing.T) {
 		homes = append(homes, h)
 	}
 
-	w := startWorld(t, lab, srv, "40000")
+	w := startWorld(t, lab, srv, "40000", "mp3")
 	track := w.track
 	trackerURL, seedURL, web, run := w.trackerURL, w.seedURL, w.web, w.run
 	play := func(h *netlab.Host, linger string) *itest.Proc {

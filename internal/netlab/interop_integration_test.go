@@ -37,7 +37,7 @@ func TestRealClientsDownloadFromTheSeeder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := startWorld(t, lab, srv, "")
+	w := startWorld(t, lab, srv, "", "mp3")
 	tf, name := w.torrentFile(t)
 	want, err := os.ReadFile(w.trackFile)
 	if err != nil {
@@ -193,4 +193,52 @@ func (w *world) torrentFile(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	return path, info.Name
+}
+
+// With the seed server gone, a player whose only source is Transmission
+// (which unchokes on its own 10 s cycle) plays the track through, PCM
+// identical to a direct decode, without an underrun.
+func TestPlayerServedByTransmissionAlone(t *testing.T) {
+	itest.Need(t, "transmission-cli", "ffmpeg")
+	lab := newLab(t)
+	srv, err := lab.AddPublic(t.Context(), "srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWorld(t, lab, srv, "", "flac")
+	tf, name := w.torrentFile(t)
+	want, err := os.ReadFile(w.trackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trHost, err := lab.AddPublic(t.Context(), "transmission")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, tr := startTransmission(t, trHost, tf)
+	waitForFile(t, filepath.Join(out, name), want, 60*time.Second, tr)
+	// The seed server goes; Transmission, seeding, stays in the swarm.
+	if code := w.seeder.Stop(10 * time.Second); code != 0 {
+		t.Fatalf("seeder: exit %d", code)
+	}
+	home, err := lab.AddHome(t.Context(), "listener", netlab.Home{Link: netlab.Link{Up: 200_000, Down: 2_000_000, RTT: 40 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wav := filepath.Join(t.TempDir(), "out.wav")
+	p := w.run(home, "play", "--tracker", w.trackerURL, "--cache", t.TempDir(), "--output", "wav:"+wav, "--json",
+		"--bt-listen", "0.0.0.0:6881", w.track.ID)
+	rs := itest.Finish(t, "player", p, 150*time.Second)
+	if len(rs) != 1 {
+		t.Fatalf("%d reports, want 1", len(rs))
+	}
+	r := rs[0]
+	t.Logf("player: %s", r)
+	if r.Underruns != 0 {
+		t.Errorf("%d underruns (%.0f ms) with Transmission as the only source", r.Underruns, r.UnderrunMs)
+	}
+	if r.BytesPeers == 0 || r.SeedBytes() != 0 {
+		t.Errorf("want every byte from Transmission: %s", r)
+	}
+	itest.SamePCM(t, "player", itest.WAVPCM(t, wav), itest.RefPCM(t, w.trackFile))
 }

@@ -35,7 +35,7 @@ func newLab(t *testing.T) *netlab.Lab {
 	return lab
 }
 
-// world is a tracker and a seeder of one 40 s mp3 on a public host.
+// world is a tracker and a seeder of one 40 s track on a public host.
 type world struct {
 	bin                 string
 	trackerURL, seedURL string
@@ -47,15 +47,16 @@ type world struct {
 }
 
 // startWorld starts a tracker and a seeder (capped at uploadRate bytes/s,
-// "" for no cap) on srv and waits for the track's publication.
-func startWorld(t *testing.T, lab *netlab.Lab, srv *netlab.Host, uploadRate string) *world {
+// "" for no cap) of one track encoded as ext ("mp3", "flac", ...) on
+// srv, and waits for the track's publication.
+func startWorld(t *testing.T, lab *netlab.Lab, srv *netlab.Host, uploadRate, ext string) *world {
 	t.Helper()
 	w := &world{bin: itest.Binary(t), web: srv.HTTPClient()}
 	w.run = func(h *netlab.Host, args ...string) *itest.Proc {
 		return itest.Start(t, nil, "ip", append([]string{"netns", "exec", h.NS, w.bin}, args...)...)
 	}
 	lib := t.TempDir()
-	w.trackFile = itest.MakeTrack(t, lib, "lab", 40, ".mp3")
+	w.trackFile = itest.MakeTrack(t, lib, "lab", 40, ext)
 	w.trackerURL = fmt.Sprintf("http://%s:7000", srv.Addr)
 	w.run(srv, "tracker", "--listen", srv.Addr.String()+":7000", "--udp", srv.Addr.String()+":7000",
 		"--data", t.TempDir(), "--token", "tok", "--interval", "10s", "--min-interval", "1s")

@@ -120,6 +120,7 @@ type stream struct {
 	// playback
 	began        int64
 	firstAudio   int64 // -1 before
+	ready        bool  // the policy let playback start (policy.Ready)
 	pos          float64
 	firstMiss    int // first incomplete piece from the playhead
 	readWaiting  int64
@@ -456,6 +457,7 @@ func (s *sim) nextTrack(l *listener) {
 	st.lastProgress = s.now
 	st.underruns = 0
 	st.mem = policy.Memory{}
+	st.ready = false
 	st.spare, st.spareAt = -1, 0
 	st.dirty = true
 	st.nextDecide = s.now
@@ -775,6 +777,11 @@ func (s *sim) carryOut(st *stream, a policy.Action) {
 				}
 			}
 		}
+	case policy.Ready:
+		st.ready = true
+		if st.firstAudio < 0 && st.pieces[0].Complete {
+			st.firstAudio = s.now
+		}
 	case policy.RedialSeeds:
 		// The seed server is connected while it lives; dead, dialling
 		// finds no one.
@@ -845,7 +852,7 @@ func (s *sim) complete(st *stream, i int, src policy.Kind, bt bool, at int64) {
 	default:
 		s.r.PeerCountedBytes += n
 	}
-	if i == 0 && st.firstAudio < 0 {
+	if i == 0 && st.firstAudio < 0 && st.ready {
 		st.firstAudio = at
 	}
 	tr := st.tr

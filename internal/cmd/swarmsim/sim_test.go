@@ -140,16 +140,18 @@ func TestDecideChangesTheOutcome(t *testing.T) {
 			noFill.Stalled, real.Stalled, noFill.PiecesMissingAtSeedDeath, real.PiecesMissingAtSeedDeath)
 	}
 
-	// A Params change too: a longer emergency grace leaves more to peers.
+	// A Params change too: a higher emergency threshold asks the seed
+	// server sooner, so more of the track comes from it as emergencies.
 	cfg = stagger()
 	base := Run(cfg)
-	cfg.Params.EmergencyThreshold = time.Second
-	lowThreshold := Run(cfg)
-	if jsonOf(t, base) == jsonOf(t, lowThreshold) {
-		t.Errorf("EmergencyThreshold 1s: the same outcome as the default")
+	cfg.Params.EmergencyThreshold = 8 * time.Second
+	highThreshold := Run(cfg)
+	if jsonOf(t, base) == jsonOf(t, highThreshold) {
+		t.Errorf("EmergencyThreshold 8s: the same outcome as the default")
 	}
-	if lowThreshold.BytesSeedEmergency >= base.BytesSeedEmergency {
-		t.Errorf("EmergencyThreshold 1s: %d emergency bytes, default %d; want fewer", lowThreshold.BytesSeedEmergency, base.BytesSeedEmergency)
+	t.Logf("emergency bytes: default %d, EmergencyThreshold 8s %d", base.BytesSeedEmergency, highThreshold.BytesSeedEmergency)
+	if highThreshold.BytesSeedEmergency <= base.BytesSeedEmergency {
+		t.Errorf("EmergencyThreshold 8s: %d emergency bytes, default %d; want more", highThreshold.BytesSeedEmergency, base.BytesSeedEmergency)
 	}
 }
 

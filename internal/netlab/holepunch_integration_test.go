@@ -1,6 +1,6 @@
 //go:build integration
 
-package netlab_test
+package netlab
 
 import (
 	"io"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/peertune/peertune/internal/itest"
-	"github.com/peertune/peertune/internal/netlab"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -22,24 +21,20 @@ import (
 func TestListenersBehindNATMeetThroughAHolePunch(t *testing.T) {
 	lab := newLab(t)
 	ctx := t.Context()
-	srv, err := lab.AddPublic(ctx, "srv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := netlab.Link{Up: 200_000, Down: 1_000_000, RTT: 40 * time.Millisecond}
-	var homes []*netlab.Host
+	link := Link{Up: 200_000, Down: 1_000_000, RTT: 40 * time.Millisecond}
+	var homes []*Host
 	for _, name := range []string{"a", "b"} {
-		h, err := lab.AddHome(ctx, name, netlab.Home{NAT: true, Link: link})
+		h, err := lab.AddHome(ctx, name, Home{NAT: true, Link: link})
 		if err != nil {
 			t.Fatal(err)
 		}
 		homes = append(homes, h)
 	}
 
-	w := startWorld(t, lab, srv, "40000", "mp3")
+	w := startWorld(t, lab, "40000", "mp3")
 	track := w.track
 	trackerURL, seedURL, web, run := w.trackerURL, w.seedURL, w.web, w.run
-	play := func(h *netlab.Host, linger string) *itest.Proc {
+	play := func(h *Host, linger string) *itest.Proc {
 		return run(h, "play", "--tracker", trackerURL, "--cache", t.TempDir(), "--output", "null", "--json",
 			"--bt-listen", "0.0.0.0:6881", "--linger", linger, track.ID)
 	}

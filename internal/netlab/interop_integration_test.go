@@ -1,6 +1,6 @@
 //go:build integration
 
-package netlab_test
+package netlab
 
 import (
 	"bytes"
@@ -16,7 +16,6 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/peertune/peertune/internal/itest"
-	"github.com/peertune/peertune/internal/netlab"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -33,17 +32,13 @@ func TestRealClientsDownloadFromTheSeeder(t *testing.T) {
 		t.Fatalf("python3-libtorrent: %v", err)
 	}
 	lab := newLab(t)
-	srv, err := lab.AddPublic(t.Context(), "srv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := startWorld(t, lab, srv, "", "mp3")
+	w := startWorld(t, lab, "", "mp3")
 	tf, name := w.torrentFile(t)
 	want, err := os.ReadFile(w.trackFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := func(t *testing.T, name string) *netlab.Host {
+	host := func(t *testing.T, name string) *Host {
 		h, err := lab.AddPublic(t.Context(), name)
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +113,7 @@ sys.exit(1)
 
 // startTransmission starts transmission-cli on h with its defaults but
 // DHT, LPD and port mapping, downloading tf into a new folder.
-func startTransmission(t *testing.T, h *netlab.Host, tf string) (string, *itest.Proc) {
+func startTransmission(t *testing.T, h *Host, tf string) (string, *itest.Proc) {
 	t.Helper()
 	cfg, out := t.TempDir(), t.TempDir()
 	settings := `{"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false, "message-level": 2}`
@@ -201,11 +196,7 @@ func (w *world) torrentFile(t *testing.T) (string, string) {
 func TestPlayerServedByTransmissionAlone(t *testing.T) {
 	itest.Need(t, "transmission-cli", "ffmpeg")
 	lab := newLab(t)
-	srv, err := lab.AddPublic(t.Context(), "srv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := startWorld(t, lab, srv, "", "flac")
+	w := startWorld(t, lab, "", "flac")
 	tf, name := w.torrentFile(t)
 	want, err := os.ReadFile(w.trackFile)
 	if err != nil {
@@ -221,7 +212,7 @@ func TestPlayerServedByTransmissionAlone(t *testing.T) {
 	if code := w.seeder.Stop(10 * time.Second); code != 0 {
 		t.Fatalf("seeder: exit %d", code)
 	}
-	home, err := lab.AddHome(t.Context(), "listener", netlab.Home{Link: netlab.Link{Up: 200_000, Down: 2_000_000, RTT: 40 * time.Millisecond}})
+	home, err := lab.AddHome(t.Context(), "listener", Home{Link: Link{Up: 200_000, Down: 2_000_000, RTT: 40 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,9 @@
 //go:build integration
 
-package netlab_test
+package netlab
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,28 +11,8 @@ import (
 	"time"
 
 	"github.com/peertune/peertune/internal/itest"
-	"github.com/peertune/peertune/internal/netlab"
 	"github.com/peertune/peertune/proto"
 )
-
-// newLab makes a lab closed when the test ends, or skips the test when
-// this machine cannot make one.
-func newLab(t *testing.T) *netlab.Lab {
-	t.Helper()
-	lab, err := netlab.New(t.Context(), nil)
-	if errors.Is(err, netlab.ErrUnsupported) {
-		t.Skipf("netlab needs root and network namespaces: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("close lab: %v", err)
-		}
-	})
-	return lab
-}
 
 // world is a tracker and a seeder of one 40 s track on a public host.
 type world struct {
@@ -43,16 +22,21 @@ type world struct {
 	track               proto.Track
 	trackFile           string
 	web                 *http.Client // from the public host
-	run                 func(h *netlab.Host, args ...string) *itest.Proc
+	run                 func(h *Host, args ...string) *itest.Proc
 }
 
-// startWorld starts a tracker and a seeder (capped at uploadRate bytes/s,
-// "" for no cap) of one track encoded as ext ("mp3", "flac", ...) on
-// srv, and waits for the track's publication.
-func startWorld(t *testing.T, lab *netlab.Lab, srv *netlab.Host, uploadRate, ext string) *world {
+// startWorld adds a public host "srv" to lab, starts a tracker and a
+// seeder (capped at uploadRate bytes/s, "" for no cap) of one track
+// encoded as ext ("mp3", "flac", ...) on it, and waits for the track's
+// publication.
+func startWorld(t *testing.T, lab *Lab, uploadRate, ext string) *world {
 	t.Helper()
+	srv, err := lab.AddPublic(t.Context(), "srv")
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := &world{bin: itest.Binary(t), web: srv.HTTPClient()}
-	w.run = func(h *netlab.Host, args ...string) *itest.Proc {
+	w.run = func(h *Host, args ...string) *itest.Proc {
 		return itest.Start(t, nil, "ip", append([]string{"netns", "exec", h.NS, w.bin}, args...)...)
 	}
 	lib := t.TempDir()

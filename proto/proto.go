@@ -122,19 +122,23 @@ type TrackList struct {
 // PlayReport is what `peertune play --json` prints, one line per track when
 // it ends. For a local file the byte counters and PeersSeen are 0.
 type PlayReport struct {
-	Track              string      `json:"track"`
-	TTFAms             float64     `json:"ttfa_ms"`
-	Underruns          int         `json:"underruns"`
-	UnderrunMs         float64     `json:"underrun_ms"`
-	BytesSeedHead      int64       `json:"bytes_seed_head"`
-	BytesSeedEmergency int64       `json:"bytes_seed_emergency"`
-	BytesSeedBT        int64       `json:"bytes_seed_bt"`
-	BytesSeedFill      int64       `json:"bytes_seed_fill"`
-	BytesPeers         int64       `json:"bytes_peers"`
-	BytesCache         int64       `json:"bytes_cache"`
-	PeersSeen          int         `json:"peers_seen"`
-	PlayedS            float64     `json:"played_s"`
-	Connections        Connections `json:"connections"`
+	Track              string  `json:"track"`
+	TTFAms             float64 `json:"ttfa_ms"`
+	Underruns          int     `json:"underruns"`
+	UnderrunMs         float64 `json:"underrun_ms"`
+	BytesSeedHead      int64   `json:"bytes_seed_head"`
+	BytesSeedEmergency int64   `json:"bytes_seed_emergency"`
+	BytesSeedBT        int64   `json:"bytes_seed_bt"`
+	BytesSeedFill      int64   `json:"bytes_seed_fill"`
+	BytesPeers         int64   `json:"bytes_peers"`
+	// BytesPeersWire is the piece data other listeners sent over
+	// BitTorrent, every copy: at least BytesPeers; the rest is duplicate
+	// chunks (two peers sent the same one) and pieces that failed.
+	BytesPeersWire int64       `json:"bytes_peers_wire"`
+	BytesCache     int64       `json:"bytes_cache"`
+	PeersSeen      int         `json:"peers_seen"`
+	PlayedS        float64     `json:"played_s"`
+	Connections    Connections `json:"connections"`
 }
 
 // Connections counts the BitTorrent connections a player had with other

@@ -50,8 +50,10 @@
 #   players' reports count (cache excluded; above 1 when the seeder sent
 #   more than they counted); ttfa: nearest-rank percentiles (the value at
 #   rank ceil(p/100 * n)) over the players that produced a report, as in the
-#   table; peer_wire_bytes: the ss sampler's last total; peer_counted_bytes:
-#   the sum of the players' bytes_peers.
+#   table; peer_wire_bytes: the sum of the players' bytes_peers_wire (piece
+#   data they sent each other, every copy, over TCP and uTP alike; the ss
+#   sampler sees TCP only, and is the chart's line and a row of the table);
+#   peer_counted_bytes: the sum of the players' bytes_peers.
 #
 # --sim also runs internal/cmd/swarmsim, the swarm simulator, on the same
 # schedule, track and caps (OUT/sim.json: its JSON line) and adds its figures

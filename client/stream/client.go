@@ -553,18 +553,32 @@ func (c *Client) onExtendedHandshake(pc *torrent.PeerConn, msg *pp.ExtendedHands
 	}
 }
 
-// onReadMessage hides what a seed server holds from the BitTorrent client
+// onReadMessage counts the piece data listeners send and hides what a seed
+// server holds (hideSeedPieces). Runs under anacrolix's client lock, before
+// the message is handled.
+func (c *Client) onReadMessage(pc *torrent.PeerConn, msg *pp.Message) {
+	if msg.Keepalive {
+		return
+	}
+	seed := isSeedPeerID(pc.PeerID)
+	switch {
+	case msg.Type == pp.Piece && !seed:
+		if s := c.streamOf(pc.Torrent()); s != nil {
+			s.notePeerWire(len(msg.Piece))
+		}
+	case seed:
+		c.hideSeedPieces(pc, msg)
+	}
+}
+
+// hideSeedPieces hides what a seed server holds from the BitTorrent client
 // while the stream's policy keeps the seed's BitTorrent side closed (its
 // HTTP side works): the client would otherwise ask the seed for any piece
 // with a priority, also those that listeners hold, and a seed with little
 // upload would spend it on copies the swarm already has. The connection
 // stays (the seed server knows every listener, and relays hole punches);
 // what the seed sends is taken from it over HTTP, as the policy decides.
-// Runs under anacrolix's client lock, before the message is handled.
-func (c *Client) onReadMessage(pc *torrent.PeerConn, msg *pp.Message) {
-	if msg.Keepalive || !isSeedPeerID(pc.PeerID) {
-		return
-	}
+func (c *Client) hideSeedPieces(pc *torrent.PeerConn, msg *pp.Message) {
 	switch msg.Type {
 	case pp.Bitfield, pp.HaveAll, pp.Have:
 	default:

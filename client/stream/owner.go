@@ -27,6 +27,7 @@ type owner struct {
 	acct          []pieceAcct
 	counts        [numSources]int64
 	duplicate     int64
+	peersWire     int64 // piece data listeners sent, every copy
 	hashFailures  int
 	complete      int // pieces attributed
 	lastProgress  time.Time
@@ -416,6 +417,7 @@ func (o *owner) stats() Stats {
 		BytesSeedFill:      o.counts[srcSeedFill],
 		BytesSeedBT:        o.counts[srcSeedBT],
 		BytesPeers:         o.counts[srcPeers],
+		BytesPeersWire:     o.peersWire,
 		BytesCache:         o.counts[srcCache],
 		Duplicate:          o.duplicate,
 		HashFailures:       o.hashFailures,

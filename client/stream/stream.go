@@ -303,6 +303,7 @@ type Stats struct {
 	BytesSeedFill      int64             // from the seed server over HTTP past the lead: pieces no listener held
 	BytesSeedBT        int64             // from a seed server over BitTorrent (peer id -PS)
 	BytesPeers         int64             // from other listeners
+	BytesPeersWire     int64             // piece data other listeners sent, every copy (duplicates included)
 	BytesCache         int64             // complete when the stream was added
 	Duplicate          int64             // received but not needed: duplicates, failed pieces
 	HashFailures       int               // injected pieces that failed verification
@@ -423,6 +424,11 @@ func (s *Stream) AddPeers(addrs ...string) error {
 }
 
 // Callbacks from anacrolix (its client lock held: post only).
+
+// notePeerWire records piece data a listener sent, needed or not.
+func (s *Stream) notePeerWire(n int) {
+	s.post(func(o *owner) { o.peersWire += int64(n) })
+}
 
 // noteChunk records useful bytes received over BitTorrent.
 func (s *Stream) noteChunk(piece int, n int64, seed bool) {

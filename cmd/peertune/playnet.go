@@ -229,6 +229,7 @@ func networkReport(r player.Report) proto.PlayReport {
 		BytesSeedBT:        r.Stats.BytesSeedBT,
 		BytesSeedFill:      r.Stats.BytesSeedFill,
 		BytesPeers:         r.Stats.BytesPeers,
+		BytesPeersWire:     r.Stats.BytesPeersWire,
 		BytesCache:         r.Stats.BytesCache,
 		PeersSeen:          r.Stats.PeersSeen,
 		PlayedS:            r.Played.Seconds(),

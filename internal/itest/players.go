@@ -24,7 +24,7 @@ import (
 
 // reportKeys are the contract's fields of play --json, exactly.
 var reportKeys = []string{"track", "ttfa_ms", "underruns", "underrun_ms", "bytes_seed_head",
-	"bytes_seed_emergency", "bytes_seed_bt", "bytes_seed_fill", "bytes_peers", "bytes_cache", "peers_seen", "played_s", "connections"}
+	"bytes_seed_emergency", "bytes_seed_bt", "bytes_seed_fill", "bytes_peers", "bytes_peers_wire", "bytes_cache", "peers_seen", "played_s", "connections"}
 
 // Report is one line of play --json: what playing one track took.
 type Report = proto.PlayReport
@@ -56,6 +56,9 @@ func ParseReports(t testing.TB, stdout string) []Report {
 		}
 		var r Report
 		json.Unmarshal([]byte(line), &r)
+		if r.BytesPeersWire < r.BytesPeers {
+			t.Errorf("report %q: bytes_peers_wire below bytes_peers: every byte credited to a peer came over the wire", line)
+		}
 		out = append(out, r)
 	}
 	return out

@@ -270,6 +270,7 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 			underrun = underrun || r.Underruns > 0
 			done = done || r.PlayedS >= track.DurationS-max(1, 0.02*track.DurationS)
 			s.PeerCountedBytes += r.BytesPeers
+			s.PeerWireBytes += r.BytesPeersWire
 			s.Connections.Outgoing += r.Connections.Outgoing
 			s.Connections.Incoming += r.Connections.Incoming
 			s.Connections.Holepunched += r.Connections.Holepunched
@@ -285,7 +286,6 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		if underrun {
 			s.PlaybacksWithUnderrun++
 		}
-		s.PeerWireBytes += btReadData(pl.p.stderr.Bytes())
 		for _, r := range reps {
 			network += r.NetworkBytes()
 		}
@@ -327,19 +327,6 @@ func parseReports(out []byte) ([]proto.PlayReport, error) {
 		reps = append(reps, r)
 	}
 	return reps, sc.Err()
-}
-
-// btReadData is the piece data a player read over BitTorrent, wasted
-// chunks included: the "BitTorrent totals" debug line's read_data.
-var readDataRE = regexp.MustCompile(`BitTorrent totals.* read_data=(\d+)`)
-
-func btReadData(stderr []byte) int64 {
-	var n int64
-	for _, m := range readDataRE.FindAllSubmatch(stderr, -1) {
-		v, _ := strconv.ParseInt(string(m[1]), 10, 64)
-		n += v
-	}
-	return n
 }
 
 var uploadRE = regexp.MustCompile(`(?m)^peertune_seeder_upload_bytes_total\{[^}]*\} ([0-9.e+]+)$`)

@@ -26,18 +26,6 @@ func TestBehindNATSpreadsTheShare(t *testing.T) {
 	}
 }
 
-func TestBTReadDataSumsThePlayersTotals(t *testing.T) {
-	stderr := []byte(`time=2026-12-01T18:00:00Z level=DEBUG msg="fetch" kind=head
-time=2026-12-01T18:03:00Z level=DEBUG msg="BitTorrent totals" read=4000000 read_data=3900000 read_useful=3000000 chunks_wasted=12 written=1 written_data=1
-`)
-	if got := btReadData(stderr); got != 3900000 {
-		t.Errorf("read_data %d, want 3900000", got)
-	}
-	if got := btReadData([]byte("no totals")); got != 0 {
-		t.Errorf("read_data %d from no line", got)
-	}
-}
-
 func TestPercentileIsNearestRank(t *testing.T) {
 	v := []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200}
 	if p := percentile(v, 95); p != 190 {

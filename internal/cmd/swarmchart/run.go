@@ -183,10 +183,11 @@ type Summary struct {
 	PlayersWithUnderrun  int     // players with a report with at least one underrun
 	Playbacks            int     // reports
 	UnderrunS            float64
-	SeedServer           int64 // the seeder's own HTTP + BitTorrent upload
-	Network              int64 // bytes players received over the network (their reports, cache excluded)
-	Peers                int64 // bytes players received from other listeners
-	PeerUploadTCP        float64
+	SeedServer           int64   // the seeder's own HTTP + BitTorrent upload
+	Network              int64   // bytes players received over the network (their reports, cache excluded)
+	Peers                int64   // bytes players received from other listeners
+	PeerWire             int64   // piece data players sent each other, every copy (their reports)
+	PeerUploadTCP        float64 // of it, what went over TCP (ss; uTP is not seen)
 	AnnouncesPerS        float64
 	PeakSeedRate         float64 // bytes/s over the rate window
 	PeakPeerRate         float64
@@ -231,6 +232,7 @@ func Summarize(r Run) Summary {
 			s.UnderrunS += rep.UnderrunMs / 1000
 			s.Network += rep.NetworkBytes()
 			s.Peers += rep.BytesPeers
+			s.PeerWire += rep.BytesPeersWire
 			s.SeedHead += rep.BytesSeedHead
 			s.SeedEmergency += rep.BytesSeedEmergency
 			s.SeedFill += rep.BytesSeedFill

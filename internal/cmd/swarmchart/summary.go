@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 )
@@ -49,7 +48,7 @@ func NewRunSummary(r Run) RunSummary {
 		SeedShare:             s.SeedShare,
 		TTFAp50ms:             s.TTFAp50,
 		TTFAp95ms:             s.TTFAp95,
-		PeerWireBytes:         int64(math.Round(s.PeerUploadTCP)),
+		PeerWireBytes:         s.PeerWire,
 		PeerCountedBytes:      s.Peers,
 	}
 }

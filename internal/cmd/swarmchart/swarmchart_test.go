@@ -37,7 +37,7 @@ func writeRun(t *testing.T, n int, seedHTTP, seedBT int64) string {
 			underruns, ms = 1, 250
 		}
 		write(fmt.Sprintf("player-%d.json", i), fmt.Sprintf(
-			`{"track":"ab","ttfa_ms":%d,"underruns":%d,"underrun_ms":%d,"bytes_seed_head":7000,"bytes_seed_emergency":1000,"bytes_seed_bt":0,"bytes_seed_fill":2000,"bytes_peers":90000,"bytes_cache":5,"peers_seen":3,"played_s":60}`+"\n",
+			`{"track":"ab","ttfa_ms":%d,"underruns":%d,"underrun_ms":%d,"bytes_seed_head":7000,"bytes_seed_emergency":1000,"bytes_seed_bt":0,"bytes_seed_fill":2000,"bytes_peers":90000,"bytes_peers_wire":95000,"bytes_cache":5,"peers_seen":3,"played_s":60}`+"\n",
 			(i)*10, underruns, ms))
 	}
 	write("players.tsv", tsv.String())
@@ -105,7 +105,8 @@ func TestTableAndChart(t *testing.T) {
 		"5.0 % (1 of 20)",         // playbacks with an underrun
 		"1000 B/s (0.1× bitrate)", // peak seed rate
 		"≤ 8 % ✗",                 // 10 % of network bytes from the seed server
-		"39.1 KiB (0.02×) | 39.1 KiB (0.02×) | ≤ 1.1× ✓",
+		"1.8 MiB (1.06×) | 1.8 MiB (1.06×) | ≤ 1.1× ✓", // every copy, players' reports
+		"over uTP) | 39.1 KiB | 39.1 KiB |",            // of it over TCP
 		"p95 < 500 ms ✓",
 		// seed-server bytes by route: heads / emergency / fill / BitTorrent; uncounted
 		"| 7.0 % / 1.0 % / 2.0 % / 0.0 %; 0.0 % uncounted | 7.0 % / 1.0 % / 2.0 % / 0.0 %; 90.0 % uncounted |",
@@ -244,13 +245,13 @@ func TestSummaryJSON(t *testing.T) {
 	}
 	check("peer_to_peer", m["peer_to_peer"], map[string]float64{
 		"started": 20, "finished": 20, "playbacks_with_underrun": 1, "seed_share": 0.1,
-		"ttfa_p50_ms": 100, "ttfa_p95_ms": 190, "peer_wire_bytes": 40000, "peer_counted_bytes": 20 * 90000,
+		"ttfa_p50_ms": 100, "ttfa_p95_ms": 190, "peer_wire_bytes": 20 * 95000, "peer_counted_bytes": 20 * 90000,
 	})
 	// Baseline: player 3's two reports count once; its seed bytes (200000,
 	// fill included) are network bytes; its ttfa is its first report's.
 	check("baseline", m["baseline"], map[string]float64{
 		"started": 20, "finished": 20, "playbacks_with_underrun": 1, "seed_share": 2000000.0 / (19*100000 + 200000),
-		"ttfa_p50_ms": 100, "ttfa_p95_ms": 190, "peer_wire_bytes": 40000, "peer_counted_bytes": 19 * 90000,
+		"ttfa_p50_ms": 100, "ttfa_p95_ms": 190, "peer_wire_bytes": 19 * 95000, "peer_counted_bytes": 19 * 90000,
 	})
 
 	if err := run([]string{"-run", p2p, "-summary", out}, io.Discard); err != nil {

@@ -51,7 +51,7 @@ func WriteTable(w io.Writer, run Run, baseline *Run, sim *SimReport) error {
 		rows = append(rows, append(r, target))
 	}
 	row := func(name string, target string, f func(Summary, Meta) string) { rowSim(name, target, f, nil) }
-	wireRatio := func(s Summary) float64 { return s.PeerUploadTCP / float64(max(s.Peers, 1)) }
+	wireRatio := func(s Summary) float64 { return float64(s.PeerWire) / float64(max(s.Peers, 1)) }
 	rowSim("players finished / started", "", func(s Summary, _ Meta) string {
 		return fmt.Sprintf("%d / %d", s.Finished, s.Started)
 	}, func(r SimReport) string { return fmt.Sprintf("%d / %d", r.Finished, r.Started) })
@@ -94,10 +94,13 @@ func WriteTable(w io.Writer, run Run, baseline *Run, sim *SimReport) error {
 		}
 		return fmt.Sprintf("%s (%.2f×)", sizeText(wire), wire/float64(peers))
 	}
-	rowSim("player-to-player upload on the wire (TCP bytes acknowledged, ss), × bytes from peers",
+	rowSim("piece data players sent each other, every copy (players' reports), × bytes from peers",
 		fmt.Sprintf("≤ %.1f× %s", targetWireRatio, mark(s.Peers > 0 && wireRatio(s) <= targetWireRatio)),
-		func(s Summary, _ Meta) string { return wireText(s.PeerUploadTCP, s.Peers) },
+		func(s Summary, _ Meta) string { return wireText(float64(s.PeerWire), s.Peers) },
 		func(r SimReport) string { return wireText(float64(r.PeerWireBytes), r.PeerCountedBytes) })
+	row("of it over TCP (bytes acknowledged, ss; the rest went over uTP)", "", func(s Summary, _ Meta) string {
+		return sizeText(s.PeerUploadTCP)
+	})
 	row("seed server's peak upload rate (3 s average)", "", func(s Summary, m Meta) string {
 		return fmt.Sprintf("%s/s (%s)", sizeText(s.PeakSeedRate), bitrateMultiple(s.PeakSeedRate, m))
 	})

@@ -100,3 +100,7 @@ func (m *metrics) uploaded() int64 {
 	}
 	return n
 }
+
+// uploadedNotFill is what the spare meter counts: every upload but the
+// fills (they take only what the others leave).
+func (m *metrics) uploadedNotFill() int64 { return m.uploaded() - m.fillUpload.Load() }

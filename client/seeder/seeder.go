@@ -83,6 +83,7 @@ type Seeder struct {
 	root      *os.Root
 	limiter   *rate.Limiter
 	spare     *spareMeter
+	fills     *fillsInFlight
 	urgent    *urgentGate
 	metrics   *metrics
 	index     *fileIndex
@@ -192,8 +193,9 @@ func New(cfg Config) (*Seeder, error) {
 	if s.metrics, err = newMetrics(cfg.Registry, btUpload, peerConns); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	s.spare = newSpareMeter(s.limiter, s.metrics.uploaded, nil)
+	s.spare = newSpareMeter(s.limiter, s.metrics.uploadedNotFill, nil)
 	s.urgent = newUrgentGate()
+	s.fills = newFillsInFlight()
 	ok = true
 	return s, nil
 }
@@ -240,7 +242,7 @@ func (s *Seeder) Handler() http.Handler {
 		prefix = strings.TrimRight(u.Path, "/")
 	}
 	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, spare: s.spare, urgent: s.urgent,
-		metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
+		fills: s.fills, metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
 }
 
 // Close releases what New opened; Run calls it on the way out.

@@ -84,6 +84,7 @@ type SeedHandler struct {
 	limiter *rate.Limiter
 	spare   *spareMeter // shared by every handler of the seeder
 	urgent  *urgentGate // likewise
+	fills   *fillsInFlight
 	metrics *metrics
 	gather  prometheus.Gatherer
 	log     *slog.Logger
@@ -154,12 +155,23 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 		h.log.Debug("seed file changed since hashing", "path", rel)
 		return notFound(w)
 	}
-	if fill && r.Method == http.MethodGet && !h.fillAllowed(spare, limited) {
-		// A fill is served from spare upload only: come back in a second.
-		w.Header().Set("Retry-After", "1")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return http.StatusServiceUnavailable
+	if fill && r.Method == http.MethodGet {
+		// A fill is served from spare upload only, and not while another
+		// listener's fill of the same bytes is being sent: come back in a
+		// second.
+		ok := h.fillAllowed(spare, limited)
+		if first, last, ranged := fillRange(r.Header.Get("Range")); ok && ranged {
+			var release func()
+			if release, ok = h.fills.claim(rel, first, last); ok {
+				defer release()
+			}
+		}
+		if !ok {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return http.StatusServiceUnavailable
+		}
 	}
 	hdr := w.Header()
 	hdr.Set("ETag", `"`+sf.infoHash+`"`)

@@ -296,3 +296,110 @@ func counterReaches(c *atomic.Int64, want int64) int64 {
 	}
 	return c.Load()
 }
+
+// A fill of bytes another listener's fill is being sent is refused like
+// one without spare upload (the piece's first copy leaves once); the same
+// bytes are served again once that fill ended, and other bytes meanwhile.
+func TestSeedFillRefusedWhileTheSameBytesAreFilled(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
+	const capBytes = 256 << 10
+	lim := newUploadLimiter(capBytes)
+	srv, _ := seedServer(t, dir, lim, "big.wav")
+	url := srv.URL + "/big.wav"
+
+	// A 1 MiB fill takes about 4 s at the cap.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var first atomic.Int64
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := get(ctx, url, "bytes=0-1048575", proto.FetchFill, &first)
+		firstDone <- err
+	}()
+	for first.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fill := func(rng string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Range", rng)
+		req.Header.Set(proto.HeaderFetch, proto.FetchFill)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if code, retry := fill("bytes=524288-540671"); code != http.StatusServiceUnavailable || retry != "1" {
+		t.Errorf("fill inside one in flight: %d, Retry-After %q; want 503, 1", code, retry)
+	}
+	if code, retry := fill("bytes=1048575-1064959"); code != http.StatusServiceUnavailable || retry != "1" {
+		t.Errorf("fill overlapping one in flight by a byte: %d, Retry-After %q; want 503, 1", code, retry)
+	}
+	if code, _ := fill("bytes=1048576-1064959"); code != http.StatusPartialContent {
+		t.Errorf("fill of other bytes while one is in flight: %d, want 206", code)
+	}
+	cancel()
+	<-firstDone
+	// The server sees the first fill end a moment after its client.
+	code := 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if code, _ = fill("bytes=524288-540671"); code == http.StatusPartialContent {
+			break
+		}
+	}
+	if code != http.StatusPartialContent {
+		t.Errorf("the same bytes once that fill ended: %d, want 206", code)
+	}
+}
+
+// Fills do not count against the spare: a fill in flight leaves the cap to
+// spare for the next listener's fill (they take only what urgent uploads
+// leave); an urgent download does count.
+func TestSpareLeavesFillsOut(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
+	const capBytes = 256 << 10
+	lim := newUploadLimiter(capBytes)
+	srv, _ := seedServer(t, dir, lim, "big.wav")
+	url := srv.URL + "/big.wav"
+	spareNow := func() int64 {
+		t.Helper()
+		resp, err := http.Head(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		n, err := strconv.ParseInt(resp.Header.Get(proto.HeaderSeedSpare), 10, 64)
+		if err != nil {
+			t.Fatalf("%s %q", proto.HeaderSeedSpare, resp.Header.Get(proto.HeaderSeedSpare))
+		}
+		return n
+	}
+	for _, kind := range []string{proto.FetchFill, proto.FetchUrgent} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			get(ctx, url, "bytes=0-1048575", kind, nil)
+		}()
+		time.Sleep(spareWindow + 2*spareStep)
+		got := spareNow()
+		cancel()
+		<-done
+		switch kind {
+		case proto.FetchFill:
+			if got < capBytes*3/4 {
+				t.Errorf("with a fill at the cap: spare %d, want most of the cap %d", got, capBytes)
+			}
+		default:
+			if got >= fillThreshold(capBytes) {
+				t.Errorf("with an urgent download at the cap: spare %d, want under %d", got, fillThreshold(capBytes))
+			}
+		}
+		time.Sleep(spareWindow + 2*spareStep) // idle again
+	}
+}

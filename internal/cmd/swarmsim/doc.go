@@ -66,9 +66,10 @@
 //     its BitTorrent uploads share it max-min fairly first, fills get what
 //     is left. A fetch gets its response after --rtt: a fill is refused
 //     (policy.ErrNoSpare, RetryAfter 1 s) when an urgent flow wanted more
-//     than the cap in the last step or the spare (the cap less the rate sent
-//     over the last 2 s, as client/seeder's meter) is under max(cap/8,
-//     16 KiB/s); every response carries that spare. A fetch's pieces arrive
+//     than the cap in the last step, when the spare (the cap less the rate
+//     sent over the last 2 s for everything but fills, as client/seeder's
+//     meter) is under max(cap/8, 16 KiB/s), or when another listener's fill
+//     of the same piece is being sent; every response carries that spare. A fetch's pieces arrive
 //     in order and complete as they arrive; a fetch not done in 10 s fails,
 //     as client/stream's fetchTimeout; after the seed server's death every
 //     fetch fails and it holds nothing. BitTorrent is modelled as far as the

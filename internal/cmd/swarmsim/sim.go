@@ -173,7 +173,7 @@ type seedSrv struct {
 	alive      bool
 	diesAt     int64
 	fetches    []*fetch
-	sentRing   []float64 // bytes sent in each of the last ticks
+	sentRing   []float64 // bytes sent in each of the last ticks, fills aside
 	ringPos    int
 	sentWindow float64
 	throttled  bool    // urgent flows wanted more than the cap last tick
@@ -1071,7 +1071,7 @@ func (s *sim) transfer() {
 			st.chunkGot[r.chunk] += gi
 			i := int(r.chunk) / s.cpp
 			if r.src == nil {
-				s.seedSent(float64(gi), st.tr)
+				s.seedSent(float64(gi), st.tr, false)
 				s.r.SeedBTBytes += int64(gi)
 				st.btSeed[i] += gi
 			} else {
@@ -1167,13 +1167,19 @@ func (st *stream) pieceGot(i int, s *sim) bool {
 	return true
 }
 
-func (s *sim) seedSent(n float64, tr *track) {
-	s.seed.sentRing[s.seed.ringPos] += n
+// seedSent counts n bytes the seed server sent for track tr. A fill's do
+// not count against the spare, as in client/seeder's meter: fills take
+// only what urgent flows leave.
+func (s *sim) seedSent(n float64, tr *track, fill bool) {
+	if !fill {
+		s.seed.sentRing[s.seed.ringPos] += n
+	}
 	tr.seedBytes += int64(n)
 }
 
 // respond answers a fetch's request: refused while the seed server is
-// gone, a fill refused without spare upload.
+// gone, a fill refused without spare upload or while another listener's
+// fill of the same piece is being sent (as client/seeder).
 func (s *sim) respond(f *fetch) {
 	f.responded = true
 	st := f.s
@@ -1187,6 +1193,13 @@ func (s *sim) respond(f *fetch) {
 		threshold := min(s.cfg.SeedCap, max(s.cfg.SeedCap/8, chunkLen))
 		if s.seed.throttled || spare < threshold {
 			s.endFetch(f, policy.ErrNoSpare, retryAfter)
+			return
+		}
+		for _, o := range s.seed.fetches {
+			if o != f && o.responded && !o.done && !o.Kind.Urgent() && o.s.tr == st.tr && o.First <= f.Last && f.First <= o.Last {
+				s.endFetch(f, policy.ErrNoSpare, retryAfter)
+				return
+			}
 		}
 	}
 }
@@ -1270,7 +1283,7 @@ func (s *sim) fetchBytes(f *fetch, n float64) {
 	start := f.off
 	f.off = min(f.end, f.off+int64(math.Ceil(n)))
 	sent := f.off - start
-	s.seedSent(float64(sent), st.tr)
+	s.seedSent(float64(sent), st.tr, !f.Kind.Urgent())
 	s.r.SeedHTTPBytes += sent
 	st.lastProgress = s.now
 	for f.Next <= f.Last {

@@ -82,25 +82,27 @@ func TestLoneListenerTakesEverythingFromTheSeed(t *testing.T) {
 }
 
 // The seed-death scenario: --listeners 10 --tracks 1 --stagger 3s
-// --churn off --seed-cap 4x --seed-dies-at 1.5x. Its target (0 stalled) is
-// not met by the policy as it is (see the report); this records the outcome
-// and checks the death's mechanics. Later deaths, once the swarm holds the
-// track, stall no one.
+// --churn off --seed-cap 4x --seed-dies-at 1.5x: no one stalls, over a few
+// seeds. (It did, 10 of 10, while the seeder counted fills against its
+// spare and served two fills of one piece at once.) An early death stalls
+// listeners: the policy has no copy to fall back on.
 func TestSeedDeath(t *testing.T) {
-	r := Run(diesAt(stagger(), 1.5))
-	t.Logf("dies at %.1f s: stalled %d of %d, %d pieces held by no one then, the seed had sent %d bytes",
-		r.SeedDiesAtS, r.Stalled, r.Playbacks, r.PiecesMissingAtSeedDeath, r.SeedBytesAtDeath)
-	if r.SeedBytes != r.SeedBytesAtDeath {
-		t.Errorf("the seed sent %d bytes, %d of them by its death: it sent after", r.SeedBytes, r.SeedBytesAtDeath)
-	}
-	if r.PiecesMissingAtSeedDeath > 0 && r.Stalled == 0 {
-		t.Errorf("%d pieces held by no one at the death, and no one stalled", r.PiecesMissingAtSeedDeath)
-	}
-	if r.Finished+r.Stalled != r.Playbacks {
-		t.Errorf("finished %d + stalled %d != playbacks %d", r.Finished, r.Stalled, r.Playbacks)
+	for seed := uint64(1); seed <= 3; seed++ {
+		cfg := diesAt(stagger(), 1.5)
+		cfg.Seed = seed
+		r := Run(cfg)
+		t.Logf("seed %d: dies at %.1f s: stalled %d of %d, %d pieces held by no one then, the seed had sent %d bytes",
+			seed, r.SeedDiesAtS, r.Stalled, r.Playbacks, r.PiecesMissingAtSeedDeath, r.SeedBytesAtDeath)
+		if r.SeedBytes != r.SeedBytesAtDeath {
+			t.Errorf("the seed sent %d bytes, %d of them by its death: it sent after", r.SeedBytes, r.SeedBytesAtDeath)
+		}
+		if r.Stalled != 0 || r.PiecesMissingAtSeedDeath != 0 || r.Finished != r.Playbacks {
+			t.Errorf("seed %d, dying at 1.5x (%.1f s): stalled %d, %d pieces missing, finished %d of %d; want none stalled",
+				seed, r.SeedDiesAtS, r.Stalled, r.PiecesMissingAtSeedDeath, r.Finished, r.Playbacks)
+		}
 	}
 
-	r = Run(diesAt(stagger(), 2))
+	r := Run(diesAt(stagger(), 2))
 	if r.Stalled != 0 || r.PiecesMissingAtSeedDeath != 0 || r.Finished != r.Playbacks {
 		t.Errorf("dying at 2x (%.1f s): stalled %d, %d pieces missing, finished %d of %d; want none stalled",
 			r.SeedDiesAtS, r.Stalled, r.PiecesMissingAtSeedDeath, r.Finished, r.Playbacks)

@@ -150,8 +150,11 @@ type Connections struct {
 	// Holepunched counts the outgoing ones dialled on a hole-punch
 	// rendezvous (BEP 55): a peer behind NAT we could not dial directly.
 	Holepunched int `json:"holepunched"`
-	UTP         int `json:"utp"`
-	TCP         int `json:"tcp"`
+	// UPnP counts the incoming ones that came through a port mapping the
+	// player asked its home router for (--upnp).
+	UPnP int `json:"upnp"`
+	UTP  int `json:"utp"`
+	TCP  int `json:"tcp"`
 }
 
 // SeedBytes is what the seed server sent, by every route.

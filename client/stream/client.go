@@ -57,6 +57,10 @@ type Client struct {
 	mu        sync.Mutex // guards the maps; never held while calling anacrolix
 	streams   map[string]*Stream
 	byTorrent map[*torrent.Torrent]*Stream
+	portMap   *btclient.PortMapping // with cfg.UPnP, once the router mapped the port
+
+	stopPortMap context.CancelFunc // ends mapPort's wait
+	portMapDone chan struct{}      // closed when mapPort returned
 }
 
 // New creates the cache directories, opens the piece-completion store, starts
@@ -137,7 +141,6 @@ func New(cfg Config) (*Client, error) {
 	tc, err := btclient.Config(btclient.Options{
 		Listen:        cfg.ListenAddr,
 		PeerIDPrefix:  proto.PeerIDPrefixPlayer,
-		UPnP:          cfg.UPnP,
 		NoTCP:         cfg.NoTCP,
 		NoUTP:         cfg.NoUTP,
 		UploadLimiter: limiter,
@@ -163,7 +166,41 @@ func New(cfg Config) (*Client, error) {
 		c.Close()
 		return nil, err
 	}
+	if cfg.UPnP {
+		ctx, stop := context.WithCancel(context.Background())
+		c.stopPortMap, c.portMapDone = stop, make(chan struct{})
+		go c.mapPort(ctx)
+	}
 	return c, nil
+}
+
+// mapPort asks the home router to forward the listen port; the mapping is
+// removed at Close. Discovery takes a couple of seconds: it runs beside
+// the first track.
+func (c *Client) mapPort(ctx context.Context) {
+	defer close(c.portMapDone)
+	port := c.cl.LocalPort()
+	m, err := btclient.MapPort(port, c.log)
+	if err != nil {
+		c.log.Warn("no port mapping on the home router: listeners behind NAT reach us only by hole punching", "port", port, "err", err)
+		return
+	}
+	c.mu.Lock()
+	if ctx.Err() != nil {
+		c.mu.Unlock()
+		m.Close()
+		return
+	}
+	c.portMap = m
+	c.mu.Unlock()
+	c.log.Info("port mapping on the home router", "port", port, "external_ip", m.ExternalIP)
+}
+
+// portMapped reports whether the router forwards our port.
+func (c *Client) portMapped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.portMap != nil
 }
 
 // ListenPort is the BitTorrent port the client listens on.
@@ -453,6 +490,17 @@ func (c *Client) Close() error {
 	stopAnnouncing(streams)
 	for _, s := range streams {
 		s.shutdown()
+	}
+	if c.stopPortMap != nil {
+		c.stopPortMap()
+		<-c.portMapDone
+		c.mu.Lock()
+		m := c.portMap
+		c.portMap = nil
+		c.mu.Unlock()
+		if m != nil {
+			m.Close()
+		}
 	}
 	c.lifeMu.Lock()
 	c.closed = true

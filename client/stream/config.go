@@ -31,8 +31,9 @@ type Config struct {
 	ListenAddr string
 	// UploadRate caps BitTorrent upload in bytes per second; 0 is unlimited.
 	UploadRate int64
-	// UPnP enables anacrolix's port forwarding (off by default: network
-	// hygiene).
+	// UPnP asks the home router (UPnP-IGD) to forward the BitTorrent port
+	// (off by default: network hygiene); incoming connections then count
+	// as UPnP ones in Stats.Conns.
 	UPnP bool
 	// NoTCP and NoUTP turn a BitTorrent transport off (both on by default;
 	// a listener behind NAT is reached by hole punching, over uTP only).

@@ -446,12 +446,16 @@ func (s *Stream) notePeerConn(pc *torrent.PeerConn) {
 		addr, info = seedDialAddr(pc, 0)
 	}
 	kind := connKind(pc)
+	if kind.Incoming > 0 && s.c.portMapped() {
+		kind.UPnP = 1 // came through the router's mapping
+	}
 	s.post(func(o *owner) {
 		o.peersSeen[id] = struct{}{}
 		if !seed {
 			o.conns.Outgoing += kind.Outgoing
 			o.conns.Incoming += kind.Incoming
 			o.conns.Holepunched += kind.Holepunched
+			o.conns.UPnP += kind.UPnP
 			o.conns.UTP += kind.UTP
 			o.conns.TCP += kind.TCP
 		}

@@ -93,8 +93,9 @@ type Summary struct {
 }
 
 // Connections sums the players' player-to-player connections. UPnP counts
-// incoming connections to players that asked for a port mapping: none
-// here, for the bench's homes do not (--upnp is off).
+// incoming connections through a port mapping a player asked its router
+// for: none here, for the bench's routers speak no UPnP and its players do
+// not ask (the lab's TestListenerBehindNATWithUPnPIsDialled does).
 type Connections struct {
 	Outgoing    int `json:"outgoing"`
 	Incoming    int `json:"incoming"`
@@ -274,6 +275,7 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 			s.Connections.Outgoing += r.Connections.Outgoing
 			s.Connections.Incoming += r.Connections.Incoming
 			s.Connections.Holepunched += r.Connections.Holepunched
+			s.Connections.UPnP += r.Connections.UPnP
 			s.Connections.UTP += r.Connections.UTP
 			s.Connections.TCP += r.Connections.TCP
 		}

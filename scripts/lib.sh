@@ -7,6 +7,7 @@ PEERTUNE_PACKAGES=(
 	ffmpeg lame flac vorbis-tools espeak-ng sox # real encoders and a reference decoder
 	redis-server nginx tmux curl procps iproute2
 	nftables # the network lab's NAT routers (internal/netlab)
+	miniupnpd-nftables # the lab's UPnP home routers
 	transmission-cli python3-libtorrent # real clients in the lab's interop tests
 )
 

@@ -5,7 +5,7 @@
 //
 // The layout:
 //
-//	                      public segment (its own namespace, bridge br0, 10.200.0.0/16)
+//	                      public segment (its own namespace, bridge br0, 11.200.0.0/16)
 //	  ┌──────────┬──────────────┬─────────────────────┬──────────────────┐
 //	tracker    seed        link ─ public home    link ─ router ─ home
 //	(public host)          (cap, delay)          (cap, delay) (NAT)  192.168.N.2
@@ -19,6 +19,9 @@
 // masquerade on the router's outside interface: Linux conntrack maps
 // endpoint-independently and filters by address and port, like most home
 // routers, so an outside peer cannot dial in until the home has sent to it.
+// A NAT home's router may run miniupnpd (Home.UPnP), which forwards ports
+// when the home asks (UPnP-IGD, NAT-PMP); it needs a global outside
+// address, hence the public segment's.
 //
 // Nothing is routed out of the lab: its namespaces have no link to the host's
 // and no default route beyond their router. Close removes every namespace
@@ -27,6 +30,6 @@
 // its namespaces by a name that holds the pid of the process that made them.
 //
 // It needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN), iproute2, nftables and
-// /dev/net/tun; New returns an error wrapping ErrUnsupported when it cannot
+// /dev/net/tun (and miniupnpd for UPnP homes); New returns an error wrapping ErrUnsupported when it cannot
 // create a namespace, for tests to skip on.
 package netlab

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -22,15 +23,18 @@ import (
 // a lab (no root, no iproute2, no namespaces).
 var ErrUnsupported = errors.New("network namespaces unavailable")
 
-// Addressing. The public segment is one /16; homes behind NAT get a /24
-// each. Both are private ranges, but no namespace of the lab has a route
-// out of it, so nothing leaves.
+// Addressing. Homes behind NAT get a private /24 each. The public segment
+// is one /16 of global unicast addresses, as a home router's outside
+// address is: miniupnpd (Debian's 2.3.1, which has no option to allow it)
+// refuses to map ports on a router whose outside address is private or
+// reserved. No namespace of the lab has a route out of it, so nothing
+// leaves, and no one outside is reached.
 const (
 	publicPrefixLen = 16
 	maxHomesNAT     = 250
 )
 
-var publicNet = netip.MustParsePrefix("10.200.0.0/16")
+var publicNet = netip.MustParsePrefix("11.200.0.0/16")
 
 // Link shapes the line between a home and the public segment.
 type Link struct {
@@ -46,7 +50,10 @@ type Link struct {
 type Home struct {
 	// NAT puts the home behind a router that masquerades it; otherwise
 	// the home has an address of its own on the public segment.
-	NAT  bool
+	NAT bool
+	// UPnP runs a UPnP-IGD and NAT-PMP server (miniupnpd) on the home's
+	// router, which maps ports for the home when asked; it needs NAT.
+	UPnP bool
 	Link Link
 }
 
@@ -108,6 +115,8 @@ type Lab struct {
 	lineCtx   context.Context
 	lineStop  context.CancelFunc
 	lineGroup sync.WaitGroup
+	daemons   sync.WaitGroup // waits for the routers' miniupnpd
+	dir       string         // the routers' miniupnpd files; "" until one is made
 }
 
 // New makes a lab's public segment, after reaping the namespaces of labs
@@ -240,7 +249,15 @@ func (l *Lab) AddHome(ctx context.Context, name string, home Home) (*Host, error
 		); err != nil {
 			return nil, err
 		}
+		if home.UPnP {
+			if err := l.startUPnP(ctx, h.Router, n); err != nil {
+				return nil, fmt.Errorf("netlab: UPnP on %s's router: %w", name, err)
+			}
+		}
 	} else {
+		if home.UPnP {
+			return nil, fmt.Errorf("netlab: home %q: UPnP needs NAT", name)
+		}
 		h.Addr, h.PublicAddr = wan, wan
 		if err := l.ipAll(ctx, link, fmt.Sprintf("link add home0 type veth peer name eth0 netns %s", h.NS)); err != nil {
 			return nil, err
@@ -283,6 +300,113 @@ table ip filter {
 	}
 }
 `
+
+// upnpConfig is a home router's miniupnpd: it maps ports for the home's
+// own addresses only (its secure mode: a host maps to itself).
+const upnpConfig = `ext_ifname=wan
+listening_ip=lan
+enable_upnp=yes
+enable_natpmp=yes
+secure_mode=yes
+system_uptime=yes
+uuid=%s
+lease_file=%s
+upnp_table_name=miniupnpd
+upnp_nat_table_name=miniupnpd
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+allow 1024-65535 192.168.%d.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+`
+
+// upnpRuleset is the tables miniupnpd puts its mappings in (Debian's
+// package ships their set-up script without the functions it sources),
+// and a hole in the router's firewall for what it DNATs.
+const upnpRuleset = `table inet miniupnpd {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		jump miniupnpd
+	}
+	chain miniupnpd {
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		jump postrouting_miniupnpd
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+}
+insert rule ip filter forward iifname "wan" ct status dnat accept
+`
+
+// startUPnP runs miniupnpd in router ns (home number n) and waits until it
+// answers on its NAT-PMP port. It lets the forwarded traffic past the
+// router's firewall (ct status dnat: only what miniupnpd mapped is
+// DNATed); miniupnpd adds its own tables for the mappings. The process
+// dies with its namespace.
+func (l *Lab) startUPnP(ctx context.Context, ns string, n int) error {
+	if _, err := exec.LookPath("miniupnpd"); err != nil {
+		return fmt.Errorf("%w: miniupnpd not found (Debian's miniupnpd-nftables)", ErrUnsupported)
+	}
+	if err := l.run(ctx, strings.NewReader(upnpRuleset), "ip", "netns", "exec", ns, "nft", "-f", "-"); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if l.dir == "" {
+		d, err := os.MkdirTemp("", "ptlab-upnp-")
+		if err != nil {
+			l.mu.Unlock()
+			return err
+		}
+		l.dir = d
+	}
+	dir := l.dir
+	l.mu.Unlock()
+	var uuid [16]byte
+	_, _ = rand.Read(uuid[:])
+	u := hex.EncodeToString(uuid[:])
+	conf := filepath.Join(dir, fmt.Sprintf("home%d.conf", n))
+	body := fmt.Sprintf(upnpConfig, u[:8]+"-"+u[8:12]+"-"+u[12:16]+"-"+u[16:20]+"-"+u[20:], filepath.Join(dir, fmt.Sprintf("home%d.leases", n)), n)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		return err
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, "miniupnpd", "-d", "-f", conf, "-P", filepath.Join(dir, fmt.Sprintf("home%d.pid", n)))
+	logPath := filepath.Join(dir, fmt.Sprintf("home%d.log", n))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	l.daemons.Add(1)
+	go func() {
+		defer l.daemons.Done()
+		err := cmd.Wait()
+		l.log.Debug("netlab: miniupnpd exited", "ns", ns, "err", err)
+	}()
+	// Up once its NAT-PMP socket (UDP 5351) is bound.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "ss", "-Hulnp", "sport = :5351")
+		b, _ := c.Output()
+		if strings.Contains(string(b), "miniupnpd") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			return fmt.Errorf("miniupnpd did not start in 5 s: %s", b)
+		}
+	}
+}
 
 // shapeLine joins the link namespace's two veths, home0 (towards the home)
 // and wan0 (towards the public segment): through a delay line when the link
@@ -376,9 +500,17 @@ func (l *Lab) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	l.daemons.Wait() // killed with their namespaces
 	l.mu.Lock()
 	l.ns = nil
+	dir := l.dir
+	l.dir = ""
 	l.mu.Unlock()
+	if dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -411,7 +543,7 @@ func (l *Lab) publicAddr() netip.Addr {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.nextPub++
-	n := l.nextPub + 1 // 10.200.0.1 stays free
+	n := l.nextPub + 1 // 11.200.0.1 stays free
 	b := publicNet.Addr().As4()
 	b[2], b[3] = byte(n/250), byte(n%250+1)
 	return netip.AddrFrom4(b)

@@ -313,10 +313,12 @@ func TestLabLeavesNothingBehind(t *testing.T) {
 		if _, err := l.AddPublic(t.Context(), "srv"); err != nil {
 			t.Fatal(err)
 		}
-		h, err := l.AddHome(t.Context(), "home", Home{NAT: true, Link: Link{Up: 1e5, Down: 1e6, RTT: 10 * time.Millisecond}})
+		// Its router runs miniupnpd, a daemon of the lab's own.
+		h, err := l.AddHome(t.Context(), "home", Home{NAT: true, UPnP: true, Link: Link{Up: 1e5, Down: 1e6, RTT: 10 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		upnpDir := l.dir
 		// A process that would outlive the test if Close forgot it.
 		sleeper := h.Command(context.Background(), "sleep", "600")
 		if err := sleeper.Start(); err != nil {
@@ -337,6 +339,12 @@ func TestLabLeavesNothingBehind(t *testing.T) {
 		left, err := Leftovers(t.Context())
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := os.Stat(upnpDir); upnpDir == "" || !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("run %d: the routers' miniupnpd files %q left after Close (%v)", run, upnpDir, err)
+		}
+		if out, _ := exec.Command("pgrep", "-f", "miniupnpd -d -f "+upnpDir).Output(); len(out) > 0 {
+			t.Errorf("run %d: miniupnpd outlived Close: %s", run, out)
 		}
 		for _, ns := range made {
 			if slices.Contains(left, ns) {

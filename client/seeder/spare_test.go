@@ -101,6 +101,16 @@ func TestFillThreshold(t *testing.T) {
 	}
 }
 
+// bigTrackServer serves a 2 MiB big.wav with uploads capped at capBytes
+// per second; it returns the file's URL and the server's metrics.
+func bigTrackServer(t *testing.T, capBytes int64) (string, *metrics) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
+	srv, m := seedServer(t, dir, newUploadLimiter(capBytes), "big.wav")
+	return srv.URL + "/big.wav", m
+}
+
 // get fetches url with the Range and Peertune-Fetch headers (either may be
 // ""), counting the body's bytes into n as they come.
 func get(ctx context.Context, url, rng, fetch string, n *atomic.Int64) (*http.Response, error) {
@@ -187,12 +197,8 @@ func TestSeedSpareHeader(t *testing.T) {
 // A fill request gets 503 (Retry-After, the spare header, no body) while
 // an urgent download uses the cap, and is served once it is idle again.
 func TestSeedFillRefusedWithoutSpare(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
 	const capBytes = 512 << 10
-	lim := newUploadLimiter(capBytes)
-	srv, m := seedServer(t, dir, lim, "big.wav")
-	url := srv.URL + "/big.wav"
+	url, m := bigTrackServer(t, capBytes)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -241,12 +247,8 @@ func TestSeedFillRefusedWithoutSpare(t *testing.T) {
 // With a cap, an urgent download started while a fill download runs gets
 // the bandwidth first: the fill hardly moves until the urgent one ends.
 func TestSeedUrgentBeforeFill(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
 	const capBytes = 1 << 20
-	lim := newUploadLimiter(capBytes)
-	srv, m := seedServer(t, dir, lim, "big.wav")
-	url := srv.URL + "/big.wav"
+	url, m := bigTrackServer(t, capBytes)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 
@@ -301,12 +303,8 @@ func counterReaches(c *atomic.Int64, want int64) int64 {
 // one without spare upload (the piece's first copy leaves once); the same
 // bytes are served again once that fill ended, and other bytes meanwhile.
 func TestSeedFillRefusedWhileTheSameBytesAreFilled(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
 	const capBytes = 256 << 10
-	lim := newUploadLimiter(capBytes)
-	srv, _ := seedServer(t, dir, lim, "big.wav")
-	url := srv.URL + "/big.wav"
+	url, _ := bigTrackServer(t, capBytes)
 
 	// A 1 MiB fill takes about 4 s at the cap.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -322,15 +320,10 @@ func TestSeedFillRefusedWhileTheSameBytesAreFilled(t *testing.T) {
 	}
 	fill := func(rng string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Range", rng)
-		req.Header.Set(proto.HeaderFetch, proto.FetchFill)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := get(context.Background(), url, rng, proto.FetchFill, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 		return resp.StatusCode, resp.Header.Get("Retry-After")
 	}
 	if code, retry := fill("bytes=524288-540671"); code != http.StatusServiceUnavailable || retry != "1" {
@@ -360,12 +353,8 @@ func TestSeedFillRefusedWhileTheSameBytesAreFilled(t *testing.T) {
 // spare for the next listener's fill (they take only what urgent uploads
 // leave); an urgent download does count.
 func TestSpareLeavesFillsOut(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
 	const capBytes = 256 << 10
-	lim := newUploadLimiter(capBytes)
-	srv, _ := seedServer(t, dir, lim, "big.wav")
-	url := srv.URL + "/big.wav"
+	url, _ := bigTrackServer(t, capBytes)
 	spareNow := func() int64 {
 		t.Helper()
 		resp, err := http.Head(url)

@@ -59,8 +59,7 @@ type Client struct {
 	byTorrent map[*torrent.Torrent]*Stream
 	portMap   *btclient.PortMapping // with cfg.UPnP, once the router mapped the port
 
-	stopPortMap context.CancelFunc // ends mapPort's wait
-	portMapDone chan struct{}      // closed when mapPort returned
+	portMapDone chan struct{} // with cfg.UPnP: closed when mapPort returned
 }
 
 // New creates the cache directories, opens the piece-completion store, starts
@@ -167,17 +166,16 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if cfg.UPnP {
-		ctx, stop := context.WithCancel(context.Background())
-		c.stopPortMap, c.portMapDone = stop, make(chan struct{})
-		go c.mapPort(ctx)
+		c.portMapDone = make(chan struct{})
+		go c.mapPort()
 	}
 	return c, nil
 }
 
 // mapPort asks the home router to forward the listen port; the mapping is
-// removed at Close. Discovery takes a couple of seconds: it runs beside
-// the first track.
-func (c *Client) mapPort(ctx context.Context) {
+// removed at Close (by mapPort itself when Close began meanwhile).
+// Discovery takes a couple of seconds: it runs beside the first track.
+func (c *Client) mapPort() {
 	defer close(c.portMapDone)
 	port := c.cl.LocalPort()
 	m, err := btclient.MapPort(port, c.log)
@@ -186,7 +184,7 @@ func (c *Client) mapPort(ctx context.Context) {
 		return
 	}
 	c.mu.Lock()
-	if ctx.Err() != nil {
+	if c.closing.Load() {
 		c.mu.Unlock()
 		m.Close()
 		return
@@ -491,8 +489,7 @@ func (c *Client) Close() error {
 	for _, s := range streams {
 		s.shutdown()
 	}
-	if c.stopPortMap != nil {
-		c.stopPortMap()
+	if c.portMapDone != nil {
 		<-c.portMapDone
 		c.mu.Lock()
 		m := c.portMap

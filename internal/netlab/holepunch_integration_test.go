@@ -32,11 +32,9 @@ func TestListenersBehindNATMeetThroughAHolePunch(t *testing.T) {
 	}
 
 	w := startWorld(t, lab, "40000", "mp3")
-	track := w.track
-	trackerURL, seedURL, web, run := w.trackerURL, w.seedURL, w.web, w.run
+	seedURL, web := w.seedURL, w.web
 	play := func(h *Host, linger string) *itest.Proc {
-		return run(h, "play", "--tracker", trackerURL, "--cache", t.TempDir(), "--output", "null", "--json",
-			"--bt-listen", "0.0.0.0:6881", "--linger", linger, track.ID)
+		return w.play(t, h, "--output", "null", "--linger", linger)
 	}
 	first := play(homes[0], "20s")
 	time.Sleep(5 * time.Second)

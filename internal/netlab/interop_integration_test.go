@@ -217,8 +217,7 @@ func TestPlayerServedByTransmissionAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	wav := filepath.Join(t.TempDir(), "out.wav")
-	p := w.run(home, "play", "--tracker", w.trackerURL, "--cache", t.TempDir(), "--output", "wav:"+wav, "--json",
-		"--bt-listen", "0.0.0.0:6881", w.track.ID)
+	p := w.play(t, home, "--output", "wav:"+wav)
 	rs := itest.Finish(t, "player", p, 150*time.Second)
 	if len(rs) != 1 {
 		t.Fatalf("%d reports, want 1", len(rs))

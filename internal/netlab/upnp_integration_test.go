@@ -28,9 +28,7 @@ func TestListenerBehindNATWithUPnPIsDialled(t *testing.T) {
 	}
 	w := startWorld(t, lab, "40000", "mp3")
 	play := func(h *Host, linger string, extra ...string) *itest.Proc {
-		args := append([]string{"play", "--tracker", w.trackerURL, "--cache", t.TempDir(), "--output", "null", "--json",
-			"--bt-listen", "0.0.0.0:6881", "--linger", linger, "--log-level", "info"}, extra...)
-		return w.run(h, append(args, w.track.ID)...)
+		return w.play(t, h, append([]string{"--output", "null", "--linger", linger, "--log-level", "info"}, extra...)...)
 	}
 	first := play(home, "20s", "--upnp")
 	// Its mapping is made in the first seconds; the public listener finds

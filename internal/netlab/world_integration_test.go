@@ -25,6 +25,14 @@ type world struct {
 	run                 func(h *Host, args ...string) *itest.Proc
 }
 
+// play starts a headless player of the world's track on h, its
+// BitTorrent port 6881 on every address, with more flags (--linger,
+// --output, ...) before the track.
+func (w *world) play(t *testing.T, h *Host, flags ...string) *itest.Proc {
+	args := []string{"play", "--tracker", w.trackerURL, "--cache", t.TempDir(), "--json", "--bt-listen", "0.0.0.0:6881"}
+	return w.run(h, append(append(args, flags...), w.track.ID)...)
+}
+
 // startWorld adds a public host "srv" to lab, starts a tracker and a
 // seeder (capped at uploadRate bytes/s, "" for no cap) of one track
 // encoded as ext ("mp3", "flac", ...) on it, and waits for the track's

@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peertune/peertune/internal/benchsummary"
 	"github.com/peertune/peertune/internal/netlab"
 	"github.com/peertune/peertune/proto"
 )
@@ -79,17 +80,10 @@ func main() {
 	}
 }
 
-// Summary is one run's figures, the first fields as bench-swarm's.
+// Summary is one run's figures: bench-swarm's, and the connections.
 type Summary struct {
-	Started               int         `json:"started"`
-	Finished              int         `json:"finished"`
-	PlaybacksWithUnderrun int         `json:"playbacks_with_underrun"`
-	SeedShare             float64     `json:"seed_share"`
-	TTFAp50ms             float64     `json:"ttfa_p50_ms"`
-	TTFAp95ms             float64     `json:"ttfa_p95_ms"`
-	PeerWireBytes         int64       `json:"peer_wire_bytes"`
-	PeerCountedBytes      int64       `json:"peer_counted_bytes"`
-	Connections           Connections `json:"connections"`
+	benchsummary.Run
+	Connections Connections `json:"connections"`
 }
 
 // Connections sums the players' player-to-player connections. UPnP counts
@@ -254,7 +248,7 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		}
 		players[i] = player{p, time.Now()}
 	}
-	s := &Summary{Started: len(players)}
+	s := &Summary{Run: benchsummary.Run{Started: len(players)}}
 	var ttfa []float64
 	var network int64 // bytes the players' reports count from the network
 	for i, pl := range players {
@@ -262,7 +256,7 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		// a track's length, at least a minute, and bounds the run.
 		limit := time.Until(pl.start.Add(trackDur + c.linger + max(trackDur, time.Minute)))
 		code := pl.p.wait(ctx, limit)
-		reps, err := parseReports(pl.p.stdout.Bytes())
+		reps, err := pl.p.reports()
 		if err != nil {
 			log.Warn("player reports", "player", i+1, "err", err)
 		}
@@ -300,18 +294,8 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		s.SeedShare = float64(seed1-seed0) / float64(network)
 	}
 	slices.Sort(ttfa)
-	s.TTFAp50ms, s.TTFAp95ms = percentile(ttfa, 50), percentile(ttfa, 95)
+	s.TTFAp50ms, s.TTFAp95ms = benchsummary.Percentile(ttfa, 50), benchsummary.Percentile(ttfa, 95)
 	return s, nil
-}
-
-// percentile is the nearest-rank percentile of sorted values, as
-// bench-swarm's.
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
 func parseReports(out []byte) ([]proto.PlayReport, error) {
@@ -386,13 +370,23 @@ func mp3Bitrate(ctx context.Context, path string) (int64, error) {
 	return n, nil
 }
 
-// proc is a process in a host's namespace; its stdout and stderr are
-// kept (and copied to files in the run's folder).
+// proc is a process in a host's namespace; its stdout and stderr go to
+// files in the run's folder.
 type proc struct {
-	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
-	done           chan struct{}
-	code           int
+	cmd        *exec.Cmd
+	stdoutPath string
+	done       chan struct{}
+	code       int
+}
+
+// reports parses the play reports a player printed; call it once the
+// player has exited.
+func (p *proc) reports() ([]proto.PlayReport, error) {
+	out, err := os.ReadFile(p.stdoutPath)
+	if err != nil {
+		return nil, err
+	}
+	return parseReports(out)
 }
 
 type procSet struct {
@@ -403,7 +397,8 @@ type procSet struct {
 func (ps *procSet) start(ctx context.Context, h *netlab.Host, dir, name, bin string, args ...string) (*proc, error) {
 	cmd := h.Command(context.Background(), bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	outF, err := os.Create(filepath.Join(dir, name+".out"))
+	outPath := filepath.Join(dir, name+".out")
+	outF, err := os.Create(outPath)
 	if err != nil {
 		return nil, err
 	}
@@ -412,8 +407,8 @@ func (ps *procSet) start(ctx context.Context, h *netlab.Host, dir, name, bin str
 		outF.Close()
 		return nil, err
 	}
-	p := &proc{cmd: cmd, stdout: &syncBuffer{w: outF}, stderr: &syncBuffer{w: errF}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	p := &proc{cmd: cmd, stdoutPath: outPath, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = outF, errF
 	if err := cmd.Start(); err != nil {
 		outF.Close()
 		errF.Close()
@@ -476,25 +471,6 @@ func (ps *procSet) stopAll() {
 }
 
 // syncBuffer keeps what a process writes and copies it to a file.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	w   io.Writer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	return b.w.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.buf.Bytes())
-}
-
 // table is the Markdown table of the runs and the targets.
 func table(res map[string]*Summary) string {
 	pub, nat := res["public"], res["nat"]

@@ -25,16 +25,3 @@ func TestBehindNATSpreadsTheShare(t *testing.T) {
 		}
 	}
 }
-
-func TestPercentileIsNearestRank(t *testing.T) {
-	v := []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200}
-	if p := percentile(v, 95); p != 190 {
-		t.Errorf("p95 %v, want 190 (rank 19 of 20)", p)
-	}
-	if p := percentile(v, 50); p != 100 {
-		t.Errorf("p50 %v, want 100", p)
-	}
-	if p := percentile(nil, 50); p != 0 {
-		t.Errorf("p50 of none %v", p)
-	}
-}

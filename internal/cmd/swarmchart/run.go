@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/peertune/peertune/internal/benchsummary"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -250,7 +250,7 @@ func Summarize(r Run) Summary {
 		}
 	}
 	slices.Sort(ttfa)
-	s.TTFAp50, s.TTFAp95 = percentile(ttfa, 50), percentile(ttfa, 95)
+	s.TTFAp50, s.TTFAp95 = benchsummary.Percentile(ttfa, 50), benchsummary.Percentile(ttfa, 95)
 	if len(ttfa) > 0 {
 		s.TTFAmax = ttfa[len(ttfa)-1]
 	}
@@ -270,15 +270,6 @@ func Summarize(r Run) Summary {
 		s.PeakPeerRate = max(s.PeakPeerRate, pt.Peers)
 	}
 	return s
-}
-
-// percentile is the nearest-rank percentile of sorted values (0 if none).
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
 // RatePoint is the upload rate (bytes/s) of the seed server and of the

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/peertune/peertune/internal/benchsummary"
 )
 
 // SummaryFile is OUT/summary.json: the figures a program compares between
@@ -19,24 +21,7 @@ type SummaryFile struct {
 }
 
 // RunSummary is one run in summary.json.
-type RunSummary struct {
-	Started  int `json:"started"`
-	Finished int `json:"finished"` // exited 0 with a report that played the track to its end
-	// Players with a report with underruns > 0.
-	PlaybacksWithUnderrun int `json:"playbacks_with_underrun"`
-	// The seeder's own upload (HTTP + BitTorrent, end minus start) ÷ the
-	// network bytes the players' reports count (cache excluded); above 1
-	// when the seeder sent more than the players counted.
-	SeedShare float64 `json:"seed_share"`
-	// Nearest-rank percentiles over the players that produced a report.
-	TTFAp50ms float64 `json:"ttfa_p50_ms"`
-	TTFAp95ms float64 `json:"ttfa_p95_ms"`
-	// TCP bytes acknowledged on player-to-player sockets (ss), the last
-	// sample's total.
-	PeerWireBytes int64 `json:"peer_wire_bytes"`
-	// The sum of the players' bytes_peers.
-	PeerCountedBytes int64 `json:"peer_counted_bytes"`
-}
+type RunSummary = benchsummary.Run
 
 // NewRunSummary is a run's entry in summary.json.
 func NewRunSummary(r Run) RunSummary {

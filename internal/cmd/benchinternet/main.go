@@ -470,7 +470,6 @@ func (ps *procSet) stopAll() {
 	wg.Wait()
 }
 
-// syncBuffer keeps what a process writes and copies it to a file.
 // table is the Markdown table of the runs and the targets.
 func table(res map[string]*Summary) string {
 	pub, nat := res["public"], res["nat"]

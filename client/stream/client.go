@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,12 +139,13 @@ func New(cfg Config) (*Client, error) {
 		limiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), max(btclient.ChunkSize, int(cfg.UploadRate)))
 	}
 	tc, err := btclient.Config(btclient.Options{
-		Listen:        cfg.ListenAddr,
-		PeerIDPrefix:  proto.PeerIDPrefixPlayer,
-		NoTCP:         cfg.NoTCP,
-		NoUTP:         cfg.NoUTP,
-		UploadLimiter: limiter,
-		Logger:        anaLog,
+		Listen:           cfg.ListenAddr,
+		PeerIDPrefix:     proto.PeerIDPrefixPlayer,
+		NoTCP:            cfg.NoTCP,
+		NoUTP:            cfg.NoUTP,
+		UploadLimiter:    limiter,
+		MaxConnsPerTrack: cmp.Or(cfg.MaxPeers, DefaultMaxPeers),
+		Logger:           anaLog,
 	})
 	if err != nil {
 		c.store.Close()

@@ -50,3 +50,12 @@ func TestCacheFlagBeforeSubcommand(t *testing.T) {
 		}
 	}
 }
+
+func TestPlayRefusesAPeerLimitUnderOne(t *testing.T) {
+	for _, n := range []string{"0", "-3"} {
+		err := rootCommand().Run(context.Background(), []string{"peertune", "play", "--cache", t.TempDir(), "--max-peers", n, "sometrack"})
+		if err == nil || !strings.Contains(err.Error(), "--max-peers") {
+			t.Errorf("--max-peers %s: error %v, want one naming --max-peers", n, err)
+		}
+	}
+}

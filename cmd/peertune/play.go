@@ -15,6 +15,7 @@ import (
 
 	"github.com/peertune/peertune/audio"
 	"github.com/peertune/peertune/client/policy"
+	"github.com/peertune/peertune/client/stream"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -47,6 +48,7 @@ func playCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Usage: "play every track that matches QUERY (streaming)", Sources: envVars(name, "all")},
 			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: envVars(name, "linger")},
 			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: envVars(name, "upload-rate")},
+			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: envVars(name, "max-peers")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: envVars(name, "upnp")},
 			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: envVars(name, "no-tcp")},
 			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: envVars(name, "no-utp")},

@@ -48,6 +48,9 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	if err != nil {
 		return err
 	}
+	if cmd.Int("max-peers") < 1 {
+		return usageErrorf("--max-peers must be at least 1")
+	}
 	if cmd.Duration("linger") < 0 || cmd.Duration("start") < 0 || cmd.Duration("head") < 0 {
 		return usageErrorf("--linger, --start and --head must not be negative")
 	}
@@ -101,6 +104,7 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		CacheSize:  cacheSize,
 		ListenAddr: cmd.String("bt-listen"),
 		UploadRate: uploadRate,
+		MaxPeers:   int(cmd.Int("max-peers")),
 		UPnP:       cmd.Bool("upnp"),
 		NoTCP:      cmd.Bool("no-tcp"),
 		NoUTP:      cmd.Bool("no-utp"),

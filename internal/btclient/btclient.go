@@ -42,6 +42,9 @@ type Options struct {
 	// UploadRate caps uploads in bytes per second with a limiter of its
 	// own (NewUploadLimiter) when UploadLimiter is nil; 0: no cap.
 	UploadRate int64
+	// MaxConnsPerTrack caps each torrent's connections; 0 keeps
+	// anacrolix's limit.
+	MaxConnsPerTrack int
 	// Logger gets anacrolix's log records as they are (filter them with
 	// internal/btlog first if need be); nil discards them.
 	Logger *slog.Logger
@@ -73,6 +76,9 @@ func Config(o Options) (*torrent.ClientConfig, error) {
 		limiter = NewUploadLimiter(o.UploadRate)
 	case limiter != nil && limiter.Limit() != rate.Inf && limiter.Burst() < ChunkSize:
 		return nil, fmt.Errorf("upload limiter burst %d: under one %d-byte chunk", limiter.Burst(), ChunkSize)
+	}
+	if o.MaxConnsPerTrack < 0 {
+		return nil, fmt.Errorf("connection limit %d: negative", o.MaxConnsPerTrack)
 	}
 	if o.NoTCP && o.NoUTP {
 		return nil, errors.New("TCP and uTP both off: no transport left to reach a peer")
@@ -113,6 +119,9 @@ func Config(o Options) (*torrent.ClientConfig, error) {
 	}
 	if limiter != nil {
 		cfg.UploadRateLimiter = limiter
+	}
+	if o.MaxConnsPerTrack > 0 {
+		cfg.EstablishedConnsPerTorrent = o.MaxConnsPerTrack
 	}
 	cfg.Slogger = log
 	return cfg, nil

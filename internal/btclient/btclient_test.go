@@ -118,3 +118,25 @@ func TestConfigStartsClient(t *testing.T) {
 		}
 	}
 }
+
+// The per-track connection limit is the client-wide one anacrolix gives
+// every torrent it adds; 0 keeps anacrolix's.
+func TestConfigConnectionLimit(t *testing.T) {
+	cfg, err := Config(Options{MaxConnsPerTrack: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.EstablishedConnsPerTorrent != 8 {
+		t.Errorf("limit %d, want 8", cfg.EstablishedConnsPerTorrent)
+	}
+	cfg, err = Config(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := torrent.NewDefaultClientConfig().EstablishedConnsPerTorrent; cfg.EstablishedConnsPerTorrent != want {
+		t.Errorf("default limit %d, want anacrolix's %d", cfg.EstablishedConnsPerTorrent, want)
+	}
+	if _, err := Config(Options{MaxConnsPerTrack: -1}); err == nil {
+		t.Error("a negative limit was accepted")
+	}
+}

@@ -29,7 +29,7 @@ type Config struct {
 	RTT          time.Duration // before an HTTP response or a peer's first byte
 	Tick         time.Duration // the model's step
 	DecideEvery  time.Duration // a playing stream decides at least this often
-	MaxConns     int           // connections per listener and track (anacrolix's per-torrent limit)
+	MaxConns     int           // connections per listener and track (the player's --max-peers)
 	PeerSetup    time.Duration // from a connection's dial to its first request (TCP, handshakes, bitfield, unchoke)
 	Refill       time.Duration // how often a stream short of connections asks for more (PEX, tracker)
 
@@ -61,7 +61,7 @@ func DefaultConfig() Config {
 		SeedDiesSpec: "never",
 		Tick:         100 * time.Millisecond,
 		DecideEvery:  500 * time.Millisecond,
-		MaxConns:     50,
+		MaxConns:     50, // client/stream.DefaultMaxPeers (TestMaxConnsIsThePlayers)
 		PeerSetup:    250 * time.Millisecond,
 		Refill:       15 * time.Second,
 	}

@@ -89,10 +89,11 @@
 //
 // Connections: a playing stream connects to random members of its track's
 // swarm (the online listeners playing or holding it) that have a free slot,
-// up to --max-conns (50, anacrolix's per-torrent limit) on both sides, again
-// every 15 s when short (the tracker, PEX); a connection carries requests
-// and shows its bitfield --peer-setup (250 ms) after the dial; two that hold
-// everything drop theirs.
+// up to --max-conns (50, the player's --max-peers; the seed server's
+// connection aside) on both sides, again every 15 s when short (the
+// tracker, PEX); a connection carries requests and shows its bitfield
+// --peer-setup (250 ms) after the dial; two that hold everything drop
+// theirs.
 //
 // Outcome: a playback is finished when its playhead reached the end, left
 // when its listener went offline first, stalled when the policy gave up or
@@ -114,7 +115,11 @@
 // share per step with no slow start or loss; --rtt delays HTTP responses
 // only (a peer connection's setup is --peer-setup). The tracker and PEX are
 // random sampling.
-// Chunks lost with a peer are requested again. TTFA depends on --peer-setup
+// Chunks lost with a peer are requested again. No request stealing: a
+// request stays with the connection it went to, where anacrolix moves it
+// to a connection that delivered more lately, and a chunk already on the
+// wire then arrives twice: the simulated wire overhead is the cancelled
+// bytes only, under what the benches measure. TTFA depends on --peer-setup
 // (with 0, peers race the head from the first step and share the download
 // with it); bench-swarm's players have no download cap.
 //

@@ -9,7 +9,16 @@ import (
 	"time"
 
 	"github.com/peertune/peertune/client/policy"
+	player "github.com/peertune/peertune/client/stream"
 )
+
+// TestMaxConnsIsThePlayers pins the simulated connection limit to the
+// player's: the limit decides how a capped upload is split.
+func TestMaxConnsIsThePlayers(t *testing.T) {
+	if got := DefaultConfig().MaxConns; got != player.DefaultMaxPeers {
+		t.Fatalf("--max-conns defaults to %d; the player's --max-peers to %d", got, player.DefaultMaxPeers)
+	}
+}
 
 func small() Config {
 	cfg := DefaultConfig()

@@ -16,6 +16,9 @@ import (
 	"github.com/peertune/peertune/internal/itest"
 )
 
+// TestMain removes the peertune binary the tests built.
+func TestMain(m *testing.M) { os.Exit(itest.Main(m)) }
+
 type playJSON struct {
 	Track              string   `json:"track"`
 	TTFAms             *float64 `json:"ttfa_ms"`

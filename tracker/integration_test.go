@@ -23,6 +23,9 @@ import (
 	"github.com/peertune/peertune/proto"
 )
 
+// TestMain removes the peertune binary the tests built.
+func TestMain(m *testing.M) { os.Exit(itest.Main(m)) }
+
 // tracker is a running `peertune tracker` process.
 type tracker struct {
 	proc    *itest.Proc

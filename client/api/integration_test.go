@@ -21,6 +21,9 @@ import (
 	"github.com/peertune/peertune/proto"
 )
 
+// TestMain removes the peertune binary the tests built.
+func TestMain(m *testing.M) { os.Exit(itest.Main(m)) }
+
 // The client against a real `peertune tracker`: publish, search, get,
 // torrent, delete, and the server's errors carried with their status.
 func TestClientAgainstTracker(t *testing.T) {

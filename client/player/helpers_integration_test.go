@@ -3,11 +3,15 @@
 package player_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
 	"github.com/peertune/peertune/internal/itest"
 )
+
+// TestMain removes the peertune binary the tests built.
+func TestMain(m *testing.M) { os.Exit(itest.Main(m)) }
 
 // newEnv starts a swarm whose tracker asks for announces every 5 s, with
 // the seeder capped at uploadRate bytes per second (0: uncapped), and

@@ -41,7 +41,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := itest.Main(m)
 	if libDir != "" {
 		os.RemoveAll(filepath.Dir(libDir))
 	}

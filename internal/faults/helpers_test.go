@@ -19,6 +19,15 @@ import (
 	"github.com/peertune/peertune/internal/itest"
 )
 
+// TestMain removes the binaries the tests built (peertune, badpeer).
+func TestMain(m *testing.M) {
+	code := itest.Main(m)
+	if badpeerPath != "" {
+		os.RemoveAll(filepath.Dir(badpeerPath))
+	}
+	os.Exit(code)
+}
+
 // newEnv starts a swarm with the faults' tracker timing unless o sets its
 // own: announces every 3 s, peers forgotten after three intervals.
 func newEnv(t *testing.T, lib string, n int, o itest.SwarmOptions) *itest.Swarm {

@@ -24,13 +24,25 @@ import (
 
 var (
 	buildOnce sync.Once
+	buildDir  string // made by Binary; Main removes it
 	buildPath string
 	buildErr  error
 )
 
+// Main runs the tests and then removes the binary Binary built: a package
+// whose tests call Binary runs them with os.Exit(itest.Main(m)) from its
+// TestMain, so that no run leaves a build in the OS temp dir.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	return code
+}
+
 // Binary returns the path of a peertune binary built from this checkout,
-// once per test binary, into a directory removed by TestMain's cleanup
-// (or left in the OS temp dir otherwise).
+// once per test binary, into a directory that Main removes (PEERTUNE_BIN
+// names one built already, which stays).
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -43,6 +55,7 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		buildDir = dir
 		buildPath = filepath.Join(dir, "peertune")
 		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/peertune")
 		cmd.Dir = RepoRoot(t)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peertune/peertune/internal/itest"
 )
 
 // The test binary doubles as the program run inside the lab's hosts:
@@ -28,7 +30,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(itest.Main(m)) // removes the peertune binary the integration tests built
 }
 
 // dialReport is what the dial helper prints.

@@ -15,7 +15,13 @@
 //   - the head (the first seconds from the playhead) comes from the seed
 //     server over HTTP unless peers deliver it first;
 //   - the rest comes from peers, the pieces inside the lead (the next
-//     seconds of audio) in order; the BitTorrent client picks the peer;
+//     seconds of audio) first; the BitTorrent client picks the peer;
+//   - once the buffer is comfortable, peers are also asked, after the lead,
+//     for the pieces of a longer window that several connected listeners
+//     hold: with only the lead asked for, a connection with room and nothing
+//     else to request takes over a request that a slower connection is
+//     already sending (the BitTorrent client's request stealing), and that
+//     chunk arrives twice;
 //   - the seed server is asked, urgently, for pieces inside the lead that no
 //     connected listener holds, and when the buffer runs low and peers do not
 //     deliver in time (an emergency);

@@ -22,6 +22,7 @@ type Priority uint8
 const (
 	PriorityNone   Priority = iota // not requested
 	PriorityNormal                 // requested from peers that hold it
+	PriorityHigh                   // requested before the Normal ones
 )
 
 // Kind is the kind of a fetch from the seed server over HTTP.
@@ -109,6 +110,9 @@ type Params struct {
 	EmergencyGrace     time.Duration // how long peers that hold a needed piece get to deliver it first
 	SeedLead           time.Duration // pieces that listeners hold never come from the seed further ahead than this
 	PeerLead           time.Duration // while playing, peers are asked for pieces this far ahead of the playhead
+	PeerWindow         time.Duration // and, while the buffer holds WindowBuffer, for pieces WindowHolders connected listeners hold this far ahead
+	WindowBuffer       time.Duration
+	WindowHolders      int
 	LeadStep           time.Duration // audio per fetch of pieces inside the lead that no listener holds
 	HeadTimeout        time.Duration // no head piece in this time: the seed server is slow
 	GiveUp             time.Duration // no source for the piece a read waits on this long: give up
@@ -125,6 +129,9 @@ var DefaultParams = Params{
 	EmergencyGrace:     500 * time.Millisecond,
 	SeedLead:           15 * time.Second,
 	PeerLead:           15 * time.Second,
+	PeerWindow:         60 * time.Second,
+	WindowBuffer:       10 * time.Second,
+	WindowHolders:      3,
 	LeadStep:           5 * time.Second,
 	HeadTimeout:        2 * time.Second,
 	GiveUp:             10 * time.Second,
@@ -148,6 +155,11 @@ func (p Params) WithDefaults() Params {
 	def(&p.EmergencyGrace, d.EmergencyGrace)
 	def(&p.SeedLead, d.SeedLead)
 	def(&p.PeerLead, d.PeerLead)
+	def(&p.PeerWindow, d.PeerWindow)
+	def(&p.WindowBuffer, d.WindowBuffer)
+	if p.WindowHolders <= 0 {
+		p.WindowHolders = d.WindowHolders
+	}
 	def(&p.LeadStep, d.LeadStep)
 	def(&p.HeadTimeout, d.HeadTimeout)
 	def(&p.GiveUp, d.GiveUp)
@@ -271,7 +283,8 @@ type decider struct {
 	pp           int // the playhead's piece
 	firstMissing int // first missing piece from the playhead; -1 when none
 	leadEnd      int // last piece inside the lead
-	peerLeadEnd  int // last piece asked of peers while playing
+	peerLeadEnd  int // last piece asked of peers while playing, in order
+	windowEnd    int // last piece of the window beyond it; peerLeadEnd when closed
 	bufSec       float64
 }
 
@@ -403,6 +416,10 @@ func (d *decider) measure() {
 	d.bufSec = float64(max(buffered, 0)) / d.BytesPerSecond
 	d.leadEnd = d.pieceOf(d.Playhead + d.audioBytes(d.p.SeedLead))
 	d.peerLeadEnd = max(d.leadEnd, d.pieceOf(d.Playhead+d.audioBytes(d.p.PeerLead)))
+	d.windowEnd = d.peerLeadEnd
+	if d.bufSec >= d.p.WindowBuffer.Seconds() {
+		d.windowEnd = max(d.peerLeadEnd, d.pieceOf(d.Playhead+d.audioBytes(d.p.PeerWindow)))
+	}
 }
 
 func (d *decider) audioBytes(t time.Duration) int64 { return int64(t.Seconds() * d.BytesPerSecond) }
@@ -518,12 +535,16 @@ func (d *decider) start(f StartFetch) {
 	}
 }
 
-// priorities: while playing, the missing pieces inside the lead (listeners
-// serve at a capped rate in request order: a whole track queued at them
-// would delay the next player's head); with the seed server's BitTorrent
-// side open, also the pieces beyond the lead that no listener holds (the
-// fill, over BitTorrent). A prefetch takes whatever listeners hold, and the
-// lead.
+// priorities: while playing, the missing pieces inside the lead, first
+// (listeners serve at a capped rate in request order: a whole track queued
+// at them would delay the next player's head); then, once the buffer is
+// comfortable, the pieces of a longer window that several connected
+// listeners hold, so that a connection with room has work of its own
+// instead of taking (BitTorrent's request stealing) a chunk that a slower
+// one is already sending, which then arrives twice; with the seed server's
+// BitTorrent side open, also the pieces beyond the lead that no listener
+// holds (the fill, over BitTorrent). A prefetch takes whatever listeners
+// hold, and the lead.
 func (d *decider) priorities() {
 	d.setPriorities(func(i int) Priority {
 		if d.Pieces[i].Complete {
@@ -532,8 +553,11 @@ func (d *decider) priorities() {
 		inLead := i >= d.pp && i <= d.leadEnd
 		switch d.Mode {
 		case Playing:
-			inPeerLead := i >= d.pp && i <= d.peerLeadEnd
-			if inPeerLead || (d.seedBTSource() && d.avail[i] == 0) {
+			if i >= d.pp && i <= d.peerLeadEnd {
+				return PriorityHigh
+			}
+			if (i > d.peerLeadEnd && i <= d.windowEnd && d.avail[i] >= d.p.WindowHolders) ||
+				(d.seedBTSource() && d.avail[i] == 0) {
 				return PriorityNormal
 			}
 		case Prefetch:

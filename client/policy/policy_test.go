@@ -80,6 +80,24 @@ func cancels(acts []Action) []CancelFetch {
 	return out
 }
 
+// wantPrios checks the priorities a decision sets on a track with none set
+// yet: the pieces in each span get that priority, every other piece none.
+func wantPrios(t *testing.T, d Decision, spans map[Priority][2]int) {
+	t.Helper()
+	p := prios(d.Actions)
+	for i := range testPieces {
+		want := PriorityNone
+		for prio, sp := range spans {
+			if i >= sp[0] && i <= sp[1] {
+				want = prio
+			}
+		}
+		if p[i] != want {
+			t.Errorf("piece %d: priority %d, want %d", i, p[i], want)
+		}
+	}
+}
+
 // prios maps the pieces given a priority to it.
 func prios(acts []Action) map[int]Priority {
 	out := map[int]Priority{}
@@ -169,17 +187,57 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "pieces inside the lead are asked of peers; beyond it nothing",
+			name: "pieces inside the lead are asked of peers, first; beyond it nothing",
 			snap: snap().at(0, 3),
 			check: func(t *testing.T, d Decision) {
+				wantPrios(t, d, map[Priority][2]int{PriorityHigh: {3, 15}})
+			},
+		},
+		{
+			name: "with WindowBuffer buffered, pieces beyond the lead that WindowHolders listeners hold are asked of peers too, after the lead",
+			snap: snap().at(0, 10).listener(span(0, 39)...).listener(span(0, 39)...).listener(span(0, 39)...),
+			check: func(t *testing.T, d Decision) {
+				wantPrios(t, d, map[Priority][2]int{PriorityHigh: {10, 15}, PriorityNormal: {16, 39}})
+				wantFetches(t, d)
+			},
+		},
+		{
+			name: "the window ends PeerWindow ahead of the playhead",
+			snap: func() Snapshot {
+				s := snap().at(0, 10).listener(span(0, 39)...).listener(span(0, 39)...).listener(span(0, 39)...)
+				s.Params.PeerWindow = 30 * time.Second
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
+				wantPrios(t, d, map[Priority][2]int{PriorityHigh: {10, 15}, PriorityNormal: {16, 30}})
+			},
+		},
+		{
+			name: "beyond the lead, pieces fewer than WindowHolders listeners hold wait",
+			snap: snap().at(0, 10).listener(span(0, 39)...).listener(span(0, 39)...).listener(span(0, 20)...),
+			check: func(t *testing.T, d Decision) {
+				wantPrios(t, d, map[Priority][2]int{PriorityHigh: {10, 15}, PriorityNormal: {16, 20}})
+			},
+		},
+		{
+			name: "under WindowBuffer buffered, the window is closed: the lead alone",
+			snap: func() Snapshot {
+				s := snap().at(0, 9).listener(span(0, 39)...).listener(span(0, 39)...).listener(span(0, 39)...)
+				for i := 16; i <= 39; i++ {
+					s.Pieces[i].Priority = PriorityNormal // the window was open
+				}
+				return s
+			}(),
+			check: func(t *testing.T, d Decision) {
 				p := prios(d.Actions)
-				for i := range testPieces {
-					want := PriorityNone
-					if i >= 3 && i <= 15 {
-						want = PriorityNormal
+				for i := 9; i <= 15; i++ {
+					if p[i] != PriorityHigh {
+						t.Errorf("piece %d: priority %d, want high", i, p[i])
 					}
-					if p[i] != want {
-						t.Errorf("piece %d: priority %d, want %d", i, p[i], want)
+				}
+				for i := 16; i <= 39; i++ {
+					if got, ok := p[i]; !ok || got != PriorityNone {
+						t.Errorf("piece %d: priority %d (set %v), want none", i, got, ok)
 					}
 				}
 			},

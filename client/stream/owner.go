@@ -346,8 +346,11 @@ func (o *owner) carryOut(a policy.Action, conns []*torrent.PeerConn) {
 	switch a := a.(type) {
 	case policy.SetPriority:
 		prio := torrent.PiecePriorityNone
-		if a.Priority == policy.PriorityNormal {
+		switch a.Priority {
+		case policy.PriorityNormal:
 			prio = torrent.PiecePriorityNormal
+		case policy.PriorityHigh:
+			prio = torrent.PiecePriorityHigh
 		}
 		s.t.Piece(a.Piece).SetPriority(prio)
 		o.pieces[a.Piece].Priority = a.Priority

@@ -32,6 +32,7 @@ type Config struct {
 	MaxConns     int           // connections per listener and track (the player's --max-peers)
 	PeerSetup    time.Duration // from a connection's dial to its first request (TCP, handshakes, bitfield, unchoke)
 	Refill       time.Duration // how often a stream short of connections asks for more (PEX, tracker)
+	Steal        bool          // model anacrolix's request stealing
 
 	Params policy.Params
 	// Decide is the source policy; nil is policy.Decide.
@@ -64,6 +65,7 @@ func DefaultConfig() Config {
 		MaxConns:     50, // client/stream.DefaultMaxPeers (TestMaxConnsIsThePlayers)
 		PeerSetup:    250 * time.Millisecond,
 		Refill:       15 * time.Second,
+		Steal:        true,
 	}
 }
 
@@ -94,6 +96,8 @@ type Report struct {
 	DecideEveryMs float64 `json:"decide_every_ms"`
 	MaxConns      int     `json:"max_conns"`
 	PeerSetupMs   float64 `json:"peer_setup_ms"`
+	Steal         bool    `json:"steal"`
+	PeerWindowS   float64 `json:"peer_window_s"` // the policy's PeerWindow
 
 	// The outcome.
 	SimS                     float64 `json:"sim_s"`
@@ -133,6 +137,7 @@ type Report struct {
 	PiecesMissingAtSeedDeath int     `json:"pieces_missing_at_seed_death"` // of the tracks played by then, held by no one online
 	FetchesStarted           int     `json:"fetches_started"`
 	FillsRefused             int     `json:"fills_refused"`
+	RequestsStolen           int64   `json:"requests_stolen"` // chunk requests moved to a connection with fewer out
 	Decisions                int64   `json:"decisions"`
 	WallS                    float64 `json:"wall_s"`
 }

@@ -3,7 +3,8 @@
 // function client/stream's owner calls: no copy of it.
 //
 //	go run ./internal/cmd/swarmsim --listeners N --tracks M [--hours H] --seed K
-//	    [--seed-cap 100x] [--stagger 3s] [--churn off] [--seed-dies-at 15s|1.5x] [--json]
+//	    [--seed-cap 100x] [--stagger 3s] [--churn off] [--seed-dies-at 15s|1.5x]
+//	    [--steal off] [--peer-window 15s] [--json]
 //
 // The last line on stdout is one JSON object: the scenario's parameters and
 // the outcome (listeners, playbacks, started, finished, playbacks_with_underrun,
@@ -115,11 +116,14 @@
 // share per step with no slow start or loss; --rtt delays HTTP responses
 // only (a peer connection's setup is --peer-setup). The tracker and PEX are
 // random sampling.
-// Chunks lost with a peer are requested again. No request stealing: a
-// request stays with the connection it went to, where anacrolix moves it
-// to a connection that delivered more lately, and a chunk already on the
-// wire then arrives twice: the simulated wire overhead is the cancelled
-// bytes only, under what the benches measure. TTFA depends on --peer-setup
+// Chunks lost with a peer are requested again. Request stealing is
+// anacrolix's rule (applyRequestState) in part: each step, a connection
+// that delivered a chunk in the last two steps takes the newest request
+// of a connection to another holder of its piece that has at least two
+// more out (--steal off: a request stays where it went); only requests
+// none of whose bytes have arrived move, where anacrolix also takes one
+// already on the wire, whose chunk then arrives twice: the simulated wire
+// overhead is the cancelled bytes only, under what the benches measure. TTFA depends on --peer-setup
 // (with 0, peers race the head from the first step and share the download
 // with it); bench-swarm's players have no download cap.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/peertune/peertune/client/policy"
 	"io"
 	"os"
 	"strconv"
@@ -44,7 +45,8 @@ const usageHead = `swarmsim: a deterministic simulation of a peertune swarm that
 players' real source policy (client/policy.Decide).
 
   go run ./internal/cmd/swarmsim --listeners N --tracks M [--hours H] --seed K
-      [--seed-cap 100x] [--stagger 3s] [--churn off] [--seed-dies-at 15s|1.5x] [--json]
+      [--seed-cap 100x] [--stagger 3s] [--churn off] [--seed-dies-at 15s|1.5x]
+      [--steal off] [--peer-window 15s] [--json]
 
 Every track is --track-s long at --bitrate-kbps; its popularity is Zipf with
 exponent --zipf. Sessions arrive as a Poisson process that keeps --listeners
@@ -93,6 +95,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "the model's time step")
 	fs.DurationVar(&cfg.DecideEvery, "decide-every", cfg.DecideEvery, "a playing stream decides at least this often (and at once when a piece or fetch changes)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections per listener and track")
+	steal := fs.String("steal", "on", "on: a connection that delivered lately takes requests from one with more out (anacrolix's request stealing); off: a request stays where it went")
+	fs.DurationVar(&cfg.Params.PeerWindow, "peer-window", policy.DefaultParams.PeerWindow, "the policy's PeerWindow (the player's default; its PeerLead turns the window off)")
 	asJSON := fs.Bool("json", false, "print only the JSON line")
 	if err := fs.Parse(args); err != nil {
 		return cfg, false, err
@@ -114,6 +118,14 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 			return cfg, false, fmt.Errorf("--linger: a duration such as 30s, or end, not %q", *linger)
 		}
 		cfg.Linger = d
+	}
+	switch *steal {
+	case "on":
+		cfg.Steal = true
+	case "off":
+		cfg.Steal = false
+	default:
+		return cfg, false, fmt.Errorf("--steal: on or off, not %q", *steal)
 	}
 	switch *warm {
 	case "on":

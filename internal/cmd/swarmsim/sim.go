@@ -88,7 +88,10 @@ type listener struct {
 	streams    []*stream // every track it holds or plays, online
 	cur        *stream   // playing
 	assigned   int       // chunk requests it serves
-	upN        int       // connections it sends on this tick
+	out        []outRef  // this tick's flows it sends
+	jobDst     *stream   // the receiver of the chunk it is sending ...
+	jobSrc     *stream   // ... from this stream of its
+	jobLeft    float64   // bytes of that chunk left
 	oneTrack   bool      // stagger: plays one track, then lingers
 	played     int
 }
@@ -105,7 +108,7 @@ type stream struct {
 	have     policy.Bits
 	nHave    int
 	pieces   []policy.Piece
-	prioN    int     // pieces with PriorityNormal
+	prioN    int     // pieces with a priority
 	chunkGot []int32 // bytes of each chunk
 	chunkReq []bool  // a request for it is out
 	btSeed   []int32 // bytes of each piece from the seed over BitTorrent
@@ -115,6 +118,8 @@ type stream struct {
 	assignAt int64 // and at least then
 	conns    []*stream
 	connAt   []int64 // when each connection is established (handshake, bitfield)
+	connLast []int64 // when each connection last delivered a chunk
+	connCnt  []int   // steal's scratch: requests out on each connection
 	refillAt int64
 
 	// playback
@@ -149,8 +154,15 @@ type stream struct {
 }
 
 type connFlow struct {
-	src   *stream
-	alloc float64
+	src    *stream
+	demand float64 // bytes of the receiver's requests out at src
+	alloc  float64 // what src sends this tick
+}
+
+// outRef is a flow a listener sends: dst.cflows[k].
+type outRef struct {
+	dst *stream
+	k   int
 }
 
 type request struct {
@@ -504,8 +516,8 @@ func (s *sim) connect(st *stream) {
 			continue
 		}
 		at := s.now + int64(s.cfg.PeerSetup)
-		st.conns, st.connAt = append(st.conns, o), append(st.connAt, at)
-		o.conns, o.connAt = append(o.conns, st), append(o.connAt, at)
+		st.conns, st.connAt, st.connLast = append(st.conns, o), append(st.connAt, at), append(st.connLast, -1)
+		o.conns, o.connAt, o.connLast = append(o.conns, st), append(o.connAt, at), append(o.connLast, -1)
 		need--
 		st.assignAt = min(st.assignAt, at)
 		if o.playing {
@@ -524,8 +536,8 @@ func (s *sim) disconnect(a, b *stream) {
 func (st *stream) unlink(o *stream) {
 	if i := slices.Index(st.conns, o); i >= 0 {
 		last := len(st.conns) - 1
-		st.conns[i], st.connAt[i] = st.conns[last], st.connAt[last]
-		st.conns, st.connAt = st.conns[:last], st.connAt[:last]
+		st.conns[i], st.connAt[i], st.connLast[i] = st.conns[last], st.connAt[last], st.connLast[last]
+		st.conns, st.connAt, st.connLast = st.conns[:last], st.connAt[:last], st.connLast[:last]
 	}
 }
 
@@ -742,10 +754,13 @@ func (s *sim) carryOut(st *stream, a policy.Action) {
 		if p.Priority == a.Priority {
 			return
 		}
-		if a.Priority == policy.PriorityNormal {
+		// High and Normal both ask for the piece (High only orders it
+		// first, as the lead's pieces come first in piece order here).
+		switch was, wants := p.Priority != policy.PriorityNone, a.Priority != policy.PriorityNone; {
+		case wants && !was:
 			st.prioN++
 			st.assign = true
-		} else {
+		case was && !wants:
 			st.prioN--
 			st.cancelPiece(a.Piece, s.cpp)
 		}
@@ -938,11 +953,76 @@ func (s *sim) assignReqs(st *stream) {
 	}
 }
 
+// steal is anacrolix's work stealing (applyRequestState in its
+// requesting.go, which runs as a connection delivers): a connection that
+// delivered a chunk in the last two steps takes a request that another
+// connection to a holder of its piece has out when that leaves it with
+// fewer requests than the other had, so that requests drain to whoever
+// delivers. The most recent request goes first (served last by the other). Only requests whose
+// bytes have not begun to arrive move: anacrolix also takes one that is
+// already on the wire, whose chunk then arrives twice, which is not
+// modelled (see Limits in doc.go).
+func (s *sim) steal(st *stream) {
+	s.stamp++
+	cnt := st.connCnt[:0]
+	for k, o := range st.conns {
+		o.visit, o.flowIdx = s.stamp, k
+		cnt = append(cnt, 0)
+	}
+	st.connCnt = cnt
+	for k := range st.reqs {
+		if r := &st.reqs[k]; !r.dead && r.src != nil && r.src.visit == s.stamp {
+			cnt[r.src.flowIdx]++
+		}
+	}
+	lately := s.now - 2*s.dt
+	least := func() int { // of the connections that may steal
+		m := math.MaxInt - 2
+		for k := range st.conns {
+			if st.connLast[k] >= lately {
+				m = min(m, cnt[k])
+			}
+		}
+		return m
+	}
+	low := least()
+	if low == math.MaxInt-2 {
+		return
+	}
+	for k := len(st.reqs) - 1; k >= 0; k-- {
+		r := &st.reqs[k]
+		if r.dead || r.src == nil || r.src.visit != s.stamp || st.chunkGot[r.chunk] > 0 {
+			continue
+		}
+		from := r.src.flowIdx
+		if cnt[from] < low+2 {
+			continue
+		}
+		i := int(r.chunk) / s.cpp
+		to := -1
+		for k2, o := range st.conns {
+			if st.connLast[k2] >= lately && cnt[k2] <= cnt[from]-2 && o.have.Has(i) && (to < 0 || cnt[k2] < cnt[to]) {
+				to = k2
+			}
+		}
+		if to < 0 {
+			continue
+		}
+		r.src.l.assigned--
+		r.src = st.conns[to]
+		r.src.l.assigned++
+		cnt[from]--
+		cnt[to]++
+		s.r.RequestsStolen++
+		low = least()
+	}
+}
+
 // transfer moves this tick's bytes: the seed server's (urgent HTTP and
 // BitTorrent first, fills from what is left), then the listeners'.
 func (s *sim) transfer() {
 	for _, l := range s.online {
-		l.upN = 0
+		l.out = l.out[:0]
 	}
 	// Requests out, and the connections that carry one.
 	for _, st := range s.playing {
@@ -951,6 +1031,9 @@ func (s *sim) transfer() {
 		}
 		if st.assign || s.now >= st.assignAt {
 			s.assignReqs(st)
+		}
+		if st.nReqs > 1 && len(st.conns) > 1 && s.cfg.Steal {
+			s.steal(st)
 		}
 		if len(st.reqs) > 2*st.nReqs+8 {
 			st.reqs = slices.DeleteFunc(st.reqs, func(r request) bool { return r.dead })
@@ -977,21 +1060,12 @@ func (s *sim) transfer() {
 	sd.fetches = live
 
 	// Each connection sends its requests in order (anacrolix serves a
-	// peer's requests in the order they came) at a fair share of the
-	// sender's upload; the receiver's download is shared max-min fairly
-	// among its flows (TCP), the seed server's included.
+	// peer's requests in the order they came); a listener sends whole
+	// chunks one at a time (send); the receiver's download is shared
+	// max-min fairly among its flows (TCP), the seed server's included.
 	for _, f := range sd.fetches {
 		if f.responded {
 			f.s.seedFlows++
-		}
-	}
-	for _, st := range s.playing {
-		s.stamp++
-		for k := range st.reqs {
-			if r := &st.reqs[k]; !r.dead && r.src != nil && r.src.visit != s.stamp {
-				r.src.visit = s.stamp
-				r.src.l.upN++
-			}
 		}
 	}
 	for _, st := range s.playing {
@@ -1013,16 +1087,21 @@ func (s *sim) transfer() {
 				r.src.flowIdx = len(st.cflows)
 				st.cflows = append(st.cflows, connFlow{src: r.src})
 			}
-			st.cflows[r.src.flowIdx].alloc += rem
+			st.cflows[r.src.flowIdx].demand += rem
 		}
 		if seedPending > 0 {
 			st.seedFlows++
 		}
 		st.seedPending = seedPending
 		for k := range st.cflows {
-			c := &st.cflows[k]
-			c.alloc = min(c.alloc, c.src.l.upCap*s.dtSec/float64(max(c.src.l.upN, 1)))
+			l := st.cflows[k].src.l
+			l.out = append(l.out, outRef{dst: st, k: k})
 		}
+	}
+	for _, l := range s.online {
+		s.send(l)
+	}
+	for _, st := range s.playing {
 		st.downLeft = s.shareDown(st, st.l.downCap*s.dtSec)
 	}
 
@@ -1087,6 +1166,9 @@ func (s *sim) transfer() {
 			st.chunkReq[r.chunk] = false
 			if r.src != nil {
 				r.src.l.assigned--
+				if k := slices.Index(st.conns, r.src); k >= 0 {
+					st.connLast[k] = s.now
+				}
 			} else {
 				s.seed.btReqs--
 			}
@@ -1095,6 +1177,51 @@ func (s *sim) transfer() {
 			}
 		}
 		st.seedAlloc = 0
+	}
+}
+
+// send shares a listener's upload of a tick between the flows it sends: a
+// chunk at a time, at the whole of its cap, to a flow picked at random.
+// anacrolix grants its upload limiter's tokens a chunk at a time to
+// whichever connection asks once they are there (PeerConn.upload), so a
+// chunk leaves at the cap while the others wait, rather than all at a
+// share of it.
+func (s *sim) send(l *listener) {
+	budget := l.upCap * s.dtSec
+	out := l.out
+	for budget > 0 && len(out) > 0 {
+		j := -1
+		if l.jobDst != nil {
+			for k, o := range out {
+				if o.dst == l.jobDst && o.dst.cflows[o.k].src == l.jobSrc {
+					j = k
+					break
+				}
+			}
+		}
+		c := (*connFlow)(nil)
+		if j < 0 {
+			j = s.rng.IntN(len(out))
+			c = &out[j].dst.cflows[out[j].k]
+			l.jobDst, l.jobSrc, l.jobLeft = out[j].dst, c.src, min(chunkLen, c.demand-c.alloc)
+		} else {
+			c = &out[j].dst.cflows[out[j].k]
+		}
+		give := min(budget, l.jobLeft, c.demand-c.alloc)
+		c.alloc += give
+		budget -= give
+		l.jobLeft -= give
+		if c.demand-c.alloc <= 0 {
+			out[j] = out[len(out)-1]
+			out = out[:len(out)-1]
+			l.jobDst = nil
+		}
+		if l.jobLeft <= 0 {
+			l.jobDst = nil
+		}
+	}
+	if len(out) == 0 {
+		l.jobDst = nil
 	}
 }
 
@@ -1352,6 +1479,7 @@ func (s *sim) report() Report {
 		r.LingerS = c.Linger.Seconds()
 	}
 	r.Warm = c.Warm && c.Stagger == 0
+	r.Steal, r.PeerWindowS = c.Steal, c.Params.WithDefaults().PeerWindow.Seconds()
 	r.ListenerUpX, r.ListenerDownX = c.UpX, c.DownX
 	r.SeedCap, r.SeedCapBps, r.SeedDiesAt = c.SeedCapSpec, c.SeedCap, c.SeedDiesSpec
 	r.SeedDiesAtS = -1

@@ -166,6 +166,25 @@ func TestDecideChangesTheOutcome(t *testing.T) {
 	}
 }
 
+// TestStealingMovesRequestsToWhoDelivers: with the 60 s peer window many
+// requests go out at once, to whichever holder was least busy then; without
+// stealing they wait there, and the seed covers what comes late.
+func TestStealingMovesRequestsToWhoDelivers(t *testing.T) {
+	cfg := stagger()
+	cfg.Listeners, cfg.Linger = 20, 30*time.Second
+	on := Run(cfg)
+	cfg.Steal = false
+	off := Run(cfg)
+	t.Logf("steal on: %d stolen, seed share %.3f, %d with an underrun; off: %d, %.3f, %d",
+		on.RequestsStolen, on.SeedShare, on.PlaybacksWithUnderrun, off.RequestsStolen, off.SeedShare, off.PlaybacksWithUnderrun)
+	if on.RequestsStolen == 0 || off.RequestsStolen != 0 {
+		t.Errorf("requests stolen: %d with stealing, %d without; want some and none", on.RequestsStolen, off.RequestsStolen)
+	}
+	if on.SeedShare >= off.SeedShare {
+		t.Errorf("seed share %.3f with stealing, %.3f without: stealing should spare the seed", on.SeedShare, off.SeedShare)
+	}
+}
+
 func TestSmallSwarm(t *testing.T) {
 	r := Run(small())
 	if r.Stalled != 0 || r.Playbacks == 0 || r.Finished == 0 {
@@ -194,6 +213,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"--hours", "0"}, 2, "--hours"},
 		{[]string{"--stagger", "-1s"}, 2, "--stagger"},
 		{[]string{"--linger", "forever"}, 2, "--linger"},
+		{[]string{"--steal", "sometimes"}, 2, "--steal"},
 		{[]string{"--bogus"}, 2, "bogus"},
 		{[]string{"extra"}, 2, "unexpected argument"},
 		{[]string{"--help"}, 0, "--seed-dies-at"},
@@ -215,7 +235,7 @@ func TestCLI(t *testing.T) {
 	}
 	for _, k := range []string{"listeners", "playbacks", "playbacks_with_underrun", "stalled", "seed_share", "ttfa_p50_ms", "ttfa_p95_ms",
 		"seed_bytes_until_swarm_complete", "wall_s", "started", "finished", "peer_wire_bytes", "peer_counted_bytes",
-		"tracks", "seed", "zipf", "seed_cap", "seed_dies_at", "churn", "stagger_s"} {
+		"tracks", "seed", "zipf", "seed_cap", "seed_dies_at", "churn", "stagger_s", "steal", "peer_window_s", "requests_stolen"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("no %q in %s", k, lines[len(lines)-1])
 		}

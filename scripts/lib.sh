@@ -9,6 +9,7 @@ PEERTUNE_PACKAGES=(
 	nftables # the network lab's NAT routers (internal/netlab)
 	miniupnpd-nftables # the lab's UPnP home routers
 	transmission-cli python3-libtorrent # real clients in the lab's interop tests
+	dbus-daemon playerctl # the MPRIS test: a private session bus and a real controller
 )
 
 # ensure_packages installs the Debian packages that are missing

@@ -64,6 +64,7 @@ const (
 	StateBuffering State = "buffering" // waiting for bytes
 	StatePlaying   State = "playing"
 	StatePaused    State = "paused"
+	StateStopped   State = "stopped" // Stop: waits at a track for Play
 )
 
 // Snapshot is what a UI shows.
@@ -90,7 +91,9 @@ type Player struct {
 	mu         sync.Mutex
 	queue      []proto.Track
 	index      int
-	step       int // where to go when the current track ends: +1 next, -1 previous, 0 stay
+	step       int  // where to go when the current track ends: +1 next, -1 previous, 0 stay
+	stopped    bool // Stop was called: Run waits at index for Play
+	running    bool // Run is playing the queue
 	cur        *stream.Stream
 	curDur     time.Duration
 	lastPos    time.Duration
@@ -122,11 +125,65 @@ func (p *Player) Add(tracks ...proto.Track) {
 	p.mu.Lock()
 	p.queue = append(p.queue, tracks...)
 	p.mu.Unlock()
+	p.wake()
+}
+
+// wake tells Run that the queue or the stopped state changed.
+func (p *Player) wake() {
 	select {
 	case p.added <- struct{}{}:
 	default:
 	}
 }
+
+// ClearQueue removes the tracks after the current one.
+func (p *Player) ClearQueue() {
+	p.mu.Lock()
+	if p.index+1 < len(p.queue) {
+		p.queue = p.queue[:p.index+1]
+	}
+	p.mu.Unlock()
+}
+
+// Stop ends the current track and waits at it, stopped, for Play (MPRIS's
+// Stop; cmus's stop).
+func (p *Player) Stop() {
+	p.mu.Lock()
+	playing := p.cur != nil
+	p.stopped, p.step = true, 0
+	p.mu.Unlock()
+	if playing {
+		p.cfg.Audio.Stop()
+	}
+}
+
+// Play starts the track Stop waited at, or resumes a paused one.
+func (p *Player) Play() {
+	p.mu.Lock()
+	was := p.stopped
+	p.stopped = false
+	p.mu.Unlock()
+	if was {
+		p.wake()
+		return
+	}
+	p.cfg.Audio.SetPaused(false)
+}
+
+// TogglePlay is play-pause: Play when stopped, else pause or resume.
+func (p *Player) TogglePlay() {
+	p.mu.Lock()
+	stopped := p.stopped
+	p.mu.Unlock()
+	if stopped {
+		p.Play()
+		return
+	}
+	p.TogglePause()
+}
+
+// Pause pauses playback.
+func (p *Player) Pause() { p.cfg.Audio.SetPaused(true) }
 
 // Notify records a message for the UI.
 func (p *Player) Notify(msg string) {
@@ -144,6 +201,12 @@ func (p *Player) Prev() { p.skip(-1) }
 
 func (p *Player) skip(step int) {
 	p.mu.Lock()
+	if p.stopped {
+		// Stopped stays stopped, at the next or previous track.
+		p.index = min(max(p.index+step, 0), max(len(p.queue)-1, 0))
+		p.mu.Unlock()
+		return
+	}
 	playing := p.cur != nil
 	p.step = step
 	if !playing && step > 0 {
@@ -157,13 +220,20 @@ func (p *Player) skip(step int) {
 
 // SeekBy moves the playhead by d (negative: back), within the track.
 func (p *Player) SeekBy(d time.Duration) {
+	p.seek(func(pos time.Duration) time.Duration { return pos + d })
+}
+
+// SeekTo moves the playhead to d, within the track.
+func (p *Player) SeekTo(d time.Duration) { p.seek(func(time.Duration) time.Duration { return d }) }
+
+func (p *Player) seek(to func(pos time.Duration) time.Duration) {
 	p.mu.Lock()
 	playing, dur := p.cur != nil, p.curDur
 	p.mu.Unlock()
 	if !playing {
 		return
 	}
-	pos := p.cfg.Audio.Position() + d
+	pos := to(p.cfg.Audio.Position())
 	pos = max(pos, 0)
 	if dur > 0 && pos > dur-time.Second {
 		pos = max(dur-time.Second, 0)
@@ -178,6 +248,11 @@ func (p *Player) SeekBy(d time.Duration) {
 
 // TogglePause pauses or resumes playback.
 func (p *Player) TogglePause() { p.cfg.Audio.SetPaused(!p.cfg.Audio.Paused()) }
+
+// SetVolume sets the volume (linear gain, 0 to 2).
+func (p *Player) SetVolume(v float64) {
+	p.cfg.Audio.SetVolume(float64(int(min(max(v, 0), 2)*100+0.5)) / 100)
+}
 
 // ChangeVolume changes the volume by delta (linear gain, 0 to 2).
 func (p *Player) ChangeVolume(delta float64) {
@@ -207,6 +282,14 @@ func (p *Player) Snapshot() Snapshot {
 	}
 	if p.cur == nil {
 		snap.State = StateIdle
+		switch {
+		case p.index >= len(p.queue):
+		case p.stopped:
+			snap.State, snap.Track = StateStopped, p.queue[p.index]
+		case p.running:
+			// Between two tracks: the next one is being opened.
+			snap.State, snap.Track = StateBuffering, p.queue[p.index]
+		}
 		return snap
 	}
 	snap.Track = p.cur.Track()
@@ -240,6 +323,14 @@ func (p *Player) Run(ctx context.Context) error {
 	if p.cfg.Began.IsZero() {
 		p.cfg.Began = time.Now()
 	}
+	p.mu.Lock()
+	p.running = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.running = false
+		p.mu.Unlock()
+	}()
 	for {
 		p.mu.Lock()
 		idx, n := p.index, len(p.queue)
@@ -248,7 +339,16 @@ func (p *Player) Run(ctx context.Context) error {
 			tr = p.queue[idx]
 		}
 		p.step = 1
+		stopped := p.stopped
 		p.mu.Unlock()
+		if stopped {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-p.added:
+				continue
+			}
+		}
 		if idx >= n {
 			if !p.cfg.Keep {
 				return nil
@@ -318,6 +418,11 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 	defer r.Close()
 
 	p.mu.Lock()
+	if p.stopped { // Stop came while the track was being opened
+		p.mu.Unlock()
+		rep.Skipped = true
+		return rep, nil
+	}
 	p.cur, p.curDur, p.started, p.lastPos, p.lastMove = s, seconds(t.DurationS), false, 0, time.Now()
 	p.mu.Unlock()
 	defer func() {
@@ -354,6 +459,16 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 		defer wg.Done()
 		p.watch(wctx, startPos, at.Duration())
 	}()
+	p.mu.Lock()
+	stopped := p.stopped // Stop came while the track was being opened
+	p.mu.Unlock()
+	if stopped {
+		stopWatch()
+		wg.Wait()
+		rep.Skipped = true
+		rep.Stats = s.Stats()
+		return rep, nil
+	}
 	playStart := time.Now()
 	ar, err := p.cfg.Audio.Play(ctx, at)
 	stopWatch()

@@ -36,6 +36,7 @@ func rootCommand() *cli.Command {
 			playCommand(),
 			searchCommand(),
 			cacheCommand(),
+			ctlCommand(),
 		},
 		// Errors are printed once, by exitStatus, with the status the
 		// contract gives them.

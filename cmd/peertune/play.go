@@ -50,6 +50,7 @@ func playCommand() *cli.Command {
 			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: envVars(name, "upload-rate")},
 			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: envVars(name, "max-peers")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: envVars(name, "upnp")},
+			&cli.BoolFlag{Name: "mpris", Usage: "register on the session D-Bus as an MPRIS player, for media keys and playerctl (default: with the terminal UI; --mpris=false turns it off)", Sources: envVars(name, "mpris")},
 			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: envVars(name, "no-tcp")},
 			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: envVars(name, "no-utp")},
 		},

@@ -15,6 +15,8 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/peertune/peertune/audio"
+	"github.com/peertune/peertune/client/ctl"
+	"github.com/peertune/peertune/client/mpris"
 	"github.com/peertune/peertune/client/player"
 	"github.com/peertune/peertune/client/stream"
 	"github.com/peertune/peertune/proto"
@@ -56,6 +58,14 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	}
 	apiClient, err := newAPIClient(cmd.String("tracker"))
 	if err != nil {
+		return err
+	}
+	sock, err := ctl.SocketPath(cacheDir)
+	if err != nil {
+		return err
+	}
+	// One player per cache: a second play on it queues into the first.
+	if queued, err := queueInRunningPlayer(ctx, sock, args, cmd.Bool("all")); queued || err != nil {
 		return err
 	}
 
@@ -146,6 +156,39 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	}
 	p.Add(tracks...)
 
+	if ln, err := ctl.Listen(sock); err != nil {
+		log.Warn("no remote control for this player", "err", err)
+	} else {
+		resolve := func(ctx context.Context, args []string, all bool) ([]proto.Track, error) {
+			return player.Resolve(ctx, apiClient, args, all, cachedLookup(cacheDir))
+		}
+		cctx, stopCtl := context.WithCancel(ctx)
+		ctlDone := make(chan error, 1)
+		go func() { ctlDone <- ctl.Serve(cctx, ln, player.Control(p, resolve)) }()
+		defer func() {
+			stopCtl()
+			if err := <-ctlDone; err != nil {
+				log.Warn("remote control", "err", err)
+			}
+		}()
+	}
+
+	if cmd.IsSet("mpris") && cmd.Bool("mpris") || !cmd.IsSet("mpris") && !headless {
+		srv, err := mpris.Start(p, log)
+		if err != nil {
+			// Said once (the log is stderr when headless, a file with
+			// the UI): the player runs on without it.
+			msg := "MPRIS off: " + err.Error()
+			log.Warn(msg)
+			if !headless {
+				p.Notify(msg)
+			}
+		} else {
+			log.Info("on the session bus", "name", srv.Name())
+			defer srv.Close()
+		}
+	}
+
 	if !headless {
 		return runTUI(ctx, p, apiClient.Search)
 	}
@@ -174,6 +217,23 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		}
 	}
 	return nil
+}
+
+// queueInRunningPlayer hands args to the player already running on the
+// cache of sock, if one answers there: it queues their best matches (every
+// match with all) and says what it took.
+func queueInRunningPlayer(ctx context.Context, sock string, args []string, all bool) (bool, error) {
+	if _, err := ctl.Call(ctx, sock, ctl.Request{Verb: ctl.VerbStatus}); err != nil {
+		return false, nil // no player here: this one plays
+	}
+	rep, err := ctl.Call(ctx, sock, ctl.Request{Verb: ctl.VerbQueue, Args: args, All: all})
+	if err != nil {
+		return true, usageErrorf("play: the player running on this cache could not queue it: %w", err)
+	}
+	for _, t := range rep.Added {
+		fmt.Fprintf(os.Stderr, "queued %s in the player running on this cache\n", trackName(t))
+	}
+	return true, nil
 }
 
 // runTUI runs the queue beside the terminal UI; the player keeps sharing

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/peertune/peertune/client/ctl"
+)
+
+// ctlCommand is `peertune ctl VERB`: the remote control of the running
+// player of a cache, as cmus-remote is cmus's.
+func ctlCommand() *cli.Command {
+	const name = "ctl"
+	flags := func(extra ...cli.Flag) []cli.Flag {
+		return append([]cli.Flag{
+			&cli.StringFlag{Name: "cache", Usage: "the cache folder of the player to control (default: the user's cache directory/peertune)", Sources: envVars(name, "cache", "PEERTUNE_PLAY_CACHE")},
+			&cli.BoolFlag{Name: "json", Usage: "print the player's status (or what queue added) as JSON"},
+		}, extra...)
+	}
+	verb := func(v, usage, args string, extra ...cli.Flag) *cli.Command {
+		return &cli.Command{Name: v, Usage: usage, ArgsUsage: args, Flags: flags(extra...), Action: runCtl}
+	}
+	return &cli.Command{
+		Name:  name,
+		Usage: "control the running player of a cache: status, pause, play, next, seek, volume, queue…",
+		Description: "A running `peertune play` listens on a control socket of its cache; ctl talks to it.\n" +
+			"Without --json, status prints a line for people and the other verbs print nothing.",
+		Flags: flags(),
+		Commands: []*cli.Command{
+			verb(ctl.VerbStatus, "what the player is doing (--json: state, track, position_s, duration_s, volume, queue)", ""),
+			verb(ctl.VerbPause, "pause", ""),
+			verb(ctl.VerbPlay, "resume, or start again after stop", ""),
+			verb(ctl.VerbToggle, "pause or resume", ""),
+			verb(ctl.VerbNext, "skip to the next track", ""),
+			verb(ctl.VerbPrev, "go back to the previous track", ""),
+			verb(ctl.VerbStop, "stop at the current track (play starts it again)", ""),
+			seekVerb(verb(ctl.VerbSeek, "seek: +10s and -5 move, 1:30 or 90s go to a position (flags before the verb: ctl --json seek -5)", "[+|-]DURATION")),
+			verb(ctl.VerbVolume, "set the volume in percent", "0-100"),
+			verb(ctl.VerbQueue, "queue the best match of each query or track id (every match with --all); none: list the queue", "[QUERY|TRACK_ID…]",
+				&cli.BoolFlag{Name: "all", Usage: "queue every match of a query, not only the best"}),
+			verb(ctl.VerbClear, "empty the queue after the current track", ""),
+		},
+		Action: func(context.Context, *cli.Command) error {
+			return usageErrorf("ctl needs a verb: status, pause, play, toggle, next, prev, stop, seek, volume, queue or clear")
+		},
+	}
+}
+
+// seekVerb reads its arguments unparsed: "-5" is a position, not a flag.
+func seekVerb(c *cli.Command) *cli.Command {
+	c.SkipFlagParsing = true
+	return c
+}
+
+func runCtl(ctx context.Context, cmd *cli.Command) error {
+	dir, err := cacheDirFlag(cmd)
+	if err != nil {
+		return err
+	}
+	req := ctl.Request{Verb: cmd.Name, Args: cmd.Args().Slice(), All: cmd.Bool("all")}
+	if err := req.Check(); err != nil {
+		return usageErrorf("ctl %w", err)
+	}
+	path, err := ctl.SocketPath(dir)
+	if err != nil {
+		return err
+	}
+	rep, err := ctl.Call(ctx, path, req)
+	if errors.Is(err, ctl.ErrNoPlayer) {
+		return fmt.Errorf("no player is running on the cache %s (start one with peertune play)", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("the player refused %s: %w", req.Verb, err)
+	}
+	if lineageBool(cmd, "json") {
+		var v any = rep.Status
+		if req.Verb == ctl.VerbQueue && len(req.Args) > 0 {
+			v = map[string]any{"added": rep.Added, "status": rep.Status}
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encoding the status: %w", err)
+		}
+		fmt.Println(string(b))
+		return nil
+	}
+	switch {
+	case req.Verb == ctl.VerbStatus:
+		fmt.Println(statusLine(rep.Status))
+	case req.Verb == ctl.VerbQueue && len(req.Args) > 0:
+		for _, t := range rep.Added {
+			fmt.Printf("queued %s\n", trackName(t))
+		}
+	case req.Verb == ctl.VerbQueue:
+		for i, t := range rep.QueueTracks {
+			fmt.Printf("%d. %s (%s)\n", i+1, trackName(t), clock(time.Duration(t.DurationS*float64(time.Second))))
+		}
+		if len(rep.QueueTracks) == 0 {
+			fmt.Fprintln(os.Stderr, "the queue after the current track is empty")
+		}
+	}
+	return nil
+}
+
+// statusLine is `ctl status` for people: state, track, position, volume
+// and what is queued.
+func statusLine(s ctl.Status) string {
+	if s.Track == nil {
+		return fmt.Sprintf("%s  volume %d%%", s.State, s.Volume)
+	}
+	pos := time.Duration(s.PositionS * float64(time.Second))
+	dur := time.Duration(s.DurationS * float64(time.Second))
+	return fmt.Sprintf("%s  %s  %s / %s  volume %d%%  %d queued", s.State, trackName(*s.Track), clock(pos), clock(dur), s.Volume, len(s.Queue))
+}
+
+// clock is m:ss, or h:mm:ss past the hour.
+func clock(d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// lineageBool reads a boolean flag given on the command or before it
+// (`ctl --json status`).
+func lineageBool(cmd *cli.Command, name string) bool {
+	for _, c := range cmd.Lineage() {
+		if c.IsSet(name) {
+			return c.Bool(name)
+		}
+	}
+	return false
+}

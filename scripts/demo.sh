@@ -73,7 +73,7 @@ seconds=${PEERTUNE_DEMO_SECONDS:-30}
 export XDG_STATE_HOME=$work/state
 
 echo "== building peertune"
-go build -o "$work/peertune" ./cmd/peertune
+go build -buildvcs=auto -o "$work/peertune" ./cmd/peertune
 pt=$work/peertune
 
 echo "== sample library: $tracks tracks of ${seconds}s in $library"

@@ -40,6 +40,9 @@ type Config struct {
 	Keep bool
 	// OnReport is called once per track when its playback ends.
 	OnReport func(Report)
+	// MaxVolume caps the volume (linear gain); 0 means 1, the source's own
+	// level: above it samples clip.
+	MaxVolume float64
 	// Logger gets warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -112,6 +115,9 @@ func New(cfg Config) (*Player, error) {
 	}
 	if cfg.Prefetch <= 0 {
 		cfg.Prefetch = DefaultPrefetch
+	}
+	if cfg.MaxVolume <= 0 {
+		cfg.MaxVolume = 1
 	}
 	p := &Player{cfg: cfg, log: cfg.Logger, added: make(chan struct{}, 1), prefetched: map[string]bool{}, first: true}
 	if p.log == nil {
@@ -249,18 +255,16 @@ func (p *Player) seek(to func(pos time.Duration) time.Duration) {
 // TogglePause pauses or resumes playback.
 func (p *Player) TogglePause() { p.cfg.Audio.SetPaused(!p.cfg.Audio.Paused()) }
 
-// SetVolume sets the volume (linear gain, 0 to 2).
+// SetVolume sets the volume (linear gain, 0 to Config.MaxVolume).
 func (p *Player) SetVolume(v float64) {
-	p.cfg.Audio.SetVolume(float64(int(min(max(v, 0), 2)*100+0.5)) / 100)
-}
-
-// ChangeVolume changes the volume by delta (linear gain, 0 to 2).
-func (p *Player) ChangeVolume(delta float64) {
-	v := p.cfg.Audio.Volume() + delta
-	v = min(max(v, 0), 2)
+	v = min(max(v, 0), p.cfg.MaxVolume)
 	// Round away the float drift of repeated steps.
 	p.cfg.Audio.SetVolume(float64(int(v*100+0.5)) / 100)
 }
+
+// ChangeVolume changes the volume by delta (linear gain, 0 to
+// Config.MaxVolume).
+func (p *Player) ChangeVolume(delta float64) { p.SetVolume(p.cfg.Audio.Volume() + delta) }
 
 // ToggleMute mutes or unmutes.
 func (p *Player) ToggleMute() {
@@ -316,9 +320,11 @@ func (p *Player) Snapshot() Snapshot {
 }
 
 // Run plays the queue from its current index until it ends (or, with
-// Config.Keep, until ctx ends). It returns the first error that stops
-// playback: a *stream.SourceError when no source had a needed piece, an
-// output failure, or ctx's error.
+// Config.Keep, until ctx ends). A track that cannot be played (no source
+// had a needed piece: a *stream.SourceError; a corrupt file) is skipped
+// with a warning, as cmus and mpv do, and Run returns them all at the end
+// as a *TracksFailedError; an output failure stops it at once, and so does
+// ctx (its error, unless tracks failed before).
 func (p *Player) Run(ctx context.Context) error {
 	if p.cfg.Began.IsZero() {
 		p.cfg.Began = time.Now()
@@ -331,6 +337,13 @@ func (p *Player) Run(ctx context.Context) error {
 		p.running = false
 		p.mu.Unlock()
 	}()
+	var failed []error
+	ended := func(err error) error {
+		if len(failed) > 0 {
+			return &TracksFailedError{Failed: failed}
+		}
+		return err
+	}
 	for {
 		p.mu.Lock()
 		idx, n := p.index, len(p.queue)
@@ -344,25 +357,38 @@ func (p *Player) Run(ctx context.Context) error {
 		if stopped {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return ended(ctx.Err())
 			case <-p.added:
 				continue
 			}
 		}
 		if idx >= n {
 			if !p.cfg.Keep {
-				return nil
+				return ended(nil)
 			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return ended(ctx.Err())
 			case <-p.added:
 				continue
 			}
 		}
 		rep, err := p.playOne(ctx, tr)
-		if err != nil {
-			return err
+		var oe *audio.OutputError
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ended(ctx.Err())
+		case errors.As(err, &oe):
+			return err // the sound goes nowhere: nothing more can play
+		default:
+			failed = append(failed, err)
+			p.log.Warn("skipping a track that cannot be played", "track", title(tr), "err", err)
+			p.Notify(fmt.Sprintf("skipped %s: %v", title(tr), err))
+			p.mu.Lock()
+			p.index = max(p.index+p.step, 0)
+			p.mu.Unlock()
+			continue
 		}
 		if p.cfg.OnReport != nil {
 			p.cfg.OnReport(rep)
@@ -372,6 +398,20 @@ func (p *Player) Run(ctx context.Context) error {
 		p.mu.Unlock()
 	}
 }
+
+// TracksFailedError is what Run returns when tracks were skipped because
+// they could not be played: each one's error, in order.
+type TracksFailedError struct{ Failed []error }
+
+func (e *TracksFailedError) Error() string {
+	if len(e.Failed) == 1 {
+		return e.Failed[0].Error()
+	}
+	return fmt.Sprintf("%d tracks could not be played; the first: %v", len(e.Failed), e.Failed[0])
+}
+
+// Unwrap gives errors.Is and errors.As every track's error.
+func (e *TracksFailedError) Unwrap() []error { return e.Failed }
 
 // torrentFor returns the .torrent of a track, or nil when the cache has it.
 func (p *Player) torrentFor(ctx context.Context, t proto.Track) ([]byte, error) {

@@ -2,6 +2,7 @@ package player
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,84 @@ func TestTUISearchPicks(t *testing.T) {
 	}
 	if strings.Join(queries, ",") != "a,a,a,a,one" {
 		t.Errorf("searches %v", queries)
+	}
+}
+
+// TestTUISearchScrollsThroughManyMatches: "/" lists every match, nine at a
+// time; ↓ past the ninth scrolls, and a digit picks among those shown.
+func TestTUISearchScrollsThroughManyMatches(t *testing.T) {
+	p := newTestPlayer(t)
+	var found []proto.Track
+	for i := range 20 {
+		found = append(found, proto.Track{ID: fmt.Sprintf("%040d", i), Title: fmt.Sprintf("Song %02d", i+1), Artist: "A"})
+	}
+	m := &tuiModel{p: p, ctx: context.Background(), width: 80, height: 40, keys: newKeyMap(),
+		search: func(context.Context, string) ([]proto.Track, error) { return found, nil }}
+	m.Update(tea.KeyPressMsg{Code: '/', Text: "/"})
+	m.Update(tea.PasteMsg{Content: "so\nignored"})
+	if string(m.query) != "so" {
+		t.Fatalf("pasted into the search: %q, want the first line", string(m.query))
+	}
+	_, cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	m.Update(cmd())
+	if len(m.picks) != 20 {
+		t.Fatalf("%d picks, want all 20 matches", len(m.picks))
+	}
+	for range 12 {
+		m.Update(tea.KeyPressMsg{Code: tea.KeyDown})
+	}
+	m.snap = p.Snapshot()
+	view := m.render()
+	for _, want := range []string{"▸ 9. A – Song 13", "1. A – Song 05", "(5–13 of 20)"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("view lacks %q:\n%s", want, view)
+		}
+	}
+	if strings.Contains(view, "Song 04") || strings.Contains(view, "Song 14") {
+		t.Errorf("view shows matches outside the nine:\n%s", view)
+	}
+	m.Update(tea.KeyPressMsg{Code: '1', Text: "1"})
+	if q := p.Snapshot().Queue; len(q) != 1 || q[0].Title != "Song 05" {
+		t.Errorf("1 queued %v, want Song 05 (the first shown)", q)
+	}
+}
+
+func TestTUICtrlCIsAnInterrupt(t *testing.T) {
+	m := &tuiModel{p: newTestPlayer(t), ctx: context.Background(), width: 80, keys: newKeyMap()}
+	_, cmd := m.Update(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	if cmd == nil || !m.interrupted {
+		t.Fatalf("ctrl+c: command %v, interrupted %v; want a quit marked interrupted", cmd, m.interrupted)
+	}
+	m = &tuiModel{p: newTestPlayer(t), ctx: context.Background(), width: 80, keys: newKeyMap()}
+	m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"})
+	if m.interrupted {
+		t.Error("q counts as an interrupt")
+	}
+}
+
+func TestVolumeStopsAtMaxVolume(t *testing.T) {
+	p := newTestPlayer(t)
+	p.ChangeVolume(0.1)
+	p.ChangeVolume(0.1)
+	if v := p.cfg.Audio.Volume(); v != 1 {
+		t.Errorf("volume %v after two + from 100 %%, want 1 (no amplifying by default)", v)
+	}
+	p.cfg.MaxVolume = 1.5
+	p.SetVolume(3)
+	if v := p.cfg.Audio.Volume(); v != 1.5 {
+		t.Errorf("volume %v with a 150 %% cap, want 1.5", v)
+	}
+}
+
+func TestQueueWindow(t *testing.T) {
+	for _, c := range []struct{ n, cur, lines, first, last int }{
+		{3, 0, 5, 0, 3},     // all fits
+		{20, 0, 5, 0, 5},    // from the top
+		{20, 10, 5, 8, 13},  // two before the current one
+		{20, 19, 5, 15, 20}, // the end
+	} {
+		if f, l := queueWindow(c.n, c.cur, c.lines); f != c.first || l != c.last {
+			t.Errorf("queueWindow(%d, %d, %d) = %d, %d; want %d, %d", c.n, c.cur, c.lines, f, l, c.first, c.last)
+		}
 	}
 }

@@ -19,11 +19,16 @@ import (
 // SearchFunc finds tracks for the UI's "/" search.
 type SearchFunc func(ctx context.Context, query string) ([]proto.Track, error)
 
-// RunTUI runs the terminal UI on the terminal until the user quits (q or
-// ctrl+c) or ctx ends. The caller runs p.Run (with Config.Keep) beside it,
-// so the player keeps sharing after its queue ends until the user quits.
+// ErrInterrupted: the user left the terminal UI with ctrl+c (q quits
+// cleanly), which a shell expects to see as exit status 130.
+var ErrInterrupted = errors.New("interrupted")
+
+// RunTUI runs the terminal UI on the terminal until the user quits (q, or
+// ctrl+c: ErrInterrupted) or ctx ends. The caller runs p.Run (with
+// Config.Keep) beside it, so the player keeps sharing after its queue ends
+// until the user quits.
 func RunTUI(ctx context.Context, p *Player, search SearchFunc) error {
-	m := &tuiModel{p: p, search: search, ctx: ctx, width: 80, help: help.New(), keys: newKeyMap()}
+	m := &tuiModel{p: p, search: search, ctx: ctx, width: 80, height: 24, help: help.New(), keys: newKeyMap()}
 	m.snap = p.Snapshot()
 	prog := tea.NewProgram(m, tea.WithContext(ctx))
 	_, err := prog.Run()
@@ -32,6 +37,9 @@ func RunTUI(ctx context.Context, p *Player, search SearchFunc) error {
 	}
 	if err != nil {
 		return fmt.Errorf("terminal UI: %w", err)
+	}
+	if m.interrupted {
+		return ErrInterrupted
 	}
 	return nil
 }
@@ -52,12 +60,16 @@ type tuiModel struct {
 	query     []rune // the search being typed after "/"
 	searching bool
 	// picks are a search's matches shown to choose from (empty: none
-	// shown); pick is the highlighted one.
-	picks []proto.Track
-	pick  int
-	help  help.Model
-	keys  keyMap
-	width int
+	// shown); pick is the highlighted one, pickTop the first shown.
+	picks   []proto.Track
+	pick    int
+	pickTop int
+	help    help.Model
+	keys    keyMap
+	width   int
+	height  int
+
+	interrupted bool // left with ctrl+c
 }
 
 // keyMap is the player's keys, for the help line (bubbles/help).
@@ -107,7 +119,14 @@ func (m *tuiModel) Init() tea.Cmd { return tick() }
 func (m *tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.width = msg.Width
+		m.width, m.height = msg.Width, msg.Height
+	case tea.PasteMsg:
+		if m.searching {
+			// One line of it: a search is a line.
+			line, _, _ := strings.Cut(msg.Content, "\n")
+			m.query = append(m.query, []rune(strings.TrimRight(line, "\r"))...)
+		}
+		return m, nil
 	case tickMsg:
 		m.snap = m.p.Snapshot()
 		return m, tick()
@@ -120,8 +139,8 @@ func (m *tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case len(msg.tracks) == 1:
 			m.add(msg.tracks[0])
 		default:
-			m.picks = msg.tracks[:min(len(msg.tracks), maxPicks)]
-			m.pick = 0
+			m.picks = msg.tracks
+			m.pick, m.pickTop = 0, 0
 			m.p.Notify(fmt.Sprintf("%d matches for %q", len(msg.tracks), msg.query))
 		}
 		m.snap = m.p.Snapshot()
@@ -162,6 +181,7 @@ func (m *tuiModel) updateSearch(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return searchDoneMsg{query: q, tracks: ts, err: err}
 		}
 	case "ctrl+c":
+		m.interrupted = true
 		return m, tea.Quit
 	}
 	if msg.Text != "" {
@@ -170,8 +190,12 @@ func (m *tuiModel) updateSearch(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// maxPicks is how many of a search's matches the UI offers (keys 1-9).
+// maxPicks is how many of a search's matches the UI shows at once (keys
+// 1-9 pick among them; ↑/↓ scroll through the rest).
 const maxPicks = 9
+
+// SearchLimit is how many matches a "/" search asks the catalog for.
+const SearchLimit = 100
 
 func (m *tuiModel) add(t proto.Track) {
 	m.p.Add(t)
@@ -184,9 +208,11 @@ func (m *tuiModel) updatePicks(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch k := msg.String(); k {
 	case "up", "k":
 		m.pick = (m.pick + len(m.picks) - 1) % len(m.picks)
+		m.scrollPicks()
 		return m, nil
 	case "down", "j":
 		m.pick = (m.pick + 1) % len(m.picks)
+		m.scrollPicks()
 		return m, nil
 	case "enter":
 		m.add(m.picks[m.pick])
@@ -198,10 +224,11 @@ func (m *tuiModel) updatePicks(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case "esc":
 		m.p.Notify("")
 	case "ctrl+c":
+		m.interrupted = true
 		return m, tea.Quit
 	default:
-		if len(k) == 1 && k[0] >= '1' && int(k[0]-'0') <= len(m.picks) {
-			m.add(m.picks[k[0]-'1'])
+		if len(k) == 1 && k[0] >= '1' && m.pickTop+int(k[0]-'1') < min(len(m.picks), m.pickTop+maxPicks) {
+			m.add(m.picks[m.pickTop+int(k[0]-'1')])
 			break
 		}
 		return m, nil
@@ -211,10 +238,23 @@ func (m *tuiModel) updatePicks(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// scrollPicks keeps the highlighted match inside the shown ones.
+func (m *tuiModel) scrollPicks() {
+	switch {
+	case m.pick < m.pickTop:
+		m.pickTop = m.pick
+	case m.pick >= m.pickTop+maxPicks:
+		m.pickTop = m.pick - maxPicks + 1
+	}
+}
+
 func (m *tuiModel) updateKeys(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Quit):
+		if msg.String() == "ctrl+c" {
+			m.interrupted = true
+		}
 		return m, tea.Quit
 	case key.Matches(msg, k.Pause):
 		m.p.TogglePause()
@@ -289,7 +329,12 @@ func (m *tuiModel) render() string {
 			SizeText(seed), percent(seed, total), SizeText(peers), percent(peers, total), SizeText(cache), percent(cache, total))
 	}
 	b.WriteString("\n" + styleTitle.Render("queue") + "\n")
-	for i, t := range s.Queue {
+	first, last := queueWindow(len(s.Queue), s.Index, max(m.height-20, 5))
+	if first > 0 {
+		b.WriteString(styleDim.Render(fmt.Sprintf("   … %d before", first)) + "\n")
+	}
+	for i := first; i < last; i++ {
+		t := s.Queue[i]
 		line := fmt.Sprintf("%2d. %s", i+1, title(t))
 		if i == s.Index && s.State != StateIdle {
 			line = styleCur.Render("▶ " + line)
@@ -298,6 +343,9 @@ func (m *tuiModel) render() string {
 		}
 		b.WriteString(line + "\n")
 	}
+	if last < len(s.Queue) {
+		b.WriteString(styleDim.Render(fmt.Sprintf("   … %d more", len(s.Queue)-last)) + "\n")
+	}
 	b.WriteString("\n")
 	if m.searching {
 		b.WriteString("search: " + string(m.query) + "█  (enter searches, esc cancels)\n")
@@ -305,8 +353,10 @@ func (m *tuiModel) render() string {
 		if s.Message != "" {
 			b.WriteString(styleDim.Render(s.Message) + "\n")
 		}
-		for i, t := range m.picks {
-			line := fmt.Sprintf("%d. %s", i+1, title(t))
+		end := min(len(m.picks), m.pickTop+maxPicks)
+		for i := m.pickTop; i < end; i++ {
+			t := m.picks[i]
+			line := fmt.Sprintf("%d. %s", i-m.pickTop+1, title(t))
 			if t.Album != "" {
 				line += " (" + t.Album + ")"
 			}
@@ -320,7 +370,11 @@ func (m *tuiModel) render() string {
 			}
 			b.WriteString(line + "\n")
 		}
-		b.WriteString(styleDim.Render("↑/↓ choose · enter or 1-"+strconv.Itoa(len(m.picks))+" add · a add all · esc close") + "\n")
+		more := ""
+		if len(m.picks) > maxPicks {
+			more = fmt.Sprintf(" (%d–%d of %d)", m.pickTop+1, end, len(m.picks))
+		}
+		b.WriteString(styleDim.Render("↑/↓ choose"+more+" · enter or 1-"+strconv.Itoa(end-m.pickTop)+" add · a add all · esc close") + "\n")
 	} else if s.Message != "" {
 		b.WriteString(styleDim.Render(s.Message) + "\n")
 	}
@@ -352,6 +406,17 @@ func (m *tuiModel) bar(width int) string {
 	}
 	played = min(max(played, 0), width)
 	return stylePlayed.Render(strings.Repeat("█", played)) + styleBuffer.Render(string(cells[played:]))
+}
+
+// queueWindow is the slice [first, last) of a queue of n tracks to show in
+// at most lines lines, keeping the current one (cur) in view with a little
+// of what comes before it.
+func queueWindow(n, cur, lines int) (first, last int) {
+	if n <= lines {
+		return 0, n
+	}
+	first = min(max(cur-2, 0), n-lines)
+	return first, first + lines
 }
 
 func orDash(s string) string {

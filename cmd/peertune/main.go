@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
@@ -19,17 +20,51 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		cause := errTerminated
+		if s == os.Interrupt {
+			cause = errInterrupted
+		}
+		cancel(cause)
+		// A second signal kills at once: the default action again.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+	}()
 	err := rootCommand().Run(ctx, os.Args)
-	stop()
+	signal.Stop(sigs)
+	close(sigs)
+	cancel(nil)
 	os.Exit(exitStatus(err))
+}
+
+// The causes of ctx's end: SIGINT (Ctrl-C) makes play exit 130, as a shell
+// expects of a program the user interrupted; SIGTERM is a clean stop (0),
+// as for the tracker and the seeder on either.
+var (
+	errInterrupted = errors.New("interrupted (SIGINT)")
+	errTerminated  = errors.New("terminated (SIGTERM)")
+)
+
+// interrupted is what a command that stops cleanly on a signal returns
+// once ctx ended: exit 130 after Ctrl-C, nil otherwise.
+func interrupted(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errInterrupted) {
+		return cli.Exit("", exitInterrupted)
+	}
+	return nil
 }
 
 func rootCommand() *cli.Command {
 	root := &cli.Command{
 		Name:    "peertune",
 		Usage:   "peer-to-peer music streaming: tracker, seeder and player",
-		Version: version,
+		Version: buildVersion(),
 		Commands: []*cli.Command{
 			trackerCommand(),
 			seedCommand(),
@@ -58,6 +93,43 @@ func rootCommand() *cli.Command {
 	return root
 }
 
+// buildVersion is the version with the module version and the VCS
+// revision the build info carries: "0.1.0-dev (revision 0123abcd4567,
+// modified, 2026-12-02T06:00:00Z)".
+func buildVersion() string {
+	v := version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+		v = mv
+	}
+	var rev, when string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return v + " (no VCS revision in this build)"
+	}
+	v += " (revision " + rev[:min(12, len(rev))]
+	if modified {
+		v += ", modified"
+	}
+	if when != "" {
+		v += ", " + when
+	}
+	return v + ")"
+}
+
 func onUsageError(_ context.Context, _ *cli.Command, err error, _ bool) error {
 	return usageErrorf("%w", err)
 }
@@ -67,6 +139,8 @@ const (
 	exitOK      = 0
 	exitFailed  = 1 // the work failed
 	exitBadArgs = 2 // bad usage or bad input
+	// exitInterrupted is 128 + SIGINT: play after Ctrl-C.
+	exitInterrupted = 130
 )
 
 // usageError marks an error as bad usage or bad input: exit status 2.
@@ -84,7 +158,9 @@ func exitStatus(err error) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(os.Stderr, "peertune: %v\n", err)
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(os.Stderr, "peertune: %v\n", msg)
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitBadArgs

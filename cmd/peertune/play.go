@@ -50,6 +50,7 @@ func playCommand() *cli.Command {
 			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: envVars(name, "upload-rate")},
 			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: envVars(name, "max-peers")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: envVars(name, "upnp")},
+			&cli.IntFlag{Name: "softvol-max", Value: 100, Usage: "the highest volume in percent, 100 to 400: above 100 the player amplifies, and loud tracks clip", Sources: envVars(name, "softvol-max")},
 			&cli.BoolFlag{Name: "mpris", Usage: "register on the session D-Bus as an MPRIS player, for media keys and playerctl (default: with the terminal UI; --mpris=false turns it off)", Sources: envVars(name, "mpris")},
 			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: envVars(name, "no-tcp")},
 			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: envVars(name, "no-utp")},
@@ -96,6 +97,9 @@ func runPlay(ctx context.Context, cmd *cli.Command) error {
 	for _, path := range args {
 		rep, err := playFile(ctx, player, path, cmd.Duration("start"), !jsonOut)
 		if err != nil {
+			if ctx.Err() != nil {
+				err = interrupted(ctx) // a signal stopped it: 130 after Ctrl-C, else a clean stop
+			}
 			playErr = err
 			break
 		}

@@ -53,6 +53,9 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	if cmd.Int("max-peers") < 1 {
 		return usageErrorf("--max-peers must be at least 1")
 	}
+	if v := cmd.Int("softvol-max"); v < 100 || v > 400 {
+		return usageErrorf("--softvol-max %d: want 100 to 400 (percent)", v)
+	}
 	if cmd.Duration("linger") < 0 || cmd.Duration("start") < 0 || cmd.Duration("head") < 0 {
 		return usageErrorf("--linger, --start and --head must not be negative")
 	}
@@ -131,13 +134,14 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 
 	var outMu sync.Mutex
 	p, err := player.New(player.Config{
-		API:    apiClient,
-		Stream: sc,
-		Audio:  ap,
-		Start:  cmd.Duration("start"),
-		Began:  processStart,
-		Keep:   !headless,
-		Logger: log,
+		API:       apiClient,
+		Stream:    sc,
+		Audio:     ap,
+		Start:     cmd.Duration("start"),
+		Began:     processStart,
+		Keep:      !headless,
+		MaxVolume: float64(cmd.Int("softvol-max")) / 100,
+		Logger:    log,
 		OnReport: func(r player.Report) {
 			if !jsonOut {
 				if headless {
@@ -204,8 +208,9 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	stopProgress()
 	wg.Wait()
 	if runErr != nil {
-		if ctx.Err() != nil {
-			return nil // interrupted: a clean stop
+		var failed *player.TracksFailedError
+		if ctx.Err() != nil && !errors.As(runErr, &failed) {
+			return interrupted(ctx) // a clean stop
 		}
 		return runErr
 	}
@@ -216,7 +221,7 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		case <-time.After(linger):
 		}
 	}
-	return nil
+	return interrupted(ctx)
 }
 
 // queueInRunningPlayer hands args to the player already running on the
@@ -251,18 +256,24 @@ func runTUI(ctx context.Context, p *player.Player, search func(context.Context, 
 		}
 	}()
 	err := player.RunTUI(ctx, p, func(ctx context.Context, q string) ([]proto.Track, error) {
-		list, err := search(ctx, q, 1, 0)
+		list, err := search(ctx, q, player.SearchLimit, 0)
 		return list.Tracks, err
 	})
 	stop()
 	<-done
+	if errors.Is(err, player.ErrInterrupted) {
+		if runErr != nil && !errors.Is(runErr, context.Canceled) {
+			fmt.Fprintf(os.Stderr, "peertune: %v\n", runErr)
+		}
+		return cli.Exit("", exitInterrupted)
+	}
 	if err != nil {
 		return err
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr
 	}
-	return nil
+	return interrupted(ctx)
 }
 
 // cachedLookup finds a track in the cache, for playing a track id while the

@@ -57,7 +57,9 @@ func Binary(t testing.TB) string {
 		}
 		buildDir = dir
 		buildPath = filepath.Join(dir, "peertune")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/peertune")
+		// -buildvcs=auto: --version names the revision even where GOFLAGS
+		// turns VCS stamping off (these machines' go env does).
+		cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", buildPath, "./cmd/peertune")
 		cmd.Dir = RepoRoot(t)
 		out, err := cmd.CombinedOutput()
 		if err != nil {

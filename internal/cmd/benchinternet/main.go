@@ -136,7 +136,12 @@ func behindNAT(i int, share float64) bool {
 }
 
 func runOne(ctx context.Context, c config, name string, share float64, log *slog.Logger) (*Summary, error) {
+	// A rerun into the same --out starts clean: the last run's tracker
+	// data would list the track before this run's seeder serves it.
 	dir := filepath.Join(c.out, name)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,30 @@
+//go:build integration
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/peertune/peertune/internal/itest"
+)
+
+// TestMain removes the peertune binary the tests built.
+func TestMain(m *testing.M) { os.Exit(itest.Main(m)) }
+
+// --version names the build: the VCS revision go build stamped.
+func TestVersionNamesTheBuild(t *testing.T) {
+	rev, err := exec.Command("git", "-C", itest.RepoRoot(t), "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	out, err := exec.Command(itest.Binary(t), "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v\n%s", err, out)
+	}
+	if want := strings.TrimSpace(string(rev))[:12]; !strings.Contains(string(out), "revision "+want) {
+		t.Errorf("--version says %q; want the revision %s", out, want)
+	}
+}

@@ -62,8 +62,10 @@ func interrupted(ctx context.Context) error {
 
 func rootCommand() *cli.Command {
 	root := &cli.Command{
-		Name:    "peertune",
-		Usage:   "peer-to-peer music streaming: tracker, seeder and player",
+		Name:  "peertune",
+		Usage: "peer-to-peer music streaming: tracker, seeder and player",
+		Description: "Shell completion: peertune completion bash (or zsh, fish, pwsh) prints a script to source.\n" +
+			"Exit status: 0 done, 1 the work failed, 2 bad usage or bad input, 130 a play stopped by Ctrl-C.",
 		Version: buildVersion(),
 		Commands: []*cli.Command{
 			trackerCommand(),
@@ -72,6 +74,13 @@ func rootCommand() *cli.Command {
 			searchCommand(),
 			cacheCommand(),
 			ctlCommand(),
+			manCommand(),
+		},
+		// `peertune completion bash|zsh|fish|pwsh` prints a script to source.
+		EnableShellCompletion: true,
+		ConfigureShellCompletionCommand: func(c *cli.Command) {
+			c.Hidden = false
+			c.Usage = "print a shell completion script: source <(peertune completion bash), or zsh, fish, pwsh"
 		},
 		// Errors are printed once, by exitStatus, with the status the
 		// contract gives them.

@@ -28,3 +28,16 @@ func TestVersionNamesTheBuild(t *testing.T) {
 		t.Errorf("--version says %q; want the revision %s", out, want)
 	}
 }
+
+// The shell completion scripts ask the binary for the words that fit.
+func TestCompletionOffersCommands(t *testing.T) {
+	out, err := exec.Command(itest.Binary(t), "--generate-shell-completion").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"play:", "ctl:", "completion:", "man:"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("completion offers no %q:\n%s", want, out)
+		}
+	}
+}

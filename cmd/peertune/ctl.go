@@ -19,7 +19,7 @@ func ctlCommand() *cli.Command {
 	const name = "ctl"
 	flags := func(extra ...cli.Flag) []cli.Flag {
 		return append([]cli.Flag{
-			&cli.StringFlag{Name: "cache", Usage: "the cache folder of the player to control (default: the user's cache directory/peertune)", Sources: envVars(name, "cache", "PEERTUNE_PLAY_CACHE")},
+			&cli.StringFlag{Name: "cache", Usage: "the cache folder of the player to control (default: the user's cache directory/peertune)", Sources: ctlCacheSources()},
 			&cli.BoolFlag{Name: "json", Usage: "print the player's status (or what queue added) as JSON"},
 		}, extra...)
 	}
@@ -50,6 +50,14 @@ func ctlCommand() *cli.Command {
 			return usageErrorf("ctl needs a verb: status, pause, play, toggle, next, prev, stop, seek, volume, queue or clear")
 		},
 	}
+}
+
+// ctlCacheSources: ctl finds the player's cache where play does, unless
+// told otherwise in ctl's own variable or section.
+func ctlCacheSources() cli.ValueSourceChain {
+	chain := envVars("ctl", "cache", "PEERTUNE_PLAY_CACHE")
+	chain.Chain = append(chain.Chain, fileSource{section: "play", key: "cache"})
+	return chain
 }
 
 // seekVerb reads its arguments unparsed: "-5" is a position, not a flag.

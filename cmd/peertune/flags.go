@@ -12,12 +12,15 @@ import (
 	"golang.org/x/term"
 )
 
-// envVars names the environment variables a flag is read from:
-// PEERTUNE_<COMMAND>_<FLAG> in upper snake case, then any extra names
-// (PEERTUNE_TRACKER, PEERTUNE_TOKEN).
+// envVars names where a flag not given is read from: the environment
+// variables PEERTUNE_<COMMAND>_<FLAG> in upper snake case, then any extra
+// names (PEERTUNE_TRACKER, PEERTUNE_TOKEN), then the config file's
+// [command] section.
 func envVars(command, flag string, extra ...string) cli.ValueSourceChain {
 	names := append([]string{"PEERTUNE_" + upperSnake(command) + "_" + upperSnake(flag)}, extra...)
-	return cli.EnvVars(names...)
+	chain := cli.EnvVars(names...)
+	chain.Chain = append(chain.Chain, fileSource{section: command, key: flag})
+	return chain
 }
 
 func upperSnake(s string) string {

@@ -85,7 +85,11 @@ func rootCommand() *cli.Command {
 		// Errors are printed once, by exitStatus, with the status the
 		// contract gives them.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
-		OnUsageError:   onUsageError,
+		// A config file with a typo is refused before any command runs.
+		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+			return ctx, checkConfig(cmd.Root())
+		},
+		OnUsageError: onUsageError,
 	}
 	// cli does not pass OnUsageError down: every subcommand needs it for
 	// a bad flag to exit 2.

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/urfave/cli/v3"
+)
+
+// The config file holds defaults for every command's flags: a section per
+// command ([play], [seed], [tracker], [search], [cache], [ctl]), each flag
+// by its name. A flag given beats the environment, which beats the file,
+// which beats the built-in default. Its place: $PEERTUNE_CONFIG, else
+// $XDG_CONFIG_HOME/peertune/config.toml (~/.config/peertune/config.toml).
+
+// configPath is where the config file is; "" when no place is known.
+func configPath() string {
+	if p := os.Getenv("PEERTUNE_CONFIG"); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "peertune", "config.toml")
+}
+
+// readConfig parses the config file at path: nil, nil when there is none.
+func readConfig(path string) (map[string]map[string]any, error) {
+	if path == "" {
+		return nil, nil
+	}
+	var conf map[string]map[string]any
+	if _, err := toml.DecodeFile(path, &conf); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return conf, nil
+}
+
+// fileSource is a flag's value in the config file, read when cli looks
+// for it (the file is small and read once per flag of the command run).
+type fileSource struct{ section, key string }
+
+func (s fileSource) Lookup() (string, bool) {
+	conf, err := readConfig(configPath())
+	if err != nil {
+		return "", false // checkConfig refused the file before any flag was read
+	}
+	v, ok := conf[s.section][s.key]
+	if !ok {
+		return "", false
+	}
+	return configValue(v)
+}
+
+func (s fileSource) String() string   { return fmt.Sprintf("config [%s] %s", s.section, s.key) }
+func (s fileSource) GoString() string { return fmt.Sprintf("fileSource{%q, %q}", s.section, s.key) }
+
+// configValue is a TOML value as a flag's text: strings, numbers, booleans,
+// and lists of them (a flag given several times) joined by commas.
+func configValue(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case bool:
+		return strconv.FormatBool(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, x := range v {
+			s, ok := configValue(x)
+			if !ok {
+				return "", false
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), true
+	}
+	return "", false
+}
+
+// checkConfig refuses a config file that does not parse, names a section
+// that is no command, a key that is no flag of its command, or a value
+// that no flag takes: a typo should not be silently ignored.
+func checkConfig(root *cli.Command) error {
+	path := configPath()
+	conf, err := readConfig(path)
+	if err != nil {
+		return usageErrorf("%w", err)
+	}
+	for _, section := range sortedKeys(conf) {
+		cmd := root.Command(section)
+		if cmd == nil {
+			return usageErrorf("config file %s: [%s] is not a command (want one of play, seed, tracker, search, cache, ctl)", path, section)
+		}
+		flags := map[string]bool{}
+		for _, f := range cmd.Flags {
+			for _, n := range f.Names() {
+				flags[n] = true
+			}
+		}
+		for _, key := range sortedKeys(conf[section]) {
+			if !flags[key] || key == "help" {
+				return usageErrorf("config file %s: [%s] has no flag %q (peertune %s --help lists them)", path, section, key, section)
+			}
+			if _, ok := configValue(conf[section][key]); !ok {
+				return usageErrorf("config file %s: [%s] %s: want a string, number, boolean or a list of them", path, section, key)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

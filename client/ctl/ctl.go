@@ -22,21 +22,23 @@ import (
 
 // The verbs a player answers.
 const (
-	VerbStatus = "status"
-	VerbPause  = "pause"
-	VerbPlay   = "play" // resume, or start again after stop
-	VerbToggle = "toggle"
-	VerbNext   = "next"
-	VerbPrev   = "prev"
-	VerbStop   = "stop"
-	VerbSeek   = "seek"   // Args[0]: [+|-]DURATION (see ParseSeek)
-	VerbVolume = "volume" // Args[0]: 0 to 100
-	VerbQueue  = "queue"  // Args: queries or track ids to add (best match, every match with All); none: list
-	VerbClear  = "clear"  // empty the queue after the current track
+	VerbStatus  = "status"
+	VerbPause   = "pause"
+	VerbPlay    = "play" // resume, or start again after stop
+	VerbToggle  = "toggle"
+	VerbNext    = "next"
+	VerbPrev    = "prev"
+	VerbStop    = "stop"
+	VerbSeek    = "seek"    // Args[0]: [+|-]DURATION (see ParseSeek)
+	VerbVolume  = "volume"  // Args[0]: 0 to 100
+	VerbQueue   = "queue"   // Args: queries or track ids to add (best match, every match with All); none: list
+	VerbClear   = "clear"   // empty the queue after the current track
+	VerbShuffle = "shuffle" // Args[0]: on, off or toggle (none: toggle)
+	VerbRepeat  = "repeat"  // Args[0]: off, one or all (none: the next of off, all, one)
 )
 
 // Verbs lists every verb, in the order `peertune ctl --help` shows them.
-var Verbs = []string{VerbStatus, VerbPause, VerbPlay, VerbToggle, VerbNext, VerbPrev, VerbStop, VerbSeek, VerbVolume, VerbQueue, VerbClear}
+var Verbs = []string{VerbStatus, VerbPause, VerbPlay, VerbToggle, VerbNext, VerbPrev, VerbStop, VerbSeek, VerbVolume, VerbQueue, VerbClear, VerbShuffle, VerbRepeat}
 
 // Request is one command to the player.
 type Request struct {
@@ -64,6 +66,8 @@ type Status struct {
 	DurationS float64      `json:"duration_s"`
 	Volume    int          `json:"volume"` // percent, 0 to 100
 	Queue     []string     `json:"queue"`  // ids of the tracks after the current one
+	Shuffle   bool         `json:"shuffle"`
+	Repeat    string       `json:"repeat"` // off, one or all
 }
 
 // The states of Status.
@@ -286,6 +290,14 @@ func (r Request) Check() error {
 		}
 		if _, err := ParseVolume(r.Args[0]); err != nil {
 			return err
+		}
+	case VerbShuffle:
+		if len(r.Args) > 1 || len(r.Args) == 1 && r.Args[0] != "on" && r.Args[0] != "off" && r.Args[0] != "toggle" {
+			return errors.New("shuffle takes on, off or toggle")
+		}
+	case VerbRepeat:
+		if len(r.Args) > 1 || len(r.Args) == 1 && r.Args[0] != "off" && r.Args[0] != "one" && r.Args[0] != "all" {
+			return errors.New("repeat takes off, one or all")
 		}
 	case VerbQueue:
 	case "":

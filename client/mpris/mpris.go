@@ -56,6 +56,8 @@ type state struct {
 	trackID string
 	volume  float64
 	length  int64
+	loop    string // LoopStatus: None, Track or Playlist
+	shuffle bool
 }
 
 // Start registers p on the session bus and keeps its properties current
@@ -137,6 +139,9 @@ func (root) Quit() *dbus.Error  { return nil }
 // control is org.mpris.MediaPlayer2.Player's methods.
 type control struct{ s *Server }
 
+// repeatOf is MPRIS's LoopStatus as the player's repeat mode.
+var repeatOf = map[string]player.Repeat{"None": player.RepeatOff, "Track": player.RepeatOne, "Playlist": player.RepeatAll}
+
 // controlNames maps control's Go names that differ from MPRIS's.
 var controlNames = map[string]string{"SeekOffset": "Seek"}
 
@@ -200,10 +205,20 @@ func (s *Server) export() error {
 		},
 		ifacePlayer: {
 			"PlaybackStatus": {Value: s.last.status, Emit: prop.EmitTrue},
-			"LoopStatus":     c("None"),
-			"Rate":           c(1.0),
-			"Shuffle":        c(false),
-			"Metadata":       {Value: metadata(snap), Emit: prop.EmitTrue},
+			"LoopStatus": {Value: s.last.loop, Writable: true, Emit: prop.EmitTrue, Callback: func(ch *prop.Change) *dbus.Error {
+				r, ok := repeatOf[ch.Value.(string)]
+				if !ok {
+					return prop.ErrInvalidArg
+				}
+				s.p.SetRepeat(r)
+				return nil
+			}},
+			"Rate": c(1.0),
+			"Shuffle": {Value: s.last.shuffle, Writable: true, Emit: prop.EmitTrue, Callback: func(ch *prop.Change) *dbus.Error {
+				s.p.SetShuffle(ch.Value.(bool))
+				return nil
+			}},
+			"Metadata": {Value: metadata(snap), Emit: prop.EmitTrue},
 			"Volume": {Value: s.last.volume, Writable: true, Emit: prop.EmitTrue, Callback: func(ch *prop.Change) *dbus.Error {
 				v, _ := ch.Value.(float64)
 				s.p.SetVolume(min(max(v, 0), 1))
@@ -270,12 +285,25 @@ func (s *Server) poll(ctx context.Context) {
 		if now.volume != s.last.volume {
 			s.props.SetMust(ifacePlayer, "Volume", now.volume)
 		}
+		if now.loop != s.last.loop {
+			s.props.SetMust(ifacePlayer, "LoopStatus", now.loop)
+		}
+		if now.shuffle != s.last.shuffle {
+			s.props.SetMust(ifacePlayer, "Shuffle", now.shuffle)
+		}
 		s.last = now
 	}
 }
 
 func stateOf(snap player.Snapshot) state {
-	st := state{status: "Stopped", trackID: snap.Track.ID, volume: math.Round(min(snap.Volume, 1)*100) / 100, length: micros(snap.Duration)}
+	st := state{status: "Stopped", trackID: snap.Track.ID, volume: math.Round(min(snap.Volume, 1)*100) / 100, length: micros(snap.Duration),
+		loop: "None", shuffle: snap.Shuffle}
+	switch snap.Repeat {
+	case player.RepeatOne:
+		st.loop = "Track"
+	case player.RepeatAll:
+		st.loop = "Playlist"
+	}
 	switch snap.State {
 	case player.StatePlaying, player.StateBuffering:
 		st.status = "Playing"

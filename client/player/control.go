@@ -78,6 +78,21 @@ func Control(p *Player, resolve ResolveFunc) ctl.Handler {
 			p.Notify(fmt.Sprintf("queued %d track(s) from the control socket", len(tracks)))
 		case ctl.VerbClear:
 			p.ClearQueue()
+		case ctl.VerbShuffle:
+			switch arg(req) {
+			case "on":
+				p.SetShuffle(true)
+			case "off":
+				p.SetShuffle(false)
+			default:
+				p.ToggleShuffle()
+			}
+		case ctl.VerbRepeat:
+			if r, err := ParseRepeat(arg(req)); err == nil {
+				p.SetRepeat(r)
+			} else {
+				p.CycleRepeat()
+			}
 		}
 		if moves && old != nil {
 			p.waitLeave(ctx, old)
@@ -89,6 +104,14 @@ func Control(p *Player, resolve ResolveFunc) ctl.Handler {
 		}
 		return rep
 	}
+}
+
+// arg is a request's first argument, "" without one.
+func arg(req ctl.Request) string {
+	if len(req.Args) == 0 {
+		return ""
+	}
+	return req.Args[0]
 }
 
 func (p *Player) current() *stream.Stream {
@@ -115,7 +138,7 @@ func (p *Player) waitLeave(ctx context.Context, s *stream.Stream) {
 
 // statusOf is a Snapshot as the control socket reports it.
 func statusOf(s Snapshot) ctl.Status {
-	st := ctl.Status{State: ctl.StateStopped, Volume: int(math.Round(s.Volume * 100)), Queue: []string{}}
+	st := ctl.Status{State: ctl.StateStopped, Volume: int(math.Round(s.Volume * 100)), Queue: []string{}, Shuffle: s.Shuffle, Repeat: string(s.Repeat)}
 	switch s.State {
 	case StatePlaying, StateBuffering:
 		st.State = ctl.StatePlaying

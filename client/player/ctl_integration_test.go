@@ -181,6 +181,16 @@ func TestRemoteControl(t *testing.T) {
 	if q := status().Queue; len(q) != 0 {
 		t.Errorf("after clear the queue is %v", q)
 	}
+	control("repeat", "one")
+	control("shuffle")
+	if st := status(); st.Repeat != "one" || !st.Shuffle {
+		t.Errorf("repeat one, shuffle: status says repeat %q, shuffle %v", st.Repeat, st.Shuffle)
+	}
+	control("repeat")
+	control("shuffle", "off")
+	if st := status(); st.Repeat != "off" || st.Shuffle {
+		t.Errorf("repeat (one → off), shuffle off: repeat %q, shuffle %v", st.Repeat, st.Shuffle)
+	}
 
 	// A killed player leaves its socket; ctl says no player runs, and the
 	// next player replaces it.
@@ -303,6 +313,17 @@ func TestMPRIS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	playerctl("loop", "Playlist")
+	waitFor("loop Playlist", []string{"loop"}, "Playlist")
+	playerctl("shuffle", "On")
+	waitFor("shuffle On", []string{"shuffle"}, "On")
+	if st := control("status", "--json"); !strings.Contains(st, `"repeat":"all"`) || !strings.Contains(st, `"shuffle":true`) {
+		t.Errorf("after playerctl loop Playlist and shuffle On, ctl status: %s", st)
+	}
+	playerctl("shuffle", "Off")
+	playerctl("loop", "None")
+	waitFor("loop None", []string{"loop"}, "None")
+
 	playerctl("next")
 	waitFor("next", []string{"metadata", "title"}, "Bus Two")
 	playerctl("stop")
@@ -341,5 +362,67 @@ func TestMPRISWithoutABus(t *testing.T) {
 	}
 	if n := strings.Count(p.Stderr(), "MPRIS off"); n != 1 || !strings.Contains(p.Stderr(), "no D-Bus session bus") {
 		t.Errorf("stderr says MPRIS off %d times (want once, naming the missing bus):\n%s", n, p.Stderr())
+	}
+}
+
+// Quit, then `play --resume`: the same queue, track, position, volume,
+// shuffle and repeat, as the user left them.
+func TestResume(t *testing.T) {
+	lib := t.TempDir()
+	for _, title := range []string{"Resume One", "Resume Two"} {
+		itest.MakeTrack(t, lib, title, 30, "flac")
+	}
+	e := newEnv(t, lib, 0, 2)
+	one, two := e.TrackByTitle("Resume One"), e.TrackByTitle("Resume Two")
+	cache := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	control := func(args ...string) ctl.Status {
+		t.Helper()
+		var st ctl.Status
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			out, err := exec.Command(e.Bin, append([]string{"ctl", "--cache", cache, "--json"}, args...)...).Output()
+			if err == nil {
+				if err := json.Unmarshal(out, &st); err != nil {
+					t.Fatalf("ctl %v: %v: %q", args, err, out)
+				}
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ctl %v: %v", args, err)
+			}
+			time.Sleep(100 * time.Millisecond) // the player is starting
+		}
+	}
+
+	p := e.Play(cache, "--output", "null", one.ID, two.ID)
+	control("status")
+	control("seek", "12")
+	control("volume", "35")
+	control("repeat", "all")
+	st := control("status")
+	if st.PositionS < 12 || st.Volume != 35 || st.Repeat != "all" {
+		t.Fatalf("before quitting: %+v", st)
+	}
+	if code := p.Stop(10 * time.Second); code != 0 {
+		t.Fatalf("the player exited %d on SIGTERM", code)
+	}
+
+	r := e.Play(cache, "--output", "null", "--resume")
+	deadline := time.Now().Add(15 * time.Second)
+	for st = control("status"); st.PositionS == 0 && time.Now().Before(deadline); st = control("status") {
+		time.Sleep(100 * time.Millisecond) // the track is being opened
+	}
+	if st.Track == nil || st.Track.ID != one.ID || st.PositionS < 12 || st.PositionS > 20 || st.Volume != 35 || st.Repeat != "all" ||
+		!slices.Equal(st.Queue, []string{two.ID}) {
+		t.Errorf("resumed: %+v; want the first track from 0:12 at volume 35, repeat all, the second queued", st)
+	}
+	r.Stop(10 * time.Second)
+
+	// Nothing saved in another cache: --resume says so.
+	out, err := exec.Command(e.Bin, "play", "--tracker", e.TrackerURL, "--cache", t.TempDir(), "--output", "null", "--resume").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "nothing to resume") {
+		t.Errorf("--resume on a fresh cache: %v, %s", err, out)
 	}
 }

@@ -2,9 +2,14 @@ package player
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -84,6 +89,8 @@ type Snapshot struct {
 	HasStats bool
 	Underrun int
 	Message  string // the last notice (added tracks, errors of the search)
+	Shuffle  bool
+	Repeat   Repeat
 }
 
 // Player plays a queue of tracks.
@@ -97,6 +104,11 @@ type Player struct {
 	step       int  // where to go when the current track ends: +1 next, -1 previous, 0 stay
 	stopped    bool // Stop was called: Run waits at index for Play
 	running    bool // Run is playing the queue
+	repeat     Repeat
+	shuffle    bool
+	unshuffled []proto.Track // with shuffle on: the tracks after the current one in their order before it
+	resumeAt   time.Duration // the next track starts here (Resume), once
+	playedTo   time.Duration // where the current track has played to (the last one's, between tracks)
 	cur        *stream.Stream
 	curDur     time.Duration
 	lastPos    time.Duration
@@ -126,12 +138,117 @@ func New(cfg Config) (*Player, error) {
 	return p, nil
 }
 
-// Add appends tracks to the queue.
+// Repeat is what the player does at the end of a track: go on (off),
+// play it again (one), or go on and start the queue over after its last
+// track (all).
+type Repeat string
+
+// The repeat modes, as ctl and the saved state name them.
+const (
+	RepeatOff Repeat = "off"
+	RepeatOne Repeat = "one"
+	RepeatAll Repeat = "all"
+)
+
+// ParseRepeat reads a repeat mode.
+func ParseRepeat(s string) (Repeat, error) {
+	switch r := Repeat(s); r {
+	case RepeatOff, RepeatOne, RepeatAll:
+		return r, nil
+	}
+	return "", fmt.Errorf("repeat %q: want off, one or all", s)
+}
+
+// Add appends tracks to the queue; with shuffle on, each goes to a random
+// place after the current track.
 func (p *Player) Add(tracks ...proto.Track) {
 	p.mu.Lock()
-	p.queue = append(p.queue, tracks...)
+	for _, t := range tracks {
+		if !p.shuffle {
+			p.queue = append(p.queue, t)
+			continue
+		}
+		p.unshuffled = append(p.unshuffled, t)
+		from := min(p.index+1, len(p.queue))
+		at := from + rand.IntN(len(p.queue)-from+1)
+		p.queue = slices.Insert(p.queue, at, t)
+	}
 	p.mu.Unlock()
 	p.wake()
+}
+
+// SetRepeat sets the repeat mode.
+func (p *Player) SetRepeat(r Repeat) {
+	p.mu.Lock()
+	p.repeat = r
+	p.mu.Unlock()
+}
+
+// CycleRepeat goes off → all → one → off (the terminal UI's r).
+func (p *Player) CycleRepeat() {
+	p.mu.Lock()
+	switch p.repeat {
+	case RepeatAll:
+		p.repeat = RepeatOne
+	case RepeatOne:
+		p.repeat = RepeatOff
+	default:
+		p.repeat = RepeatAll
+	}
+	p.mu.Unlock()
+}
+
+// SetShuffle shuffles the tracks after the current one, or puts them back
+// in the order they had (tracks added meanwhile at the end).
+func (p *Player) SetShuffle(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if on == p.shuffle {
+		return
+	}
+	p.shuffle = on
+	from := min(p.index+1, len(p.queue))
+	rest := p.queue[from:]
+	if on {
+		p.unshuffled = slices.Clone(rest)
+		rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+		return
+	}
+	// Each queued track back in its old place: count them by id (a track
+	// may be queued twice).
+	left := map[string]int{}
+	for _, t := range rest {
+		left[t.ID]++
+	}
+	var back []proto.Track
+	for _, t := range p.unshuffled {
+		if left[t.ID] > 0 {
+			left[t.ID]--
+			back = append(back, t)
+		}
+	}
+	p.queue = append(p.queue[:from], back...)
+	p.unshuffled = nil
+}
+
+// ToggleShuffle turns shuffle on or off (the terminal UI's s).
+func (p *Player) ToggleShuffle() {
+	p.mu.Lock()
+	on := !p.shuffle
+	p.mu.Unlock()
+	p.SetShuffle(on)
+}
+
+// advance moves the index past a track that ended: at its natural end,
+// repeat one plays it again; repeat all starts the queue over after the
+// last track. Called with p.mu held.
+func (p *Player) advance(natural bool) {
+	if !(natural && p.repeat == RepeatOne) {
+		p.index = max(p.index+p.step, 0)
+	}
+	if p.repeat == RepeatAll && p.index >= len(p.queue) && len(p.queue) > 0 {
+		p.index = 0
+	}
 }
 
 // wake tells Run that the queue or the stopped state changed.
@@ -148,6 +265,7 @@ func (p *Player) ClearQueue() {
 	if p.index+1 < len(p.queue) {
 		p.queue = p.queue[:p.index+1]
 	}
+	p.unshuffled = nil
 	p.mu.Unlock()
 }
 
@@ -283,6 +401,11 @@ func (p *Player) Snapshot() Snapshot {
 		Volume:  st.Volume,
 		Muted:   st.Muted,
 		Message: p.message,
+		Shuffle: p.shuffle,
+		Repeat:  p.repeat,
+	}
+	if snap.Repeat == "" {
+		snap.Repeat = RepeatOff
 	}
 	if p.cur == nil {
 		snap.State = StateIdle
@@ -338,6 +461,7 @@ func (p *Player) Run(ctx context.Context) error {
 		p.mu.Unlock()
 	}()
 	var failed []error
+	inARow := 0 // tracks that failed one after the other
 	ended := func(err error) error {
 		if len(failed) > 0 {
 			return &TracksFailedError{Failed: failed}
@@ -383,20 +507,120 @@ func (p *Player) Run(ctx context.Context) error {
 			return err // the sound goes nowhere: nothing more can play
 		default:
 			failed = append(failed, err)
+			inARow++
 			p.log.Warn("skipping a track that cannot be played", "track", title(tr), "err", err)
 			p.Notify(fmt.Sprintf("skipped %s: %v", title(tr), err))
 			p.mu.Lock()
-			p.index = max(p.index+p.step, 0)
+			p.advance(false)
+			// Repeat all over a queue of which nothing plays would
+			// go round for ever.
+			hopeless := inARow >= len(p.queue) && !p.cfg.Keep
 			p.mu.Unlock()
+			if hopeless {
+				return ended(nil)
+			}
 			continue
 		}
+		inARow = 0
 		if p.cfg.OnReport != nil {
 			p.cfg.OnReport(rep)
 		}
 		p.mu.Lock()
-		p.index = max(p.index+p.step, 0)
+		p.advance(!rep.Skipped)
 		p.mu.Unlock()
 	}
+}
+
+// StateFile is the name of the file in the cache folder that keeps a
+// player's Saved state.
+const StateFile = "player-state.json"
+
+// Saved is what a player keeps across runs: `play --resume` goes on where
+// the last one stopped.
+type Saved struct {
+	Queue     []proto.Track `json:"queue"`
+	Index     int           `json:"index"`      // the track to play next (the one that was playing)
+	PositionS float64       `json:"position_s"` // where in it
+	Volume    float64       `json:"volume"`     // linear gain
+	Muted     bool          `json:"muted"`
+	Shuffle   bool          `json:"shuffle"`
+	Repeat    Repeat        `json:"repeat"`
+}
+
+// Saved is the player's state to keep: call it once Run has returned (or
+// while it runs).
+func (p *Player) Saved() Saved {
+	st := p.cfg.Audio.Status()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Saved{Queue: slices.Clone(p.queue), Index: p.index, Volume: st.Volume, Muted: st.Muted, Shuffle: p.shuffle, Repeat: p.repeat}
+	if p.index < len(p.queue) && !p.stopped {
+		s.PositionS = p.playedTo.Seconds()
+	}
+	if s.Repeat == "" {
+		s.Repeat = RepeatOff
+	}
+	return s
+}
+
+// Restore puts a saved state back before Run: its queue first (tracks
+// added before stay after it), its track at its position, its volume,
+// shuffle and repeat.
+func (p *Player) Restore(s Saved) {
+	p.mu.Lock()
+	p.queue = append(slices.Clone(s.Queue), p.queue...)
+	p.index = min(max(s.Index, 0), len(s.Queue))
+	p.resumeAt = max(time.Duration(s.PositionS*float64(time.Second)), 0)
+	p.shuffle = s.Shuffle
+	p.repeat = s.Repeat
+	if _, err := ParseRepeat(string(s.Repeat)); err != nil {
+		p.repeat = RepeatOff
+	}
+	p.mu.Unlock()
+	p.SetVolume(s.Volume)
+	p.cfg.Audio.SetMuted(s.Muted)
+	p.wake()
+}
+
+// SaveState writes s to path, whole or not at all.
+func SaveState(path string, s Saved) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the player's state: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("saving the player's state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving the player's state: %w", err)
+	}
+	return nil
+}
+
+// ErrNothingToResume: no player saved its state in this cache.
+var ErrNothingToResume = errors.New("nothing to resume: no player has saved its state in this cache")
+
+// LoadState reads a state SaveState wrote.
+func LoadState(path string) (Saved, error) {
+	var s Saved
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, ErrNothingToResume
+	}
+	if err != nil {
+		return s, fmt.Errorf("reading the player's state: %w", err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("the player's state %s: %w", path, err)
+	}
+	for _, t := range s.Queue {
+		if _, err := proto.ParseTrackID(t.ID); err != nil {
+			return Saved{}, fmt.Errorf("the player's state %s: %q is no track id", path, t.ID)
+		}
+	}
+	return s, nil
 }
 
 // TracksFailedError is what Run returns when tracks were skipped because
@@ -464,6 +688,7 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 		return rep, nil
 	}
 	p.cur, p.curDur, p.started, p.lastPos, p.lastMove = s, seconds(t.DurationS), false, 0, time.Now()
+	p.playedTo = 0
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
@@ -480,7 +705,13 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 	p.mu.Lock()
 	p.curDur = at.Duration()
 	p.mu.Unlock()
-	if start := p.cfg.Start; start > 0 {
+	start := p.cfg.Start
+	p.mu.Lock()
+	if p.resumeAt > 0 {
+		start, p.resumeAt = p.resumeAt, 0
+	}
+	p.mu.Unlock()
+	if start > 0 {
 		if start >= at.Duration() {
 			return rep, fmt.Errorf("start position %v is past the end of %q (%v)", start, title(t), at.Duration().Round(time.Millisecond))
 		}
@@ -560,6 +791,7 @@ func (p *Player) watch(ctx context.Context, startPos, dur time.Duration) {
 		if pos != startPos {
 			p.started = true
 		}
+		p.playedTo = pos
 		var next *proto.Track
 		if i := p.index + 1; i < len(p.queue) && dur-pos <= p.cfg.Prefetch && !p.prefetched[p.queue[i].ID] {
 			n := p.queue[i]

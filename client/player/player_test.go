@@ -2,7 +2,10 @@ package player
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +286,121 @@ func TestQueueWindow(t *testing.T) {
 		if f, l := queueWindow(c.n, c.cur, c.lines); f != c.first || l != c.last {
 			t.Errorf("queueWindow(%d, %d, %d) = %d, %d; want %d, %d", c.n, c.cur, c.lines, f, l, c.first, c.last)
 		}
+	}
+}
+
+func tracks(n int) []proto.Track {
+	var out []proto.Track
+	for i := range n {
+		out = append(out, proto.Track{ID: fmt.Sprintf("%040x", i+1), Title: fmt.Sprintf("T%d", i+1)})
+	}
+	return out
+}
+
+func titles(ts []proto.Track) string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Title)
+	}
+	return strings.Join(out, " ")
+}
+
+// Shuffle reorders only what comes after the current track, puts added
+// tracks among them, and off puts the order back, added ones at the end.
+func TestShuffle(t *testing.T) {
+	p := newTestPlayer(t)
+	p.Add(tracks(8)...)
+	p.index = 2
+	p.SetShuffle(true)
+	q := p.Snapshot().Queue
+	if titles(q[:3]) != "T1 T2 T3" {
+		t.Errorf("shuffle moved the played and current tracks: %s", titles(q))
+	}
+	rest := titles(q[3:])
+	for _, want := range []string{"T4", "T5", "T6", "T7", "T8"} {
+		if !strings.Contains(rest, want) {
+			t.Errorf("shuffled queue %s lacks %s", titles(q), want)
+		}
+	}
+	p.Add(proto.Track{ID: strings.Repeat("f", 40), Title: "Added"})
+	if q := p.Snapshot().Queue; len(q) != 9 || !strings.Contains(titles(q[3:]), "Added") {
+		t.Errorf("a track added while shuffling: %s", titles(q))
+	}
+	p.SetShuffle(false)
+	if got := titles(p.Snapshot().Queue); got != "T1 T2 T3 T4 T5 T6 T7 T8 Added" {
+		t.Errorf("shuffle off: %s, want the old order with the added track last", got)
+	}
+}
+
+func TestRepeatModes(t *testing.T) {
+	for _, c := range []struct {
+		repeat  Repeat
+		index   int
+		step    int
+		natural bool
+		want    int
+	}{
+		{RepeatOff, 1, 1, true, 2},
+		{RepeatOff, 2, 1, true, 3}, // past the end: the queue is over
+		{RepeatOne, 1, 1, true, 1}, // the same track again
+		{RepeatOne, 1, 1, false, 2},
+		{RepeatOne, 1, -1, false, 0}, // prev still goes back
+		{RepeatAll, 2, 1, true, 0},   // the queue starts over
+		{RepeatAll, 1, 1, true, 2},
+	} {
+		p := newTestPlayer(t)
+		p.Add(tracks(3)...)
+		p.index, p.step, p.repeat = c.index, c.step, c.repeat
+		p.advance(c.natural)
+		if p.index != c.want {
+			t.Errorf("repeat %s at %d, step %d, natural %v: index %d, want %d", c.repeat, c.index, c.step, c.natural, p.index, c.want)
+		}
+	}
+	p := newTestPlayer(t)
+	for _, want := range []Repeat{RepeatAll, RepeatOne, RepeatOff} {
+		p.CycleRepeat()
+		if p.Snapshot().Repeat != want {
+			t.Errorf("r cycles to %s, want %s", p.Snapshot().Repeat, want)
+		}
+	}
+}
+
+func TestSavedStateRoundTrip(t *testing.T) {
+	p := newTestPlayer(t)
+	p.Add(tracks(3)...)
+	p.index, p.playedTo = 1, 42*time.Second
+	p.SetRepeat(RepeatAll)
+	p.SetShuffle(true)
+	p.SetVolume(0.3)
+	path := filepath.Join(t.TempDir(), StateFile)
+	if err := SaveState(path, p.Saved()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := newTestPlayer(t)
+	q.Add(proto.Track{ID: strings.Repeat("e", 40), Title: "Asked now"})
+	q.Restore(s)
+	snap := q.Snapshot()
+	if titles(snap.Queue[:3]) != titles(p.Snapshot().Queue) || snap.Queue[3].Title != "Asked now" || snap.Index != 1 {
+		t.Errorf("restored queue %s at %d", titles(snap.Queue), snap.Index)
+	}
+	if q.resumeAt != 42*time.Second || snap.Volume != 0.3 || !snap.Shuffle || snap.Repeat != RepeatAll {
+		t.Errorf("restored: at %v, volume %v, shuffle %v, repeat %s", q.resumeAt, snap.Volume, snap.Shuffle, snap.Repeat)
+	}
+
+	if _, err := LoadState(filepath.Join(t.TempDir(), StateFile)); !errors.Is(err, ErrNothingToResume) {
+		t.Errorf("no state: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), StateFile)
+	os.WriteFile(bad, []byte(`{"queue":[{"id":"../../etc"}]}`), 0o644)
+	if _, err := LoadState(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a state with a bad id: %v, want an error naming the file", err)
+	}
+	os.WriteFile(bad, []byte(`{"queue":`), 0o644)
+	if _, err := LoadState(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a truncated state: %v, want an error naming the file", err)
 	}
 }

@@ -74,7 +74,7 @@ type tuiModel struct {
 
 // keyMap is the player's keys, for the help line (bubbles/help).
 type keyMap struct {
-	Pause, Back, Fwd, Back60, Fwd60, Next, Prev, VolUp, VolDown, Mute, Search, Help, Quit key.Binding
+	Pause, Back, Fwd, Back60, Fwd60, Next, Prev, VolUp, VolDown, Mute, Shuffle, Repeat, Search, Help, Quit key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -92,6 +92,8 @@ func newKeyMap() keyMap {
 		VolUp:   b("+", "volume up", "+", "="),
 		VolDown: b("-", "volume down", "-"),
 		Mute:    b("m", "mute", "m"),
+		Shuffle: b("s", "shuffle", "s"),
+		Repeat:  b("r", "repeat off/all/one", "r"),
 		Search:  b("/", "search and pick", "/"),
 		Help:    b("?", "help", "?"),
 		Quit:    b("q", "quit", "q", "ctrl+c"),
@@ -106,7 +108,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Pause, k.Back, k.Fwd, k.Back60, k.Fwd60},
 		{k.Next, k.Prev, k.VolUp, k.VolDown, k.Mute},
-		{k.Search, k.Help, k.Quit},
+		{k.Shuffle, k.Repeat, k.Search, k.Help, k.Quit},
 	}
 }
 
@@ -276,6 +278,10 @@ func (m *tuiModel) updateKeys(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.p.ChangeVolume(-0.1)
 	case key.Matches(msg, k.Mute):
 		m.p.ToggleMute()
+	case key.Matches(msg, k.Shuffle):
+		m.p.ToggleShuffle()
+	case key.Matches(msg, k.Repeat):
+		m.p.CycleRepeat()
 	case key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 	case key.Matches(msg, k.Search):
@@ -322,6 +328,12 @@ func (m *tuiModel) render() string {
 		fmt.Fprintf(&b, "%s   %s   %d peers", styleState.Render(string(s.State)), vol, s.Stats.PeersConnected-s.Stats.SeedersConnected)
 		if s.Underrun > 0 {
 			fmt.Fprintf(&b, "   %d underruns", s.Underrun)
+		}
+		if s.Shuffle {
+			b.WriteString("   shuffle")
+		}
+		if s.Repeat != RepeatOff && s.Repeat != "" {
+			fmt.Fprintf(&b, "   repeat %s", s.Repeat)
 		}
 		b.WriteString("\n")
 		seed, peers, cache, total := s.Sources()

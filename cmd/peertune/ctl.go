@@ -45,9 +45,11 @@ func ctlCommand() *cli.Command {
 			verb(ctl.VerbQueue, "queue the best match of each query or track id (every match with --all); none: list the queue", "[QUERY|TRACK_ID…]",
 				&cli.BoolFlag{Name: "all", Usage: "queue every match of a query, not only the best"}),
 			verb(ctl.VerbClear, "empty the queue after the current track", ""),
+			verb(ctl.VerbShuffle, "shuffle the tracks after the current one, or put them back in order (none: toggle)", "[on|off|toggle]"),
+			verb(ctl.VerbRepeat, "at a track's end: go on (off), play it again (one), start the queue over after the last (all); none: the next mode", "[off|one|all]"),
 		},
 		Action: func(context.Context, *cli.Command) error {
-			return usageErrorf("ctl needs a verb: status, pause, play, toggle, next, prev, stop, seek, volume, queue or clear")
+			return usageErrorf("ctl needs a verb: status, pause, play, toggle, next, prev, stop, seek, volume, queue, clear, shuffle or repeat")
 		},
 	}
 }
@@ -124,7 +126,14 @@ func statusLine(s ctl.Status) string {
 	}
 	pos := time.Duration(s.PositionS * float64(time.Second))
 	dur := time.Duration(s.DurationS * float64(time.Second))
-	return fmt.Sprintf("%s  %s  %s / %s  volume %d%%  %d queued", s.State, trackName(*s.Track), clock(pos), clock(dur), s.Volume, len(s.Queue))
+	modes := ""
+	if s.Shuffle {
+		modes += "  shuffle"
+	}
+	if s.Repeat != "" && s.Repeat != "off" {
+		modes += "  repeat " + s.Repeat
+	}
+	return fmt.Sprintf("%s  %s  %s / %s  volume %d%%  %d queued%s", s.State, trackName(*s.Track), clock(pos), clock(dur), s.Volume, len(s.Queue), modes)
 }
 
 // clock is m:ss, or h:mm:ss past the hour.

@@ -51,6 +51,7 @@ func playCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: envVars(name, "max-peers")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: envVars(name, "upnp")},
 			&cli.IntFlag{Name: "softvol-max", Value: 100, Usage: "the highest volume in percent, 100 to 400: above 100 the player amplifies, and loud tracks clip", Sources: envVars(name, "softvol-max")},
+			&cli.BoolFlag{Name: "resume", Usage: "go on where the last player of this cache stopped: its queue, track and position, volume, shuffle and repeat (QUERY arguments are queued after them)", Sources: envVars(name, "resume")},
 			&cli.BoolFlag{Name: "mpris", Usage: "register on the session D-Bus as an MPRIS player, for media keys and playerctl (default: with the terminal UI; --mpris=false turns it off)", Sources: envVars(name, "mpris")},
 			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: envVars(name, "no-tcp")},
 			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: envVars(name, "no-utp")},
@@ -61,8 +62,8 @@ func playCommand() *cli.Command {
 
 func runPlay(ctx context.Context, cmd *cli.Command) error {
 	args := cmd.Args().Slice()
-	if len(args) == 0 {
-		return usageErrorf("play needs a QUERY, TRACK_ID or FILE")
+	if len(args) == 0 && !cmd.Bool("resume") {
+		return usageErrorf("play needs a QUERY, TRACK_ID or FILE (or --resume)")
 	}
 	// Arguments that name existing files play locally; anything else is
 	// resolved on the tracker. A mix is refused: one path or the other.
@@ -74,6 +75,9 @@ func runPlay(ctx context.Context, cmd *cli.Command) error {
 	}
 	if files == 0 {
 		return runPlayNetwork(ctx, cmd, args)
+	}
+	if cmd.Bool("resume") {
+		return usageErrorf("--resume goes on with the last queue from the tracker, not with local files")
 	}
 	if files != len(args) {
 		return usageErrorf("play: give either local files or tracker queries and track ids, not both")

@@ -72,8 +72,22 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		return err
 	}
 
+	// The state the last player of this cache saved, for --resume.
+	statePath := filepath.Join(cacheDir, player.StateFile)
+	var saved *player.Saved
+	if cmd.Bool("resume") {
+		s, err := player.LoadState(statePath)
+		if err != nil {
+			return usageErrorf("play --resume: %w", err)
+		}
+		saved = &s
+	}
+
 	// Resolve first: an unknown track or a dead tracker fails at once.
-	tracks, err := player.Resolve(ctx, apiClient, args, cmd.Bool("all"), cachedLookup(cacheDir))
+	var tracks []proto.Track
+	if len(args) > 0 { // --resume may come alone
+		tracks, err = player.Resolve(ctx, apiClient, args, cmd.Bool("all"), cachedLookup(cacheDir))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // interrupted
@@ -159,6 +173,16 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		return err
 	}
 	p.Add(tracks...)
+	if saved != nil {
+		p.Restore(*saved)
+	}
+	// Saved on the way out, whatever the way: quit, Ctrl-C, SIGTERM, the
+	// queue's end.
+	defer func() {
+		if err := player.SaveState(statePath, p.Saved()); err != nil {
+			log.Warn("the player's state is not saved", "err", err)
+		}
+	}()
 
 	if ln, err := ctl.Listen(sock); err != nil {
 		log.Warn("no remote control for this player", "err", err)

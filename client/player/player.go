@@ -269,6 +269,61 @@ func (p *Player) ClearQueue() {
 	p.mu.Unlock()
 }
 
+// RemoveAt takes track i out of the queue; the current track stays (skip
+// it first).
+func (p *Player) RemoveAt(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case i < 0 || i >= len(p.queue):
+		return fmt.Errorf("no track %d in the queue", i+1)
+	case i == p.index && p.cur != nil:
+		return errors.New("that one is playing: skip it first")
+	}
+	p.queue = slices.Delete(p.queue, i, i+1)
+	if i < p.index {
+		p.index--
+	}
+	return nil
+}
+
+// Move moves track i of the queue to place j; the current track may move
+// too (the index follows it).
+func (p *Player) Move(i, j int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i < 0 || i >= len(p.queue) || j < 0 || j >= len(p.queue) {
+		return fmt.Errorf("no place %d or %d in the queue", i+1, j+1)
+	}
+	t := p.queue[i]
+	p.queue = slices.Insert(slices.Delete(p.queue, i, i+1), j, t)
+	switch {
+	case p.index == i:
+		p.index = j
+	case i < p.index && j >= p.index:
+		p.index--
+	case i > p.index && j <= p.index:
+		p.index++
+	}
+	return nil
+}
+
+// JumpTo plays track i of the queue now (stopped, it waits there).
+func (p *Player) JumpTo(i int) {
+	p.mu.Lock()
+	if i < 0 || i >= len(p.queue) {
+		p.mu.Unlock()
+		return
+	}
+	playing := p.cur != nil
+	p.index, p.step = i, 0
+	p.mu.Unlock()
+	if playing {
+		p.cfg.Audio.Stop()
+	}
+	p.wake()
+}
+
 // Stop ends the current track and waits at it, stopped, for Play (MPRIS's
 // Stop; cmus's stop).
 func (p *Player) Stop() {

@@ -404,3 +404,66 @@ func TestSavedStateRoundTrip(t *testing.T) {
 		t.Errorf("a truncated state: %v, want an error naming the file", err)
 	}
 }
+
+// The queue in the terminal UI: ↓/↑ move a cursor, K/J move the track
+// under it, d removes it, enter plays it.
+func TestTUIQueueEditing(t *testing.T) {
+	p := newTestPlayer(t)
+	p.Add(tracks(4)...)
+	m := &tuiModel{p: p, ctx: context.Background(), width: 80, height: 40, keys: newKeyMap()}
+	press := func(code rune, text string) { m.Update(tea.KeyPressMsg{Code: code, Text: text}) }
+	m.snap = p.Snapshot()
+	press(tea.KeyDown, "")
+	press(tea.KeyDown, "")
+	if m.qsel != 3 {
+		t.Fatalf("two ↓ from the current track: cursor on %d, want 3", m.qsel)
+	}
+	m.snap = p.Snapshot()
+	if view := m.render(); !strings.Contains(view, "›   3. T3") {
+		t.Errorf("the cursor is not shown on T3:\n%s", view)
+	}
+	press('K', "K")
+	if got := titles(p.Snapshot().Queue); got != "T1 T3 T2 T4" || m.qsel != 2 {
+		t.Errorf("K: %s, cursor %d; want T1 T3 T2 T4 with the cursor on 2", got, m.qsel)
+	}
+	press('J', "J")
+	press('J', "J")
+	if got := titles(p.Snapshot().Queue); got != "T1 T2 T4 T3" || m.qsel != 4 {
+		t.Errorf("J J: %s, cursor %d", got, m.qsel)
+	}
+	press('d', "d")
+	if got := titles(p.Snapshot().Queue); got != "T1 T2 T4" || m.qsel != 3 {
+		t.Errorf("d: %s, cursor %d", got, m.qsel)
+	}
+	press(tea.KeyEnter, "")
+	if s := p.Snapshot(); s.Index != 2 || m.qsel != 0 {
+		t.Errorf("enter: index %d, cursor %d; want T4 (2) next and no cursor", s.Index, m.qsel)
+	}
+}
+
+func TestMoveKeepsTheCurrentTrack(t *testing.T) {
+	for _, c := range []struct{ index, from, to, want int }{
+		{2, 2, 0, 0}, // the current one moves
+		{2, 0, 3, 1}, // one before it moves after it
+		{2, 4, 1, 3}, // one after it moves before it
+		{2, 3, 4, 2}, // both after it
+	} {
+		p := newTestPlayer(t)
+		p.Add(tracks(5)...)
+		p.index = c.index
+		cur := p.queue[c.index].ID
+		if err := p.Move(c.from, c.to); err != nil {
+			t.Fatal(err)
+		}
+		if p.index != c.want || p.queue[p.index].ID != cur {
+			t.Errorf("index %d, move %d to %d: index %d, want %d (the same track)", c.index, c.from, c.to, p.index, c.want)
+		}
+	}
+	p := newTestPlayer(t)
+	if err := p.Move(0, 1); err == nil {
+		t.Error("Move in an empty queue: no error")
+	}
+	if err := p.RemoveAt(3); err == nil {
+		t.Error("RemoveAt past the end: no error")
+	}
+}

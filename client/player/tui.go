@@ -70,11 +70,13 @@ type tuiModel struct {
 	height  int
 
 	interrupted bool // left with ctrl+c
+	qsel        int  // the queue cursor, 1-based; 0: none
 }
 
 // keyMap is the player's keys, for the help line (bubbles/help).
 type keyMap struct {
 	Pause, Back, Fwd, Back60, Fwd60, Next, Prev, VolUp, VolDown, Mute, Shuffle, Repeat, Search, Help, Quit key.Binding
+	Up, Down, MoveUp, MoveDown, Remove, Jump                                                               key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -94,9 +96,16 @@ func newKeyMap() keyMap {
 		Mute:    b("m", "mute", "m"),
 		Shuffle: b("s", "shuffle", "s"),
 		Repeat:  b("r", "repeat off/all/one", "r"),
-		Search:  b("/", "search and pick", "/"),
-		Help:    b("?", "help", "?"),
-		Quit:    b("q", "quit", "q", "ctrl+c"),
+		// The queue: a cursor to pick a track with, then move, remove or play it.
+		Up:       b("↑/k", "queue cursor up", "up", "k"),
+		Down:     b("↓/j", "queue cursor down", "down", "j"),
+		MoveUp:   b("K", "move it up", "K", "shift+up"),
+		MoveDown: b("J", "move it down", "J", "shift+down"),
+		Remove:   b("d", "remove it", "d", "delete"),
+		Jump:     b("enter", "play it", "enter"),
+		Search:   b("/", "search and pick", "/"),
+		Help:     b("?", "help", "?"),
+		Quit:     b("q", "quit", "q", "ctrl+c"),
 	}
 }
 
@@ -109,6 +118,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Pause, k.Back, k.Fwd, k.Back60, k.Fwd60},
 		{k.Next, k.Prev, k.VolUp, k.VolDown, k.Mute},
 		{k.Shuffle, k.Repeat, k.Search, k.Help, k.Quit},
+		{k.Up, k.Down, k.MoveUp, k.MoveDown, k.Remove, k.Jump},
 	}
 }
 
@@ -278,6 +288,45 @@ func (m *tuiModel) updateKeys(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.p.ChangeVolume(-0.1)
 	case key.Matches(msg, k.Mute):
 		m.p.ToggleMute()
+	case key.Matches(msg, k.Up), key.Matches(msg, k.Down):
+		n := len(m.p.Snapshot().Queue)
+		if n == 0 {
+			return m, nil
+		}
+		if m.qsel == 0 {
+			m.qsel = m.snap.Index + 1
+		}
+		if key.Matches(msg, k.Up) {
+			m.qsel = max(m.qsel-1, 1)
+		} else {
+			m.qsel = min(m.qsel+1, n)
+		}
+	case key.Matches(msg, k.MoveUp), key.Matches(msg, k.MoveDown):
+		if m.qsel == 0 {
+			return m, nil
+		}
+		to := m.qsel - 2
+		if key.Matches(msg, k.MoveDown) {
+			to = m.qsel
+		}
+		if err := m.p.Move(m.qsel-1, to); err == nil {
+			m.qsel = to + 1
+		}
+	case key.Matches(msg, k.Remove):
+		if m.qsel == 0 {
+			return m, nil
+		}
+		if err := m.p.RemoveAt(m.qsel - 1); err != nil {
+			m.p.Notify(err.Error())
+		} else {
+			m.qsel = min(m.qsel, len(m.p.Snapshot().Queue))
+		}
+	case key.Matches(msg, k.Jump):
+		if m.qsel == 0 {
+			return m, nil
+		}
+		m.p.JumpTo(m.qsel - 1)
+		m.qsel = 0
 	case key.Matches(msg, k.Shuffle):
 		m.p.ToggleShuffle()
 	case key.Matches(msg, k.Repeat):
@@ -341,7 +390,11 @@ func (m *tuiModel) render() string {
 			SizeText(seed), percent(seed, total), SizeText(peers), percent(peers, total), SizeText(cache), percent(cache, total))
 	}
 	b.WriteString("\n" + styleTitle.Render("queue") + "\n")
-	first, last := queueWindow(len(s.Queue), s.Index, max(m.height-20, 5))
+	focus := s.Index
+	if m.qsel > 0 {
+		focus = m.qsel - 1
+	}
+	first, last := queueWindow(len(s.Queue), focus, max(m.height-20, 5))
 	if first > 0 {
 		b.WriteString(styleDim.Render(fmt.Sprintf("   … %d before", first)) + "\n")
 	}
@@ -352,6 +405,11 @@ func (m *tuiModel) render() string {
 			line = styleCur.Render("▶ " + line)
 		} else {
 			line = "  " + line
+		}
+		if i == m.qsel-1 {
+			line = "›" + line
+		} else {
+			line = " " + line
 		}
 		b.WriteString(line + "\n")
 	}

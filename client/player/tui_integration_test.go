@@ -4,6 +4,7 @@ package player_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -97,5 +98,88 @@ func TestTerminalUI(t *testing.T) {
 	}
 	if strings.Contains(s, "seed server") || strings.Contains(s, "Screen Test") {
 		t.Errorf("the UI is still on the screen after q:\n%s", s)
+	}
+}
+
+// The terminal UI driven from another terminal: ctl sees and steers it, a
+// second play on its cache queues into it (exit 0), and the screen shows
+// both.
+func TestTerminalUIRemote(t *testing.T) {
+	itest.Need(t, "tmux")
+	lib := t.TempDir()
+	itest.MakeTrack(t, lib, "Screen One", 20, "flac")
+	itest.MakeTrack(t, lib, "Screen Two", 20, "flac")
+	e := newEnv(t, lib, 0, 2)
+	one := e.TrackByTitle("Screen One")
+	cache := t.TempDir()
+	runtime := t.TempDir()
+	session := fmt.Sprintf("peertune-tui-remote-%d", itest.FreePort(t))
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) string {
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	shell := fmt.Sprintf("XDG_RUNTIME_DIR=%s %s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; sleep 120",
+		runtime, e.Bin, e.TrackerURL, cache, one.ID)
+	tmux("new-session", "-d", "-s", session, "-x", "110", "-y", "40", shell)
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
+	waitScreen := func(what string, ok func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			s := screen()
+			if ok(s) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: screen:\n%s", what, s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(e.Bin, args...)
+		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtime)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+
+	waitScreen("the UI plays the first track", func(s string) bool { return strings.Contains(s, "playing") && strings.Contains(s, "Screen One") })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, code := run("ctl", "--cache", cache, "status")
+		if code == 0 && strings.Contains(out, "Screen One") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ctl status against the UI: exit %d, %q", code, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, code := run("play", "--tracker", e.TrackerURL, "--cache", cache, "--output", "null", "Screen Two"); code != 0 || !strings.Contains(out, "queued") {
+		t.Fatalf("a second play on the UI's cache: exit %d, %q", code, out)
+	}
+	waitScreen("the UI's queue shows the second track", func(s string) bool { return strings.Contains(s, "2. Test Artist – Screen Two") })
+	run("ctl", "--cache", cache, "next")
+	waitScreen("ctl next: the UI plays the second track", func(s string) bool {
+		return strings.Contains(s, "▶  2. Test Artist – Screen Two") && strings.Contains(s, "playing")
+	})
+	run("ctl", "--cache", cache, "pause")
+	waitScreen("ctl pause: the UI shows it", func(s string) bool { return strings.Contains(s, "paused") })
+
+	tmux("send-keys", "-t", session, "q")
+	waitScreen("q exits", func(s string) bool { return strings.Contains(s, "EXIT=") })
+	if s := screen(); !strings.Contains(s, "EXIT=0") {
+		t.Errorf("exit status after q:\n%s", s)
 	}
 }

@@ -81,3 +81,21 @@ func TestInterruptExits130(t *testing.T) {
 		t.Errorf("a local file, SIGINT: exit %d (%v), want 130\n%s", code, err, p.Stderr())
 	}
 }
+
+// A WAV file's RIFF INFO tags (ffmpeg's -metadata) are published: the
+// track is found by its artist, with its title and album.
+func TestWAVTagsAreSearchable(t *testing.T) {
+	lib := t.TempDir()
+	itest.MakeTaggedTrack(t, lib, "long", "Riff Artist", "Riff Album", 2, "wav")
+	e := newEnv(t, lib, 0, 1)
+	s := itest.Start(t, nil, e.Bin, "search", "--tracker", e.TrackerURL, "--json", "riff artist")
+	if code, err := s.Wait(10 * time.Second); err != nil || code != 0 {
+		t.Fatalf("search: exit %d (%v)", code, err)
+	}
+	out := s.Stdout()
+	for _, want := range []string{`"title":"long"`, `"artist":"Riff Artist"`, `"album":"Riff Album"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("search by artist: %s lacks %s", out, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package seeder
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -13,7 +14,8 @@ import (
 )
 
 // ReadMeta reads what the catalog shows of a track: title, artist and album
-// from its tags (dhowden/tag; the title falls back to the file name), codec,
+// from its tags (dhowden/tag; a WAV's RIFF INFO list, which dhowden/tag does
+// not read; the title falls back to the file name), codec,
 // duration and bitrate from its audio headers (audio.Probe). A file whose
 // audio cannot be probed is an error: the seeder skips it.
 func ReadMeta(absPath string) (Meta, error) {
@@ -38,6 +40,12 @@ func ReadMeta(absPath string) (Meta, error) {
 				m.Artist = clean(md.AlbumArtist())
 			}
 			m.Album = clean(md.Album())
+		} else if info.Codec == proto.CodecWAV {
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				if ri, err := readRIFFInfo(f); err == nil {
+					m.Title, m.Artist, m.Album = clean(ri.Title), clean(ri.Artist), clean(ri.Album)
+				}
+			}
 		}
 		f.Close()
 	}

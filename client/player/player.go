@@ -841,12 +841,17 @@ func (p *Player) watch(ctx context.Context, startPos, dur time.Duration) {
 			return
 		case <-tick.C:
 		}
-		pos := p.cfg.Audio.Position()
+		st := p.cfg.Audio.Status()
+		pos := st.Position
 		p.mu.Lock()
 		if pos != startPos {
 			p.started = true
 		}
-		p.playedTo = pos
+		if st.Playing {
+			// Not once the track's session ended (a last tick after
+			// Ctrl-C reads 0): --resume goes on from here.
+			p.playedTo = pos
+		}
 		var next *proto.Track
 		if i := p.index + 1; i < len(p.queue) && dur-pos <= p.cfg.Prefetch && !p.prefetched[p.queue[i].ID] {
 			n := p.queue[i]

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/peertune/peertune/client/ctl"
+	"github.com/peertune/peertune/client/player"
 	"github.com/peertune/peertune/internal/itest"
 )
 
@@ -407,6 +408,11 @@ func TestResume(t *testing.T) {
 	if code := p.Stop(10 * time.Second); code != 0 {
 		t.Fatalf("the player exited %d on SIGTERM", code)
 	}
+	state, err := os.ReadFile(filepath.Join(cache, player.StateFile))
+	if err != nil {
+		t.Fatalf("no state saved: %v", err)
+	}
+	t.Logf("saved: %s", state)
 
 	r := e.Play(cache, "--output", "null", "--resume")
 	deadline := time.Now().Add(15 * time.Second)

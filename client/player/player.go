@@ -419,9 +419,11 @@ func (p *Player) seek(to func(pos time.Duration) time.Duration) {
 	}
 	if err := p.cfg.Audio.Seek(pos); err != nil {
 		p.log.Debug("seek", "err", err)
+		return
 	}
 	p.mu.Lock()
 	p.lastPos, p.lastMove = pos, time.Now()
+	p.playedTo = pos // at once: a quit right after a seek resumes there
 	p.mu.Unlock()
 }
 
@@ -835,6 +837,10 @@ func (p *Player) trackError(ctx context.Context, s *stream.Stream, err error) er
 func (p *Player) watch(ctx context.Context, startPos, dur time.Duration) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	// The prefetch runs beside the ticks (it asks the tracker), so that
+	// the position keeps being recorded meanwhile.
+	var prefetching sync.WaitGroup
+	defer prefetching.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -860,7 +866,7 @@ func (p *Player) watch(ctx context.Context, startPos, dur time.Duration) {
 		}
 		p.mu.Unlock()
 		if next != nil {
-			p.prefetch(ctx, *next)
+			prefetching.Go(func() { p.prefetch(ctx, *next) })
 		}
 	}
 }

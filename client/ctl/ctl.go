@@ -308,9 +308,14 @@ func (r Request) Check() error {
 	return nil
 }
 
+// RefusedError is a player's reason for not carrying out a request (as
+// opposed to not reaching the player at all).
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return e.Reason }
+
 // Call sends req to the player listening at path and returns its reply. A
-// player that refused the request returns its reason as the error, with the
-// reply.
+// player that refused the request returns a *RefusedError, with the reply.
 func Call(ctx context.Context, path string, req Request) (Reply, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
@@ -344,7 +349,7 @@ func Call(ctx context.Context, path string, req Request) (Reply, error) {
 		return Reply{}, fmt.Errorf("the player's reply: %w", err)
 	}
 	if rep.Error != "" {
-		return rep, errors.New(rep.Error)
+		return rep, &RefusedError{Reason: rep.Error}
 	}
 	return rep, nil
 }

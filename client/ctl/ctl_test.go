@@ -91,8 +91,9 @@ func TestCallGetsTheHandlersReply(t *testing.T) {
 	if rep, err := Call(ctx, path, Request{Verb: VerbQueue, Args: []string{"daft"}}); err != nil || len(rep.Added) != 1 || rep.Added[0].ID != "daft" {
 		t.Errorf("queue: %+v, %v", rep, err)
 	}
-	if _, err := Call(ctx, path, Request{Verb: VerbNext}); err == nil || err.Error() != "nothing next" {
-		t.Errorf("a refused request: %v, want the player's reason", err)
+	var refused *RefusedError
+	if _, err := Call(ctx, path, Request{Verb: VerbNext}); !errors.As(err, &refused) || err.Error() != "nothing next" {
+		t.Errorf("a refused request: %v, want the player's reason as a *RefusedError", err)
 	}
 	// The server checks requests before the handler sees them.
 	for _, req := range []Request{{Verb: "dance"}, {}, {Verb: VerbSeek}, {Verb: VerbVolume, Args: []string{"101"}}, {Verb: VerbPause, Args: []string{"x"}}} {

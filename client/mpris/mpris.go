@@ -43,8 +43,9 @@ type Server struct {
 	log   *slog.Logger
 	name  string
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+	seeks chan struct{} // a Seek or SetPosition came: poll emits Seeked once it applied
 
 	// last is what the bus was told; only the poll goroutine touches it.
 	last state
@@ -71,7 +72,7 @@ func Start(p *player.Player, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the session bus at %s: %w", addr, err)
 	}
-	s := &Server{conn: conn, p: p, log: log}
+	s := &Server{conn: conn, p: p, log: log, seeks: make(chan struct{}, 1)}
 	if err := s.export(); err != nil {
 		conn.Close()
 		return nil, err
@@ -176,12 +177,13 @@ func (c control) OpenUri(string) *dbus.Error {
 	return dbus.NewError("org.mpris.MediaPlayer2.Error.NotSupported", []any{"peertune opens no URIs"})
 }
 
-// seeked emits Seeked with the position after a seek settles.
+// seeked has poll emit Seeked at its next tick, once the decoder applied
+// the seek (it does so a moment after the call).
 func (s *Server) seeked() {
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		s.conn.Emit(objectPath, ifacePlayer+".Seeked", micros(s.p.Snapshot().Position))
-	}()
+	select {
+	case s.seeks <- struct{}{}:
+	default: // one is pending already
+	}
 }
 
 func (s *Server) export() error {
@@ -267,13 +269,21 @@ func (s *Server) export() error {
 func (s *Server) poll(ctx context.Context) {
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
+	seekPending := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.seeks:
+			seekPending = true
+			continue
 		case <-tick.C:
 		}
 		snap := s.p.Snapshot()
+		if seekPending {
+			seekPending = false
+			s.conn.Emit(objectPath, ifacePlayer+".Seeked", micros(snap.Position))
+		}
 		now := stateOf(snap)
 		s.props.SetMust(ifacePlayer, "Position", micros(snap.Position))
 		if now.trackID != s.last.trackID || now.length != s.last.length {

@@ -18,15 +18,11 @@ import (
 
 var clockRE = regexp.MustCompile(`(\d+):(\d\d) / 0:20`)
 
-// The terminal UI in a real terminal (tmux): the progress advances, space
-// pauses it, → moves it forward, q exits 0 and gives the terminal back
-// (canonical mode on, the alternate screen left).
-func TestTerminalUI(t *testing.T) {
-	itest.Need(t, "tmux")
-	lib := t.TempDir()
-	itest.MakeTrack(t, lib, "Screen Test", 20, "flac")
-	e := newEnv(t, lib, 0, 1)
-	tr := e.TrackByCodec("flac")
+// terminal runs shell in a tmux session of its own, 110 columns by rows,
+// killed when the test ends: send types keys into it, screen is what it
+// shows.
+func terminal(t *testing.T, rows int, shell string) (send func(keys ...string), screen func() string) {
+	t.Helper()
 	session := fmt.Sprintf("peertune-tui-%d", itest.FreePort(t))
 	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	tmux := func(args ...string) string {
@@ -36,11 +32,24 @@ func TestTerminalUI(t *testing.T) {
 		}
 		return string(out)
 	}
+	tmux("new-session", "-d", "-s", session, "-x", "110", "-y", strconv.Itoa(rows), shell)
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	send = func(keys ...string) { tmux(append([]string{"send-keys", "-t", session}, keys...)...) }
+	return send, func() string { return tmux("capture-pane", "-p", "-t", session) }
+}
+
+// The terminal UI in a real terminal (tmux): the progress advances, space
+// pauses it, → moves it forward, q exits 0 and gives the terminal back
+// (canonical mode on, the alternate screen left).
+func TestTerminalUI(t *testing.T) {
+	itest.Need(t, "tmux")
+	lib := t.TempDir()
+	itest.MakeTrack(t, lib, "Screen Test", 20, "flac")
+	e := newEnv(t, lib, 0, 1)
+	tr := e.TrackByCodec("flac")
 	shell := fmt.Sprintf("%s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'; sleep 120",
 		e.Bin, e.TrackerURL, t.TempDir(), tr.ID)
-	tmux("new-session", "-d", "-s", session, "-x", "110", "-y", "30", shell)
-	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
-	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
+	send, screen := terminal(t, 30, shell)
 	pos := func() (time.Duration, string) {
 		s := screen()
 		m := clockRE.FindStringSubmatch(s)
@@ -76,17 +85,17 @@ func TestTerminalUI(t *testing.T) {
 	}
 	waitFor("the progress advances", func(p time.Duration, _ string) bool { return p >= p1+2*time.Second })
 
-	tmux("send-keys", "-t", session, "space")
+	send("space")
 	paused, _ := waitFor("space pauses", func(_ time.Duration, s string) bool { return strings.Contains(s, "paused") })
 	time.Sleep(1500 * time.Millisecond)
 	if p, s := pos(); p != paused || !strings.Contains(s, "paused") {
 		t.Errorf("paused at %v, %v 1.5 s later:\n%s", paused, p, s)
 	}
-	tmux("send-keys", "-t", session, "space")
-	tmux("send-keys", "-t", session, "Right")
+	send("space")
+	send("Right")
 	waitFor("→ moves forward", func(p time.Duration, s string) bool { return p >= paused+5*time.Second })
 
-	tmux("send-keys", "-t", session, "q")
+	send("q")
 	_, s = waitFor("q exits", func(_ time.Duration, s string) bool {
 		return strings.Contains(s, "EXIT=") && strings.Contains(s, "icanon")
 	})
@@ -113,20 +122,9 @@ func TestTerminalUIRemote(t *testing.T) {
 	one := e.TrackByTitle("Screen One")
 	cache := t.TempDir()
 	runtime := t.TempDir()
-	session := fmt.Sprintf("peertune-tui-remote-%d", itest.FreePort(t))
-	sock := filepath.Join(t.TempDir(), "tmux.sock")
-	tmux := func(args ...string) string {
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
 	shell := fmt.Sprintf("XDG_RUNTIME_DIR=%s %s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; sleep 120",
 		runtime, e.Bin, e.TrackerURL, cache, one.ID)
-	tmux("new-session", "-d", "-s", session, "-x", "110", "-y", "40", shell)
-	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
-	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
+	send, screen := terminal(t, 40, shell)
 	waitScreen := func(what string, ok func(string) bool) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
@@ -177,7 +175,7 @@ func TestTerminalUIRemote(t *testing.T) {
 	run("ctl", "--cache", cache, "pause")
 	waitScreen("ctl pause: the UI shows it", func(s string) bool { return strings.Contains(s, "paused") })
 
-	tmux("send-keys", "-t", session, "q")
+	send("q")
 	waitScreen("q exits", func(s string) bool { return strings.Contains(s, "EXIT=") })
 	if s := screen(); !strings.Contains(s, "EXIT=0") {
 		t.Errorf("exit status after q:\n%s", s)

@@ -13,10 +13,10 @@ import (
 	"github.com/peertune/peertune/client/stream"
 )
 
-func cacheCommand() *cli.Command {
+func cacheCommand(conf *config) *cli.Command {
 	const name = "cache"
 	cacheFlag := func() cli.Flag {
-		return &cli.StringFlag{Name: "cache", Usage: "cache folder (default: the user's cache directory/peertune)", Sources: envVars(name, "cache")}
+		return &cli.StringFlag{Name: "cache", Usage: "cache folder (default: the user's cache directory/peertune)", Sources: conf.sources(name, "cache")}
 	}
 	return &cli.Command{
 		Name:  name,

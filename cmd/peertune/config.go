@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v3"
@@ -32,6 +33,27 @@ func configPath() string {
 	return filepath.Join(dir, "peertune", "config.toml")
 }
 
+// config is the config file of one command line, read once when a flag
+// or the check first asks for it.
+type config struct {
+	path string
+	once sync.Once
+	tbl  map[string]map[string]any
+	err  error
+}
+
+func newConfig() *config { return &config{path: configPath()} }
+
+func (c *config) table() (map[string]map[string]any, error) {
+	c.once.Do(func() { c.tbl, c.err = readConfig(c.path) })
+	return c.tbl, c.err
+}
+
+// source is the flag's value in the [section] of the file.
+func (c *config) source(section, key string) fileSource {
+	return fileSource{conf: c, section: section, key: key}
+}
+
 // readConfig parses the config file at path: nil, nil when there is none.
 func readConfig(path string) (map[string]map[string]any, error) {
 	if path == "" {
@@ -47,16 +69,18 @@ func readConfig(path string) (map[string]map[string]any, error) {
 	return conf, nil
 }
 
-// fileSource is a flag's value in the config file, read when cli looks
-// for it (the file is small and read once per flag of the command run).
-type fileSource struct{ section, key string }
+// fileSource is a flag's value in the config file, as a cli.ValueSource.
+type fileSource struct {
+	conf         *config
+	section, key string
+}
 
 func (s fileSource) Lookup() (string, bool) {
-	conf, err := readConfig(configPath())
+	tbl, err := s.conf.table()
 	if err != nil {
-		return "", false // checkConfig refused the file before any flag was read
+		return "", false // check refused the file before any flag was read
 	}
-	v, ok := conf[s.section][s.key]
+	v, ok := tbl[s.section][s.key]
 	if !ok {
 		return "", false
 	}
@@ -92,12 +116,12 @@ func configValue(v any) (string, bool) {
 	return "", false
 }
 
-// checkConfig refuses a config file that does not parse, names a section
-// that is no command, a key that is no flag of its command, or a value
-// that no flag takes: a typo should not be silently ignored.
-func checkConfig(root *cli.Command) error {
-	path := configPath()
-	conf, err := readConfig(path)
+// check refuses a config file that does not parse, names a section that
+// is no command, a key that is no flag of its command, or a value that no
+// flag takes: a typo should not be silently ignored.
+func (c *config) check(root *cli.Command) error {
+	path := c.path
+	conf, err := c.table()
 	if err != nil {
 		return usageErrorf("%w", err)
 	}

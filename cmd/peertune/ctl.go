@@ -11,15 +11,16 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/peertune/peertune/client/ctl"
+	"github.com/peertune/peertune/client/player"
 )
 
 // ctlCommand is `peertune ctl VERB`: the remote control of the running
 // player of a cache, as cmus-remote is cmus's.
-func ctlCommand() *cli.Command {
+func ctlCommand(conf *config) *cli.Command {
 	const name = "ctl"
 	flags := func(extra ...cli.Flag) []cli.Flag {
 		return append([]cli.Flag{
-			&cli.StringFlag{Name: "cache", Usage: "the cache folder of the player to control (default: the user's cache directory/peertune)", Sources: ctlCacheSources()},
+			&cli.StringFlag{Name: "cache", Usage: "the cache folder of the player to control (default: the user's cache directory/peertune)", Sources: ctlCacheSources(conf)},
 			&cli.BoolFlag{Name: "json", Usage: "print the player's status (or what queue added) as JSON"},
 		}, extra...)
 	}
@@ -56,9 +57,9 @@ func ctlCommand() *cli.Command {
 
 // ctlCacheSources: ctl finds the player's cache where play does, unless
 // told otherwise in ctl's own variable or section.
-func ctlCacheSources() cli.ValueSourceChain {
-	chain := envVars("ctl", "cache", "PEERTUNE_PLAY_CACHE")
-	chain.Chain = append(chain.Chain, fileSource{section: "play", key: "cache"})
+func ctlCacheSources(conf *config) cli.ValueSourceChain {
+	chain := conf.sources("ctl", "cache", "PEERTUNE_PLAY_CACHE")
+	chain.Chain = append(chain.Chain, conf.source("play", "cache"))
 	return chain
 }
 
@@ -109,7 +110,7 @@ func runCtl(ctx context.Context, cmd *cli.Command) error {
 		}
 	case req.Verb == ctl.VerbQueue:
 		for i, t := range rep.QueueTracks {
-			fmt.Printf("%d. %s (%s)\n", i+1, trackName(t), clock(time.Duration(t.DurationS*float64(time.Second))))
+			fmt.Printf("%d. %s (%s)\n", i+1, trackName(t), player.ClockText(time.Duration(t.DurationS*float64(time.Second))))
 		}
 		if len(rep.QueueTracks) == 0 {
 			fmt.Fprintln(os.Stderr, "the queue after the current track is empty")
@@ -133,16 +134,7 @@ func statusLine(s ctl.Status) string {
 	if s.Repeat != "" && s.Repeat != "off" {
 		modes += "  repeat " + s.Repeat
 	}
-	return fmt.Sprintf("%s  %s  %s / %s  volume %d%%  %d queued%s", s.State, trackName(*s.Track), clock(pos), clock(dur), s.Volume, len(s.Queue), modes)
-}
-
-// clock is m:ss, or h:mm:ss past the hour.
-func clock(d time.Duration) string {
-	s := int(d.Round(time.Second) / time.Second)
-	if s >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
-	}
-	return fmt.Sprintf("%d:%02d", s/60, s%60)
+	return fmt.Sprintf("%s  %s  %s / %s  volume %d%%  %d queued%s", s.State, trackName(*s.Track), player.ClockText(pos), player.ClockText(dur), s.Volume, len(s.Queue), modes)
 }
 
 // lineageBool reads a boolean flag given on the command or before it

@@ -12,14 +12,14 @@ import (
 	"golang.org/x/term"
 )
 
-// envVars names where a flag not given is read from: the environment
+// sources names where a flag not given is read from: the environment
 // variables PEERTUNE_<COMMAND>_<FLAG> in upper snake case, then any extra
 // names (PEERTUNE_TRACKER, PEERTUNE_TOKEN), then the config file's
 // [command] section.
-func envVars(command, flag string, extra ...string) cli.ValueSourceChain {
+func (c *config) sources(command, flag string, extra ...string) cli.ValueSourceChain {
 	names := append([]string{"PEERTUNE_" + upperSnake(command) + "_" + upperSnake(flag)}, extra...)
 	chain := cli.EnvVars(names...)
-	chain.Chain = append(chain.Chain, fileSource{section: command, key: flag})
+	chain.Chain = append(chain.Chain, c.source(command, flag))
 	return chain
 }
 
@@ -33,21 +33,21 @@ func upperSnake(s string) string {
 }
 
 // trackerURLFlag is the --tracker flag shared by seed, play and search.
-func trackerURLFlag(command string) *cli.StringFlag {
+func trackerURLFlag(conf *config, command string) *cli.StringFlag {
 	return &cli.StringFlag{
 		Name:    "tracker",
 		Usage:   "base URL of the tracker",
 		Value:   "http://127.0.0.1:6969",
-		Sources: envVars(command, "tracker", "PEERTUNE_TRACKER"),
+		Sources: conf.sources(command, "tracker", "PEERTUNE_TRACKER"),
 	}
 }
 
 // logJSONFlag is the --log-json flag of the long-running commands.
-func logJSONFlag(command string) *cli.BoolFlag {
+func logJSONFlag(conf *config, command string) *cli.BoolFlag {
 	return &cli.BoolFlag{
 		Name:    "log-json",
 		Usage:   "log JSON lines instead of text",
-		Sources: envVars(command, "log-json"),
+		Sources: conf.sources(command, "log-json"),
 	}
 }
 

@@ -61,6 +61,7 @@ func interrupted(ctx context.Context) error {
 }
 
 func rootCommand() *cli.Command {
+	conf := newConfig()
 	root := &cli.Command{
 		Name:  "peertune",
 		Usage: "peer-to-peer music streaming: tracker, seeder and player",
@@ -68,12 +69,12 @@ func rootCommand() *cli.Command {
 			"Exit status: 0 done, 1 the work failed, 2 bad usage or bad input, 130 a play stopped by Ctrl-C.",
 		Version: buildVersion(),
 		Commands: []*cli.Command{
-			trackerCommand(),
-			seedCommand(),
-			playCommand(),
-			searchCommand(),
-			cacheCommand(),
-			ctlCommand(),
+			trackerCommand(conf),
+			seedCommand(conf),
+			playCommand(conf),
+			searchCommand(conf),
+			cacheCommand(conf),
+			ctlCommand(conf),
 			manCommand(),
 		},
 		// `peertune completion bash|zsh|fish|pwsh` prints a script to source.
@@ -87,7 +88,7 @@ func rootCommand() *cli.Command {
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		// A config file with a typo is refused before any command runs.
 		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
-			return ctx, checkConfig(cmd.Root())
+			return ctx, conf.check(cmd.Root())
 		},
 		OnUsageError: onUsageError,
 	}

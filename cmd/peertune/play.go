@@ -19,7 +19,7 @@ import (
 	"github.com/peertune/peertune/proto"
 )
 
-func playCommand() *cli.Command {
+func playCommand(conf *config) *cli.Command {
 	const name = "play"
 	return &cli.Command{
 		Name:      name,
@@ -35,26 +35,26 @@ func playCommand() *cli.Command {
 			"every output is paced to real time unless --fast (null and wav only). With --json one\n" +
 			"JSON report per track is printed on stdout when the track ends.",
 		Flags: []cli.Flag{
-			trackerURLFlag(name),
-			&cli.StringFlag{Name: "cache", Usage: "cache folder (default: the user's cache directory/peertune)", Sources: envVars(name, "cache")},
-			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "least level logged to stderr (or the terminal UI's player.log): debug, info, warn or error; debug traces the source policy's fetches", Sources: envVars(name, "log-level")},
-			&cli.StringFlag{Name: "cache-size", Usage: "cache size cap, e.g. 2GiB (default 2GiB)", Sources: envVars(name, "cache-size")},
-			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address (streaming)", Sources: envVars(name, "bt-listen")},
-			&cli.StringFlag{Name: "output", Value: "speaker", Usage: "speaker, null or wav:FILE (16-bit PCM at the source's rate and channels; tracks appended)", Sources: envVars(name, "output")},
-			&cli.BoolFlag{Name: "fast", Usage: "do not pace to real time (null and wav outputs only)", Sources: envVars(name, "fast")},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON report per track on stdout", Sources: envVars(name, "json")},
-			&cli.DurationFlag{Name: "head", Value: policy.DefaultParams.Head, Usage: "audio fetched from the seed server first (streaming)", Sources: envVars(name, "head")},
-			&cli.DurationFlag{Name: "start", Usage: "start each track at this position (e.g. 1m30s)", Sources: envVars(name, "start")},
-			&cli.BoolFlag{Name: "all", Usage: "play every track that matches QUERY (streaming)", Sources: envVars(name, "all")},
-			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: envVars(name, "linger")},
-			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: envVars(name, "upload-rate")},
-			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: envVars(name, "max-peers")},
-			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: envVars(name, "upnp")},
-			&cli.IntFlag{Name: "softvol-max", Value: 100, Usage: "the highest volume in percent, 100 to 400: above 100 the player amplifies, and loud tracks clip", Sources: envVars(name, "softvol-max")},
-			&cli.BoolFlag{Name: "resume", Usage: "go on where the last player of this cache stopped: its queue, track and position, volume, shuffle and repeat (QUERY arguments are queued after them)", Sources: envVars(name, "resume")},
-			&cli.BoolFlag{Name: "mpris", Usage: "register on the session D-Bus as an MPRIS player, for media keys and playerctl (default: with the terminal UI; --mpris=false turns it off)", Sources: envVars(name, "mpris")},
-			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: envVars(name, "no-tcp")},
-			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: envVars(name, "no-utp")},
+			trackerURLFlag(conf, name),
+			&cli.StringFlag{Name: "cache", Usage: "cache folder (default: the user's cache directory/peertune)", Sources: conf.sources(name, "cache")},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "least level logged to stderr (or the terminal UI's player.log): debug, info, warn or error; debug traces the source policy's fetches", Sources: conf.sources(name, "log-level")},
+			&cli.StringFlag{Name: "cache-size", Usage: "cache size cap, e.g. 2GiB (default 2GiB)", Sources: conf.sources(name, "cache-size")},
+			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address (streaming)", Sources: conf.sources(name, "bt-listen")},
+			&cli.StringFlag{Name: "output", Value: "speaker", Usage: "speaker, null or wav:FILE (16-bit PCM at the source's rate and channels; tracks appended)", Sources: conf.sources(name, "output")},
+			&cli.BoolFlag{Name: "fast", Usage: "do not pace to real time (null and wav outputs only)", Sources: conf.sources(name, "fast")},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON report per track on stdout", Sources: conf.sources(name, "json")},
+			&cli.DurationFlag{Name: "head", Value: policy.DefaultParams.Head, Usage: "audio fetched from the seed server first (streaming)", Sources: conf.sources(name, "head")},
+			&cli.DurationFlag{Name: "start", Usage: "start each track at this position (e.g. 1m30s)", Sources: conf.sources(name, "start")},
+			&cli.BoolFlag{Name: "all", Usage: "play every track that matches QUERY (streaming)", Sources: conf.sources(name, "all")},
+			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: conf.sources(name, "linger")},
+			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: conf.sources(name, "upload-rate")},
+			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: conf.sources(name, "max-peers")},
+			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: conf.sources(name, "upnp")},
+			&cli.IntFlag{Name: "softvol-max", Value: 100, Usage: "the highest volume in percent, 100 to 400: above 100 the player amplifies, and loud tracks clip", Sources: conf.sources(name, "softvol-max")},
+			&cli.BoolFlag{Name: "resume", Usage: "go on where the last player of this cache stopped: its queue, track and position, volume, shuffle and repeat (QUERY arguments are queued after them)", Sources: conf.sources(name, "resume")},
+			&cli.BoolFlag{Name: "mpris", Usage: "register on the session D-Bus as an MPRIS player, for media keys and playerctl (default: with the terminal UI; --mpris=false turns it off)", Sources: conf.sources(name, "mpris")},
+			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: conf.sources(name, "no-tcp")},
+			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: conf.sources(name, "no-utp")},
 		},
 		Action: runPlay,
 	}

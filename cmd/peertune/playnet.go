@@ -201,7 +201,11 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		}()
 	}
 
-	if cmd.IsSet("mpris") && cmd.Bool("mpris") || !cmd.IsSet("mpris") && !headless {
+	mprisOn := !headless // a terminal player's default
+	if cmd.IsSet("mpris") {
+		mprisOn = cmd.Bool("mpris")
+	}
+	if mprisOn {
 		srv, err := mpris.Start(p, log)
 		if err != nil {
 			// Said once (the log is stderr when headless, a file with
@@ -252,12 +256,13 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 // cache of sock, if one answers there: it queues their best matches (every
 // match with all) and says what it took.
 func queueInRunningPlayer(ctx context.Context, sock string, args []string, all bool) (bool, error) {
-	if _, err := ctl.Call(ctx, sock, ctl.Request{Verb: ctl.VerbStatus}); err != nil {
-		return false, nil // no player here: this one plays
-	}
 	rep, err := ctl.Call(ctx, sock, ctl.Request{Verb: ctl.VerbQueue, Args: args, All: all})
-	if err != nil {
+	var refused *ctl.RefusedError
+	switch {
+	case errors.As(err, &refused):
 		return true, usageErrorf("play: the player running on this cache could not queue it: %w", err)
+	case err != nil:
+		return false, nil // no player answers here: this one plays
 	}
 	for _, t := range rep.Added {
 		fmt.Fprintf(os.Stderr, "queued %s in the player running on this cache\n", trackName(t))

@@ -17,7 +17,7 @@ import (
 	"github.com/peertune/peertune/proto"
 )
 
-func searchCommand() *cli.Command {
+func searchCommand(conf *config) *cli.Command {
 	const name = "search"
 	return &cli.Command{
 		Name:      name,
@@ -26,8 +26,8 @@ func searchCommand() *cli.Command {
 		Description: "Lists the tracks that match QUERY (words of the title, artist or album):\n" +
 			"id, artist, title, album, duration and seeders. --json prints the catalog API's JSON.",
 		Flags: []cli.Flag{
-			trackerURLFlag(name),
-			&cli.BoolFlag{Name: "json", Usage: "print the catalog API's JSON", Sources: envVars(name, "json")},
+			trackerURLFlag(conf, name),
+			&cli.BoolFlag{Name: "json", Usage: "print the catalog API's JSON", Sources: conf.sources(name, "json")},
 		},
 		Action: runSearch,
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/peertune/peertune/client/seeder"
 )
 
-func seedCommand() *cli.Command {
+func seedCommand(conf *config) *cli.Command {
 	const name = "seed"
 	return &cli.Command{
 		Name:      name,
@@ -22,19 +22,19 @@ func seedCommand() *cli.Command {
 			"files are not hashed again), publishes them to the tracker's catalog, serves them over HTTP\n" +
 			"(with /metrics and /healthz on the same address) and seeds them over BitTorrent.",
 		Flags: []cli.Flag{
-			trackerURLFlag(name),
-			&cli.StringFlag{Name: "token", Usage: "bearer token for publishing (one of the tracker's --token)", Sources: envVars(name, "token", "PEERTUNE_TOKEN")},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:7070", Usage: "HTTP seed address (also /metrics, /healthz)", Sources: envVars(name, "listen")},
-			&cli.StringFlag{Name: "public-url", Usage: "base of the published seed URLs (default: http:// + --listen)", Sources: envVars(name, "public-url")},
-			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address", Sources: envVars(name, "bt-listen")},
-			&cli.StringFlag{Name: "upload-rate", Usage: "cap on HTTP + BitTorrent upload, bytes per second (e.g. 512KiB); default: no cap", Sources: envVars(name, "upload-rate")},
-			&cli.BoolFlag{Name: "watch", Usage: "publish new and changed files, unpublish removed ones, as they happen", Sources: envVars(name, "watch")},
-			&cli.BoolFlag{Name: "no-http", Usage: "publish only: do not serve HTTP; seed URLs point at --public-url", Sources: envVars(name, "no-http")},
-			&cli.BoolFlag{Name: "no-bt", Usage: "do not seed over BitTorrent", Sources: envVars(name, "no-bt")},
-			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (UPnP/NAT-PMP)", Sources: envVars(name, "upnp")},
-			&cli.BoolFlag{Name: "no-tcp", Usage: "seed over uTP only", Sources: envVars(name, "no-tcp")},
-			&cli.BoolFlag{Name: "no-utp", Usage: "seed over TCP only; the seeder then relays no hole punch between listeners behind NAT", Sources: envVars(name, "no-utp")},
-			logJSONFlag(name),
+			trackerURLFlag(conf, name),
+			&cli.StringFlag{Name: "token", Usage: "bearer token for publishing (one of the tracker's --token)", Sources: conf.sources(name, "token", "PEERTUNE_TOKEN")},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:7070", Usage: "HTTP seed address (also /metrics, /healthz)", Sources: conf.sources(name, "listen")},
+			&cli.StringFlag{Name: "public-url", Usage: "base of the published seed URLs (default: http:// + --listen)", Sources: conf.sources(name, "public-url")},
+			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address", Sources: conf.sources(name, "bt-listen")},
+			&cli.StringFlag{Name: "upload-rate", Usage: "cap on HTTP + BitTorrent upload, bytes per second (e.g. 512KiB); default: no cap", Sources: conf.sources(name, "upload-rate")},
+			&cli.BoolFlag{Name: "watch", Usage: "publish new and changed files, unpublish removed ones, as they happen", Sources: conf.sources(name, "watch")},
+			&cli.BoolFlag{Name: "no-http", Usage: "publish only: do not serve HTTP; seed URLs point at --public-url", Sources: conf.sources(name, "no-http")},
+			&cli.BoolFlag{Name: "no-bt", Usage: "do not seed over BitTorrent", Sources: conf.sources(name, "no-bt")},
+			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (UPnP/NAT-PMP)", Sources: conf.sources(name, "upnp")},
+			&cli.BoolFlag{Name: "no-tcp", Usage: "seed over uTP only", Sources: conf.sources(name, "no-tcp")},
+			&cli.BoolFlag{Name: "no-utp", Usage: "seed over TCP only; the seeder then relays no hole punch between listeners behind NAT", Sources: conf.sources(name, "no-utp")},
+			logJSONFlag(conf, name),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {

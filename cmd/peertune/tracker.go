@@ -14,7 +14,7 @@ import (
 	"github.com/peertune/peertune/tracker/peers"
 )
 
-func trackerCommand() *cli.Command {
+func trackerCommand(conf *config) *cli.Command {
 	const name = "tracker"
 	return &cli.Command{
 		Name:  name,
@@ -23,20 +23,20 @@ func trackerCommand() *cli.Command {
 			"listeners that hold it. --listen serves announce, scrape, the catalog API (/api/v1/…),\n" +
 			"/metrics, /healthz and /readyz; --udp serves the BEP 15 tracker.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:6969", Usage: "HTTP address: announce, scrape, catalog API, metrics", Sources: envVars(name, "listen")},
-			&cli.StringFlag{Name: "udp", Value: "127.0.0.1:6969", Usage: `UDP tracker address (BEP 15); "" disables it`, Sources: envVars(name, "udp")},
-			&cli.StringFlag{Name: "public-url", Usage: "base URL the tracker advertises in its announce URLs (default: http:// + --listen)", Sources: envVars(name, "public-url")},
-			&cli.StringFlag{Name: "data", Usage: "directory of the catalog (default: $XDG_STATE_HOME/peertune/tracker)", Sources: envVars(name, "data")},
-			&cli.StringSliceFlag{Name: "token", Usage: "a publisher's bearer token; repeat for several publishers; none: publishing is refused", Sources: envVars(name, "token", "PEERTUNE_TOKEN")},
-			&cli.BoolFlag{Name: "open", Usage: "track any infohash, not only the catalog's (a public tracker)", Sources: envVars(name, "open")},
-			&cli.StringFlag{Name: "redis", Usage: "keep peers and catalog in Redis (redis://host:port/db) to run several trackers", Sources: envVars(name, "redis")},
-			&cli.DurationFlag{Name: "interval", Value: announce.DefaultInterval, Usage: "announce interval told to clients", Sources: envVars(name, "interval")},
-			&cli.DurationFlag{Name: "min-interval", Value: announce.DefaultMinInterval, Usage: "minimum announce interval told to clients", Sources: envVars(name, "min-interval")},
-			&cli.DurationFlag{Name: "peer-ttl", Value: peers.DefaultPeerTTL, Usage: "a peer silent this long leaves the swarm", Sources: envVars(name, "peer-ttl")},
-			&cli.IntFlag{Name: "numwant-max", Value: announce.DefaultNumWantMax, Usage: "most peers in one announce reply (default reply: 50)", Sources: envVars(name, "numwant-max")},
-			&cli.BoolFlag{Name: "trust-ip-param", Usage: "use the announce's ip= parameter as the peer's address", Sources: envVars(name, "trust-ip-param")},
-			&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "CIDR of a proxy whose X-Forwarded-For is honoured; repeatable", Sources: envVars(name, "trusted-proxy")},
-			logJSONFlag(name),
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:6969", Usage: "HTTP address: announce, scrape, catalog API, metrics", Sources: conf.sources(name, "listen")},
+			&cli.StringFlag{Name: "udp", Value: "127.0.0.1:6969", Usage: `UDP tracker address (BEP 15); "" disables it`, Sources: conf.sources(name, "udp")},
+			&cli.StringFlag{Name: "public-url", Usage: "base URL the tracker advertises in its announce URLs (default: http:// + --listen)", Sources: conf.sources(name, "public-url")},
+			&cli.StringFlag{Name: "data", Usage: "directory of the catalog (default: $XDG_STATE_HOME/peertune/tracker)", Sources: conf.sources(name, "data")},
+			&cli.StringSliceFlag{Name: "token", Usage: "a publisher's bearer token; repeat for several publishers; none: publishing is refused", Sources: conf.sources(name, "token", "PEERTUNE_TOKEN")},
+			&cli.BoolFlag{Name: "open", Usage: "track any infohash, not only the catalog's (a public tracker)", Sources: conf.sources(name, "open")},
+			&cli.StringFlag{Name: "redis", Usage: "keep peers and catalog in Redis (redis://host:port/db) to run several trackers", Sources: conf.sources(name, "redis")},
+			&cli.DurationFlag{Name: "interval", Value: announce.DefaultInterval, Usage: "announce interval told to clients", Sources: conf.sources(name, "interval")},
+			&cli.DurationFlag{Name: "min-interval", Value: announce.DefaultMinInterval, Usage: "minimum announce interval told to clients", Sources: conf.sources(name, "min-interval")},
+			&cli.DurationFlag{Name: "peer-ttl", Value: peers.DefaultPeerTTL, Usage: "a peer silent this long leaves the swarm", Sources: conf.sources(name, "peer-ttl")},
+			&cli.IntFlag{Name: "numwant-max", Value: announce.DefaultNumWantMax, Usage: "most peers in one announce reply (default reply: 50)", Sources: conf.sources(name, "numwant-max")},
+			&cli.BoolFlag{Name: "trust-ip-param", Usage: "use the announce's ip= parameter as the peer's address", Sources: conf.sources(name, "trust-ip-param")},
+			&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "CIDR of a proxy whose X-Forwarded-For is honoured; repeatable", Sources: conf.sources(name, "trusted-proxy")},
+			logJSONFlag(conf, name),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Present() {

@@ -104,13 +104,18 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	if fs.NArg() > 0 {
 		return cfg, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	switch *churn {
-	case "on":
-		cfg.Churn = true
-	case "off":
-		cfg.Churn = false
-	default:
-		return cfg, false, fmt.Errorf("--churn: on or off, not %q", *churn)
+	for _, f := range []struct {
+		name, value string
+		to          *bool
+	}{{"churn", *churn, &cfg.Churn}, {"steal", *steal, &cfg.Steal}, {"warm", *warm, &cfg.Warm}} {
+		switch f.value {
+		case "on":
+			*f.to = true
+		case "off":
+			*f.to = false
+		default:
+			return cfg, false, fmt.Errorf("--%s: on or off, not %q", f.name, f.value)
+		}
 	}
 	if *linger != "end" {
 		d, err := time.ParseDuration(*linger)
@@ -118,22 +123,6 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 			return cfg, false, fmt.Errorf("--linger: a duration such as 30s, or end, not %q", *linger)
 		}
 		cfg.Linger = d
-	}
-	switch *steal {
-	case "on":
-		cfg.Steal = true
-	case "off":
-		cfg.Steal = false
-	default:
-		return cfg, false, fmt.Errorf("--steal: on or off, not %q", *steal)
-	}
-	switch *warm {
-	case "on":
-		cfg.Warm = true
-	case "off":
-		cfg.Warm = false
-	default:
-		return cfg, false, fmt.Errorf("--warm: on or off, not %q", *warm)
 	}
 	var err error
 	switch {

@@ -268,6 +268,11 @@ loop:
 	}
 	rep = p.finish(rep, s)
 	if _, err := s.ring.result(); err != nil && !rep.Stopped {
+		if cerr := ctx.Err(); cerr != nil {
+			// The read failed because ctx ended (the stream's reader
+			// closes then): the cause is the cancellation.
+			return rep, cerr
+		}
 		return rep, err
 	}
 	return rep, nil

@@ -5,6 +5,7 @@
 package proto
 
 import (
+	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -14,6 +15,7 @@ import (
 const (
 	PathInfo   = "/api/v1/info"
 	PathTracks = "/api/v1/tracks" // GET (search/list), POST (publish)
+	PathAlbums = "/api/v1/albums" // GET (search/list); PathAlbums + "/{id}" is one album with its tracks
 	// PathTrack is PathTracks + "/{id}"; PathTrack + "/torrent" is the .torrent.
 	PathTrackPrefix = PathTracks + "/"
 	PathAnnounce    = "/announce"
@@ -91,6 +93,10 @@ type Track struct {
 	Title       string   `json:"title"`
 	Artist      string   `json:"artist"`
 	Album       string   `json:"album"`
+	AlbumArtist string   `json:"album_artist"` // "" when the tags name none: the album is the artist's
+	TrackNumber int      `json:"track_number"` // 0: unknown
+	DiscNumber  int      `json:"disc_number"`  // 0: unknown
+	Year        int      `json:"year"`         // 0: unknown
 	DurationS   float64  `json:"duration_s"`
 	Codec       string   `json:"codec"`
 	Bitrate     int64    `json:"bitrate"` // bits per second
@@ -111,6 +117,78 @@ type PublishRequest struct {
 	DurationS float64 `json:"duration_s"`
 	Codec     string  `json:"codec"`
 	Bitrate   int64   `json:"bitrate"`
+	// Optional; a publisher that predates them sends none.
+	AlbumArtist string `json:"album_artist,omitempty"`
+	TrackNumber int    `json:"track_number,omitempty"`
+	DiscNumber  int    `json:"disc_number,omitempty"`
+	Year        int    `json:"year,omitempty"`
+}
+
+// AlbumArtistOrArtist is the artist an album is filed under: its album
+// artist, or the track's artist when the tags name none.
+func (t Track) AlbumArtistOrArtist() string {
+	if t.AlbumArtist != "" {
+		return t.AlbumArtist
+	}
+	return t.Artist
+}
+
+// Album is one album of the catalog: the tracks that share an album name
+// and the artist it is filed under (Track.AlbumArtistOrArtist), compared
+// without regard to ASCII case. Year is the earliest year its tracks name
+// (0: none does).
+type Album struct {
+	ID         string `json:"id"` // 32 lowercase hex, from the artist and album name
+	Title      string `json:"album"`
+	Artist     string `json:"album_artist"`
+	Year       int    `json:"year"`
+	TrackCount int    `json:"track_count"`
+}
+
+// AlbumList is the body of GET /api/v1/albums.
+type AlbumList struct {
+	Albums []Album `json:"albums"`
+	Total  int     `json:"total"`
+}
+
+// AlbumTracks is the body of GET /api/v1/albums/{id}: the album and its
+// tracks in disc, track and title order.
+type AlbumTracks struct {
+	Album  Album   `json:"album"`
+	Tracks []Track `json:"tracks"`
+}
+
+// AlbumID is the id of the album a track belongs to, or "" when it names
+// no album. Names are compared as SQLite's NOCASE compares (ASCII case
+// only), as the catalog sorts them.
+func AlbumID(albumArtist, album string) string {
+	if album == "" {
+		return ""
+	}
+	sum := sha1.Sum([]byte(ASCIILower(albumArtist) + "\x00" + ASCIILower(album)))
+	return hex.EncodeToString(sum[:16])
+}
+
+// ParseAlbumID checks that s is an album id and returns it lowercased.
+func ParseAlbumID(s string) (string, error) {
+	if len(s) != 32 {
+		return "", fmt.Errorf("album id %q: want 32 hex digits, have %d characters", s, len(s))
+	}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", fmt.Errorf("album id %q: not hex", s)
+	}
+	return strings.ToLower(s), nil
+}
+
+// ASCIILower folds ASCII letters only, as SQLite's COLLATE NOCASE does.
+func ASCIILower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // TrackList is the body of GET /api/v1/tracks.

@@ -181,6 +181,13 @@ func (c *Client) Info(ctx context.Context) (proto.Info, error) {
 // Search returns GET /api/v1/tracks?q=query&limit=&offset=. An empty query
 // lists every track; limit 0 means the server's default.
 func (c *Client) Search(ctx context.Context, query string, limit, offset int) (proto.TrackList, error) {
+	var list proto.TrackList
+	_, err := c.getJSON(ctx, http.MethodGet, proto.PathTracks, pageQuery(query, limit, offset), nil, false, &list)
+	return list, err
+}
+
+// pageQuery is the query of a listing: q, limit and offset when set.
+func pageQuery(query string, limit, offset int) url.Values {
 	q := url.Values{}
 	if query != "" {
 		q.Set("q", query)
@@ -191,9 +198,27 @@ func (c *Client) Search(ctx context.Context, query string, limit, offset int) (p
 	if offset > 0 {
 		q.Set("offset", strconv.Itoa(offset))
 	}
-	var list proto.TrackList
-	_, err := c.getJSON(ctx, http.MethodGet, proto.PathTracks, q, nil, false, &list)
+	return q
+}
+
+// Albums returns GET /api/v1/albums?q=query&limit=&offset=: the albums
+// whose artist, album artist or name match (every album for an empty
+// query); limit 0 means the server's default.
+func (c *Client) Albums(ctx context.Context, query string, limit, offset int) (proto.AlbumList, error) {
+	var list proto.AlbumList
+	_, err := c.getJSON(ctx, http.MethodGet, proto.PathAlbums, pageQuery(query, limit, offset), nil, false, &list)
 	return list, err
+}
+
+// Album returns GET /api/v1/albums/{id}: the album and its tracks in order.
+func (c *Client) Album(ctx context.Context, id string) (proto.AlbumTracks, error) {
+	var a proto.AlbumTracks
+	canon, err := proto.ParseAlbumID(id)
+	if err != nil {
+		return a, err
+	}
+	_, err = c.getJSON(ctx, http.MethodGet, proto.PathAlbums+"/"+canon, nil, nil, false, &a)
+	return a, err
 }
 
 // All lists every track of the catalog, page by page (at most maxTracks).

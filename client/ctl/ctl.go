@@ -45,6 +45,8 @@ type Request struct {
 	Verb string   `json:"verb"`
 	Args []string `json:"args,omitempty"`
 	All  bool     `json:"all,omitempty"` // queue: every match of a query, not only the best
+	// Album (queue): the queries name albums, queued whole in album order.
+	Album bool `json:"album,omitempty"`
 }
 
 // Reply is the player's answer: its status after the request, what a queue

@@ -323,7 +323,8 @@ func stateOf(snap player.Snapshot) state {
 	return st
 }
 
-// metadata is the xesam and mpris fields of the current track.
+// metadata is the xesam and mpris fields of the current track; the track
+// number and album artist only when the tags name them.
 func metadata(snap player.Snapshot) map[string]dbus.Variant {
 	t := snap.Track
 	if t.ID == "" {
@@ -342,6 +343,12 @@ func metadata(snap player.Snapshot) map[string]dbus.Variant {
 	}
 	if t.Artist == "" {
 		m["xesam:artist"] = dbus.MakeVariant([]string{})
+	}
+	if t.AlbumArtist != "" {
+		m["xesam:albumArtist"] = dbus.MakeVariant([]string{t.AlbumArtist})
+	}
+	if t.TrackNumber > 0 && t.TrackNumber <= math.MaxInt32 {
+		m["xesam:trackNumber"] = dbus.MakeVariant(int32(t.TrackNumber))
 	}
 	return m
 }

@@ -46,6 +46,27 @@ func TestMetadata(t *testing.T) {
 	if m["xesam:title"].Value() != "T" || m["xesam:album"].Value() != "L" || !slices.Equal(m["xesam:artist"].Value().([]string), []string{"A"}) {
 		t.Errorf("metadata %v", m)
 	}
+	// Unknown track number and album artist: not in the metadata at all.
+	if _, ok := m["xesam:trackNumber"]; ok {
+		t.Errorf("trackNumber %v for a track without one", m["xesam:trackNumber"])
+	}
+	if _, ok := m["xesam:albumArtist"]; ok {
+		t.Errorf("albumArtist %v for a track without one", m["xesam:albumArtist"])
+	}
+	full := metadata(player.Snapshot{Track: proto.Track{ID: id, Title: "T", Artist: "A", Album: "L",
+		AlbumArtist: "Various Artists", TrackNumber: 7, DiscNumber: 2, Year: 1999}})
+	if got, ok := full["xesam:trackNumber"].Value().(int32); !ok || got != 7 {
+		t.Errorf("trackNumber %#v, want int32 7", full["xesam:trackNumber"].Value())
+	}
+	if got, ok := full["xesam:albumArtist"].Value().([]string); !ok || !slices.Equal(got, []string{"Various Artists"}) {
+		t.Errorf("albumArtist %#v, want [Various Artists]", full["xesam:albumArtist"].Value())
+	}
+	if sig := full["xesam:trackNumber"].Signature().String(); sig != "i" {
+		t.Errorf("trackNumber signature %q, want i", sig)
+	}
+	if sig := full["xesam:albumArtist"].Signature().String(); sig != "as" {
+		t.Errorf("albumArtist signature %q, want as", sig)
+	}
 	none := metadata(player.Snapshot{})
 	if len(none) != 1 || none["mpris:trackid"].Value() != noTrack {
 		t.Errorf("no track: %v, want only the NoTrack id", none)

@@ -12,8 +12,9 @@ import (
 )
 
 // ResolveFunc finds the tracks a queue request names, as the play command
-// resolves its arguments (Resolve over the player's tracker).
-type ResolveFunc func(ctx context.Context, args []string, all bool) ([]proto.Track, error)
+// resolves its arguments (Resolve, or ResolveAlbums when album is true, over
+// the player's tracker).
+type ResolveFunc func(ctx context.Context, args []string, all, album bool) ([]proto.Track, error)
 
 // moveWait bounds how long a control request that changes the track waits
 // for the player to leave the old one, so that its reply (and a status
@@ -68,7 +69,7 @@ func Control(p *Player, resolve ResolveFunc) ctl.Handler {
 				rep.Error = "this player has no tracker to search"
 				break
 			}
-			tracks, err := resolve(ctx, req.Args, req.All)
+			tracks, err := resolve(ctx, req.Args, req.All, req.Album)
 			if err != nil {
 				rep.Error = err.Error()
 				break

@@ -3,6 +3,7 @@
 package player_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,85 @@ func TestWAVTagsAreSearchable(t *testing.T) {
 			t.Errorf("search by artist: %s lacks %s", out, want)
 		}
 	}
+}
+
+// An album plays in its track order whatever the order its files were
+// published in; `search --albums` lists it; a second `play --album` queues
+// a whole album into the running player.
+func TestPlayAlbumInOrder(t *testing.T) {
+	lib := t.TempDir()
+	// File names sort against the track order; disc 2 comes last.
+	for _, tr := range []struct{ file, title, track, disc string }{
+		{"a", "Closing Song", "1", "2"},
+		{"b", "Middle Song", "2", "1"},
+		{"c", "Opening Song", "1", "1"},
+	} {
+		itest.MakeTrackWithTags(t, lib, tr.file, 2, "flac", "title="+tr.title, "artist=Album Band feat. Guest",
+			"album_artist=Album Band", "album=Ordered Album", "track="+tr.track, "disc="+tr.disc+"/2", "date=2003")
+	}
+	itest.MakeTrackWithTags(t, lib, "d", 2, "flac", "title=Other Song", "artist=Album Band", "album=Second Album", "date=2009")
+	itest.MakeTrackWithTags(t, lib, "e", 30, "flac", "title=Long Song", "artist=Somebody Else", "album=Long Album")
+	e := newEnv(t, lib, 0, 5)
+	if tr := e.TrackByTitle("Middle Song"); tr.TrackNumber != 2 || tr.DiscNumber != 1 || tr.Year != 2003 || tr.AlbumArtist != "Album Band" {
+		t.Fatalf("published %+v: the tags' track, disc, year and album artist are missing", tr)
+	}
+
+	s := itest.Start(t, nil, e.Bin, "search", "--tracker", e.TrackerURL, "--albums", "album band")
+	if code, err := s.Wait(10 * time.Second); err != nil || code != 0 {
+		t.Fatalf("search --albums: exit %d (%v)\n%s", code, err, s.Stderr())
+	}
+	lines := strings.Split(strings.TrimSpace(s.Stdout()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "Ordered Album") || !strings.Contains(lines[1], "2003") ||
+		!strings.Contains(lines[2], "Second Album") {
+		t.Errorf("search --albums album band:\n%s\nwant Ordered Album (2003), then Second Album (2009)", s.Stdout())
+	}
+
+	want := []string{e.TrackByTitle("Opening Song").ID, e.TrackByTitle("Middle Song").ID, e.TrackByTitle("Closing Song").ID}
+	p := e.Play(t.TempDir(), "--output", "null", "--fast", "--album", "ordered")
+	reps := itest.Finish(t, "play --album", p, 60*time.Second)
+	var got []string
+	for _, r := range reps {
+		got = append(got, r.Track)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("play --album played %v, want opening, middle, closing %v", got, want)
+	}
+	none := e.Play(t.TempDir(), "--output", "null", "--album", "no such album")
+	if code, _ := none.Wait(20 * time.Second); code != 2 || !strings.Contains(none.Stderr(), `no album matches "no such album"`) {
+		t.Errorf("play --album of nothing: exit %d, want 2 and a message\n%s", code, none.Stderr())
+	}
+
+	// Into a running player: the album is queued after what plays.
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	cache := t.TempDir()
+	running := e.Play(cache, "--output", "null", e.TrackByTitle("Long Song").ID)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := itest.Start(t, nil, e.Bin, "ctl", "--cache", cache, "status")
+		if code, _ := st.Wait(10 * time.Second); code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the player does not answer ctl\n%s", running.Stderr())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	q := e.Play(cache, "--album", "album band ordered")
+	if code, err := q.Wait(20 * time.Second); err != nil || code != 0 {
+		t.Fatalf("second play --album: exit %d (%v)\n%s", code, err, q.Stderr())
+	}
+	st := itest.Start(t, nil, e.Bin, "ctl", "--cache", cache, "status", "--json")
+	if code, _ := st.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("ctl status: %s", st.Stderr())
+	}
+	var status struct {
+		Queue []string `json:"queue"`
+	}
+	if err := json.Unmarshal([]byte(st.Stdout()), &status); err != nil {
+		t.Fatalf("status --json %q: %v", st.Stdout(), err)
+	}
+	if strings.Join(status.Queue, " ") != strings.Join(want, " ") {
+		t.Errorf("queue after play --album %v, want the album in order %v", status.Queue, want)
+	}
+	running.Stop(5 * time.Second)
 }

@@ -85,7 +85,7 @@ func TestRunEmptyQueue(t *testing.T) {
 func TestTUIKeys(t *testing.T) {
 	p := newTestPlayer(t)
 	p.Add(proto.Track{ID: strings.Repeat("a", 40), Title: "Queued", Artist: "Someone"})
-	m := &tuiModel{p: p, ctx: context.Background(), width: 80, keys: newKeyMap()}
+	m := &tuiModel{p: p, ctx: context.Background(), width: 80, keys: defaultKeys(t)}
 	press := func(code rune, text string) {
 		m.Update(tea.KeyPressMsg{Code: code, Text: text})
 	}
@@ -147,7 +147,7 @@ func TestTUISearchPicks(t *testing.T) {
 		}
 		return found, nil
 	}
-	m := &tuiModel{p: p, search: search, ctx: context.Background(), width: 80, keys: newKeyMap()}
+	m := &tuiModel{p: p, search: search, ctx: context.Background(), width: 80, keys: defaultKeys(t)}
 	press := func(code rune, text string) tea.Cmd {
 		_, cmd := m.Update(tea.KeyPressMsg{Code: code, Text: text})
 		return cmd
@@ -218,7 +218,7 @@ func TestTUISearchScrollsThroughManyMatches(t *testing.T) {
 	for i := range 20 {
 		found = append(found, proto.Track{ID: fmt.Sprintf("%040d", i), Title: fmt.Sprintf("Song %02d", i+1), Artist: "A"})
 	}
-	m := &tuiModel{p: p, ctx: context.Background(), width: 80, height: 40, keys: newKeyMap(),
+	m := &tuiModel{p: p, ctx: context.Background(), width: 80, height: 40, keys: defaultKeys(t),
 		search: func(context.Context, string) ([]proto.Track, error) { return found, nil }}
 	m.Update(tea.KeyPressMsg{Code: '/', Text: "/"})
 	m.Update(tea.PasteMsg{Content: "so\nignored"})
@@ -250,12 +250,12 @@ func TestTUISearchScrollsThroughManyMatches(t *testing.T) {
 }
 
 func TestTUICtrlCIsAnInterrupt(t *testing.T) {
-	m := &tuiModel{p: newTestPlayer(t), ctx: context.Background(), width: 80, keys: newKeyMap()}
+	m := &tuiModel{p: newTestPlayer(t), ctx: context.Background(), width: 80, keys: defaultKeys(t)}
 	_, cmd := m.Update(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
 	if cmd == nil || !m.interrupted {
 		t.Fatalf("ctrl+c: command %v, interrupted %v; want a quit marked interrupted", cmd, m.interrupted)
 	}
-	m = &tuiModel{p: newTestPlayer(t), ctx: context.Background(), width: 80, keys: newKeyMap()}
+	m = &tuiModel{p: newTestPlayer(t), ctx: context.Background(), width: 80, keys: defaultKeys(t)}
 	m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"})
 	if m.interrupted {
 		t.Error("q counts as an interrupt")
@@ -410,7 +410,7 @@ func TestSavedStateRoundTrip(t *testing.T) {
 func TestTUIQueueEditing(t *testing.T) {
 	p := newTestPlayer(t)
 	p.Add(tracks(4)...)
-	m := &tuiModel{p: p, ctx: context.Background(), width: 80, height: 40, keys: newKeyMap()}
+	m := &tuiModel{p: p, ctx: context.Background(), width: 80, height: 40, keys: defaultKeys(t)}
 	press := func(code rune, text string) { m.Update(tea.KeyPressMsg{Code: code, Text: text}) }
 	m.snap = p.Snapshot()
 	press(tea.KeyDown, "")
@@ -465,5 +465,66 @@ func TestMoveKeepsTheCurrentTrack(t *testing.T) {
 	}
 	if err := p.RemoveAt(3); err == nil {
 		t.Error("RemoveAt past the end: no error")
+	}
+}
+
+func defaultKeys(t *testing.T) keyMap {
+	t.Helper()
+	k, err := NewKeyMap(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestNewKeyMap(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		overrides map[string][]string
+		wantErr   string
+	}{
+		{"defaults", nil, ""},
+		{"rebind next", map[string][]string{"next": {"ctrl+n", "N"}}, ""},
+		{"swap two keys", map[string][]string{"next": {"p"}, "prev": {"n"}}, ""},
+		{"unknown action", map[string][]string{"nxet": {"x"}}, `no action "nxet"`},
+		{"no key", map[string][]string{"next": {}}, "next has no key"},
+		{"empty key", map[string][]string{"next": {" "}}, "is not a key"},
+		{"taken key", map[string][]string{"next": {"q"}}, `"q" is bound to both`},
+		{"ctrl+c", map[string][]string{"quit": {"ctrl+c"}}, "ctrl+c is always the interrupt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewKeyMap(tc.overrides)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("NewKeyMap(%v) = %v, want %q", tc.overrides, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A rebound key does its new action and the old key does nothing; ctrl+c
+// still interrupts.
+func TestReboundKeys(t *testing.T) {
+	p := newTestPlayer(t)
+	k, err := NewKeyMap(map[string][]string{"mute": {"x"}, "quit": {"Q"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &tuiModel{p: p, ctx: context.Background(), width: 80, keys: k}
+	m.Update(tea.KeyPressMsg{Code: 'm', Text: "m"})
+	if p.Snapshot().Muted {
+		t.Errorf("m still mutes after mute was rebound to x")
+	}
+	m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+	if !p.Snapshot().Muted {
+		t.Errorf("x does not mute")
+	}
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"}); cmd != nil {
+		t.Errorf("q still quits after quit was rebound to Q")
+	}
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}); cmd == nil || !m.interrupted {
+		t.Errorf("ctrl+c does not interrupt")
+	}
+	if h := m.help.View(m.keys); !strings.Contains(h, "Q quit") {
+		t.Errorf("the help line %q does not show quit's new key", h)
 	}
 }

@@ -10,13 +10,18 @@ import (
 	"github.com/peertune/peertune/proto"
 )
 
-// NotFoundError says that an argument named no track in the catalog.
+// NotFoundError says that an argument named no track (or album) in the
+// catalog.
 type NotFoundError struct {
 	Arg     string
 	Tracker string
+	Album   bool
 }
 
 func (e *NotFoundError) Error() string {
+	if e.Album {
+		return fmt.Sprintf("no album matches %q on the tracker at %s", e.Arg, e.Tracker)
+	}
 	if _, err := proto.ParseTrackID(e.Arg); err == nil {
 		return fmt.Sprintf("no track with id %s on the tracker at %s", e.Arg, e.Tracker)
 	}
@@ -66,6 +71,53 @@ func Resolve(ctx context.Context, c *api.Client, args []string, all bool, cached
 			return nil, &NotFoundError{Arg: arg, Tracker: base}
 		}
 		out = append(out, list.Tracks...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("nothing to play")
+	}
+	return out, nil
+}
+
+// ResolveAlbums turns each argument into the tracks of an album, in album
+// order: the best match of a search of albums (by artist, album artist and
+// album name), or every match in library order when all is true. An album
+// id (32 hex digits) names its album.
+func ResolveAlbums(ctx context.Context, c *api.Client, args []string, all bool) ([]proto.Track, error) {
+	var out []proto.Track
+	base := c.BaseURL().String()
+	for _, arg := range args {
+		if strings.TrimSpace(arg) == "" {
+			return nil, fmt.Errorf("empty query")
+		}
+		var ids []string
+		if id, err := proto.ParseAlbumID(arg); err == nil {
+			ids = []string{id}
+		} else {
+			limit := 1
+			if all {
+				limit = proto.MaxLimit
+			}
+			list, err := c.Albums(ctx, arg, limit, 0)
+			if err != nil {
+				return nil, fmt.Errorf("searching for album %q: %w", arg, err)
+			}
+			for _, a := range list.Albums {
+				ids = append(ids, a.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil, &NotFoundError{Arg: arg, Tracker: base, Album: true}
+		}
+		for _, id := range ids {
+			a, err := c.Album(ctx, id)
+			if api.IsNotFound(err) {
+				return nil, &NotFoundError{Arg: arg, Tracker: base, Album: true}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("looking up album %s: %w", id, err)
+			}
+			out = append(out, a.Tracks...)
+		}
 	}
 	if len(out) == 0 {
 		return nil, errors.New("nothing to play")

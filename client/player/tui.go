@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/peertune/peertune/client/api"
 	"github.com/peertune/peertune/proto"
 )
 
@@ -23,15 +24,31 @@ type SearchFunc func(ctx context.Context, query string) ([]proto.Track, error)
 // cleanly), which a shell expects to see as exit status 130.
 var ErrInterrupted = errors.New("interrupted")
 
+// TUIOptions are what the terminal UI works with besides the player.
+type TUIOptions struct {
+	Search  SearchFunc  // the "/" search; nil: none
+	Catalog *api.Client // what the library view browses; nil: no library view
+	// Keys rebinds actions (KeyActions names them) to keys, as bubbletea
+	// names keys ("space", "ctrl+n", "x"); the rest keep their defaults.
+	Keys map[string][]string
+}
+
 // RunTUI runs the terminal UI on the terminal until the user quits (q, or
 // ctrl+c: ErrInterrupted) or ctx ends. The caller runs p.Run (with
 // Config.Keep) beside it, so the player keeps sharing after its queue ends
-// until the user quits.
-func RunTUI(ctx context.Context, p *Player, search SearchFunc) error {
-	m := &tuiModel{p: p, search: search, ctx: ctx, width: 80, height: 24, help: help.New(), keys: newKeyMap()}
+// until the user quits. ctrl+c always interrupts, whatever Keys says.
+func RunTUI(ctx context.Context, p *Player, o TUIOptions) error {
+	keys, err := NewKeyMap(o.Keys)
+	if err != nil {
+		return err
+	}
+	m := &tuiModel{p: p, search: o.Search, ctx: ctx, width: 80, height: 24, help: help.New(), keys: keys}
+	if o.Catalog != nil {
+		m.lib = newLibrary(o.Catalog)
+	}
 	m.snap = p.Snapshot()
 	prog := tea.NewProgram(m, tea.WithContext(ctx))
-	_, err := prog.Run()
+	_, err = prog.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // ctx ended: the caller knows why
 	}
@@ -71,53 +88,26 @@ type tuiModel struct {
 
 	interrupted bool // left with ctrl+c
 	qsel        int  // the queue cursor, 1-based; 0: none
+
+	lib     *library // nil: no catalog to browse
+	libOpen bool     // the library view is shown and has the keys
 }
 
 // keyMap is the player's keys, for the help line (bubbles/help).
 type keyMap struct {
 	Pause, Back, Fwd, Back60, Fwd60, Next, Prev, VolUp, VolDown, Mute, Shuffle, Repeat, Search, Help, Quit key.Binding
-	Up, Down, MoveUp, MoveDown, Remove, Jump                                                               key.Binding
-}
-
-func newKeyMap() keyMap {
-	b := func(h, desc string, keys ...string) key.Binding {
-		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(h, desc))
-	}
-	return keyMap{
-		Pause:   b("space", "pause", "space"),
-		Back:    b("←", "-5s", "left"),
-		Fwd:     b("→", "+5s", "right"),
-		Back60:  b(",", "-60s", ","),
-		Fwd60:   b(".", "+60s", "."),
-		Next:    b("n", "next", "n"),
-		Prev:    b("p", "previous", "p"),
-		VolUp:   b("+", "volume up", "+", "="),
-		VolDown: b("-", "volume down", "-"),
-		Mute:    b("m", "mute", "m"),
-		Shuffle: b("s", "shuffle", "s"),
-		Repeat:  b("r", "repeat off/all/one", "r"),
-		// The queue: a cursor to pick a track with, then move, remove or play it.
-		Up:       b("↑/k", "queue cursor up", "up", "k"),
-		Down:     b("↓/j", "queue cursor down", "down", "j"),
-		MoveUp:   b("K", "move it up", "K", "shift+up"),
-		MoveDown: b("J", "move it down", "J", "shift+down"),
-		Remove:   b("d", "remove it", "d", "delete"),
-		Jump:     b("enter", "play it", "enter"),
-		Search:   b("/", "search and pick", "/"),
-		Help:     b("?", "help", "?"),
-		Quit:     b("q", "quit", "q", "ctrl+c"),
-	}
+	Up, Down, MoveUp, MoveDown, Remove, Jump, Library                                                      key.Binding
 }
 
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Pause, k.Fwd, k.Search, k.Help, k.Quit}
+	return []key.Binding{k.Pause, k.Fwd, k.Search, k.Library, k.Help, k.Quit}
 }
 
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Pause, k.Back, k.Fwd, k.Back60, k.Fwd60},
 		{k.Next, k.Prev, k.VolUp, k.VolDown, k.Mute},
-		{k.Shuffle, k.Repeat, k.Search, k.Help, k.Quit},
+		{k.Shuffle, k.Repeat, k.Search, k.Library, k.Help, k.Quit},
 		{k.Up, k.Down, k.MoveUp, k.MoveDown, k.Remove, k.Jump},
 	}
 }
@@ -142,6 +132,9 @@ func (m *tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tickMsg:
 		m.snap = m.p.Snapshot()
 		return m, tick()
+	case libAlbumsMsg, libTracksMsg, libAddMsg:
+		cmd, _ := m.libraryMsg(msg)
+		return m, cmd
 	case searchDoneMsg:
 		switch {
 		case msg.err != nil:
@@ -163,7 +156,16 @@ func (m *tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if len(m.picks) > 0 {
 			return m.updatePicks(msg)
 		}
+		if m.libOpen {
+			return m.updateLibrary(msg)
+		}
 		return m.updateKeys(msg)
+	default:
+		if m.libOpen { // the list's own messages (its filter's)
+			var cmd tea.Cmd
+			m.lib.list, cmd = m.lib.list.Update(msg)
+			return m, cmd
+		}
 	}
 	return m, nil
 }
@@ -263,10 +265,10 @@ func (m *tuiModel) scrollPicks() {
 func (m *tuiModel) updateKeys(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	switch {
+	case msg.String() == "ctrl+c":
+		m.interrupted = true
+		return m, tea.Quit
 	case key.Matches(msg, k.Quit):
-		if msg.String() == "ctrl+c" {
-			m.interrupted = true
-		}
 		return m, tea.Quit
 	case key.Matches(msg, k.Pause):
 		m.p.TogglePause()
@@ -337,6 +339,16 @@ func (m *tuiModel) updateKeys(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.searching = true
 		m.query = m.query[:0]
 		return m, nil
+	case key.Matches(msg, k.Library):
+		if m.lib == nil {
+			m.p.Notify("no catalog to browse")
+			return m, nil
+		}
+		m.libOpen = true
+		if m.lib.loaded {
+			return m, nil
+		}
+		return m, m.lib.loadAlbums(m.ctx)
 	default:
 		return m, nil
 	}
@@ -359,7 +371,28 @@ func (m *tuiModel) View() tea.View {
 	return v
 }
 
+// libSideBySide is the terminal width from which the library view is shown
+// beside the queue rather than in its place.
+const libSideBySide = 100
+
 func (m *tuiModel) render() string {
+	top, queue, bottom := m.renderTop(), m.renderQueue(), m.renderBottom()
+	if !m.libOpen || m.lib == nil {
+		return top + queue + bottom
+	}
+	bottomLines := strings.Count(bottom, "\n")
+	if m.width >= libSideBySide {
+		left := lipgloss.NewStyle().Width(m.width / 2).Render(strings.TrimRight(top+queue, "\n"))
+		height := max(m.height-bottomLines-2, 8)
+		right := m.libraryView(m.width-m.width/2-1, height-1)
+		return lipgloss.JoinHorizontal(lipgloss.Top, left, " ", right) + "\n\n" + bottom
+	}
+	height := max(m.height-strings.Count(top, "\n")-bottomLines-2, 8)
+	return top + "\n" + m.libraryView(m.width, height-1) + "\n\n" + bottom
+}
+
+// renderTop is the title and what is playing.
+func (m *tuiModel) renderTop() string {
 	s := m.snap
 	var b strings.Builder
 	b.WriteString(styleTitle.Render("peertune") + "\n\n")
@@ -389,6 +422,14 @@ func (m *tuiModel) render() string {
 		fmt.Fprintf(&b, "seed server %s (%d%%)   peers %s (%d%%)   cache %s (%d%%)\n",
 			SizeText(seed), percent(seed, total), SizeText(peers), percent(peers, total), SizeText(cache), percent(cache, total))
 	}
+	return b.String()
+}
+
+// renderQueue is the queue, scrolled to keep the cursor (or the current
+// track) in view.
+func (m *tuiModel) renderQueue() string {
+	s := m.snap
+	var b strings.Builder
 	b.WriteString("\n" + styleTitle.Render("queue") + "\n")
 	focus := s.Index
 	if m.qsel > 0 {
@@ -416,6 +457,14 @@ func (m *tuiModel) render() string {
 	if last < len(s.Queue) {
 		b.WriteString(styleDim.Render(fmt.Sprintf("   … %d more", len(s.Queue)-last)) + "\n")
 	}
+	return b.String()
+}
+
+// renderBottom is the search line, a search's matches or the last
+// message, and the help.
+func (m *tuiModel) renderBottom() string {
+	s := m.snap
+	var b strings.Builder
 	b.WriteString("\n")
 	if m.searching {
 		b.WriteString("search: " + string(m.query) + "█  (enter searches, esc cancels)\n")

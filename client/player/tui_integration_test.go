@@ -41,6 +41,25 @@ func terminal(t *testing.T, rows int, shell string) (send func(keys ...string), 
 // The terminal UI in a real terminal (tmux): the progress advances, space
 // pauses it, → moves it forward, q exits 0 and gives the terminal back
 // (canonical mode on, the alternate screen left).
+// screenWaiter returns a wait for the screen to show what ok looks for,
+// failing the test after 15 s with the screen it saw.
+func screenWaiter(t *testing.T, screen func() string) func(what string, ok func(string) bool) {
+	return func(what string, ok func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			s := screen()
+			if ok(s) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: screen:\n%s", what, s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 func TestTerminalUI(t *testing.T) {
 	itest.Need(t, "tmux")
 	lib := t.TempDir()
@@ -125,20 +144,7 @@ func TestTerminalUIRemote(t *testing.T) {
 	shell := fmt.Sprintf("XDG_RUNTIME_DIR=%s %s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; sleep 120",
 		runtime, e.Bin, e.TrackerURL, cache, one.ID)
 	send, screen := terminal(t, 40, shell)
-	waitScreen := func(what string, ok func(string) bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			s := screen()
-			if ok(s) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: screen:\n%s", what, s)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	waitScreen := screenWaiter(t, screen)
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(e.Bin, args...)
 		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtime)
@@ -177,6 +183,70 @@ func TestTerminalUIRemote(t *testing.T) {
 
 	send("q")
 	waitScreen("q exits", func(s string) bool { return strings.Contains(s, "EXIT=") })
+	if s := screen(); !strings.Contains(s, "EXIT=0") {
+		t.Errorf("exit status after q:\n%s", s)
+	}
+}
+
+// TestTerminalUILibrary: tab opens the library beside the queue: artists,
+// then an artist's albums by year, then an album's tracks in order; a
+// queues the album; ← goes back up.
+func TestTerminalUILibrary(t *testing.T) {
+	itest.Need(t, "tmux")
+	lib := t.TempDir()
+	for _, tr := range []struct{ file, title, album, track, date string }{
+		{"1", "Later Opener", "Second Record", "1", "2005"},
+		{"2", "Song Two", "First Record", "2", "2001"},
+		{"3", "Song One", "First Record", "1", "2001"},
+	} {
+		itest.MakeTrackWithTags(t, lib, tr.file, 10, "flac", "title="+tr.title, "artist=Lib Band",
+			"album="+tr.album, "track="+tr.track, "date="+tr.date)
+	}
+	itest.MakeTrackWithTags(t, lib, "4", 20, "flac", "title=Elsewhere", "artist=Another Artist", "album=Other Record")
+	e := newEnv(t, lib, 0, 4)
+	first := e.TrackByTitle("Elsewhere")
+	shell := fmt.Sprintf("XDG_RUNTIME_DIR=%s %s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; sleep 120",
+		t.TempDir(), e.Bin, e.TrackerURL, t.TempDir(), first.ID)
+	send, screen := terminal(t, 40, shell)
+	waitScreen := screenWaiter(t, screen)
+	has := func(parts ...string) func(string) bool {
+		return func(s string) bool {
+			for _, p := range parts {
+				if !strings.Contains(s, p) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitScreen("the UI plays", has("playing", "Elsewhere"))
+	send("Tab")
+	waitScreen("tab: the artists", has("library: artists", "Another Artist", "Lib Band", "2 albums"))
+	send("Down", "Enter")
+	waitScreen("enter: Lib Band's albums, by year", func(s string) bool {
+		i, j := strings.Index(s, "2001  First Record"), strings.Index(s, "2005  Second Record")
+		return strings.Contains(s, "library: Lib Band") && i >= 0 && j > i
+	})
+	send("Enter")
+	waitScreen("enter: the album's tracks in order", func(s string) bool {
+		i, j := strings.Index(s, "1. Song One"), strings.Index(s, "2. Song Two")
+		return strings.Contains(s, "library: Lib Band – First Record") && i >= 0 && j > i
+	})
+	// The queue beside it still shows what plays.
+	if s := screen(); !strings.Contains(s, "1. Another Artist – Elsewhere") {
+		t.Errorf("the queue is not beside the library:\n%s", s)
+	}
+	send("a")
+	waitScreen("a: the album is queued in order", func(s string) bool {
+		i, j := strings.Index(s, "2. Lib Band – Song One"), strings.Index(s, "3. Lib Band – Song Two")
+		return strings.Contains(s, "added First Record (2 tracks)") && i >= 0 && j > i
+	})
+	send("Left")
+	waitScreen("←: back to the albums", has("library: Lib Band", "2005  Second Record"))
+	send("Tab")
+	waitScreen("tab: the library closes", func(s string) bool { return !strings.Contains(s, "library:") })
+	send("q")
+	waitScreen("q exits", has("EXIT="))
 	if s := screen(); !strings.Contains(s, "EXIT=0") {
 		t.Errorf("exit status after q:\n%s", s)
 	}

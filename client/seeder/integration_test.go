@@ -733,3 +733,53 @@ func TestSeedUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedRetaggedFileUpdatesTheCatalog: a file retagged under a watching
+// seeder (its tags are in the file, so it is a new torrent) ends as one
+// entry with the new tags, track number, disc, year and album artist
+// included, in the album listing of its new album; nothing stale is left.
+func TestSeedRetaggedFileUpdatesTheCatalog(t *testing.T) {
+	lib := t.TempDir()
+	path := itest.MakeTrackWithTags(t, lib, "song", 3, "flac", "title=Retag Me", "artist=Band feat. Guest",
+		"album_artist=Band", "album=First Pressing", "track=3/9", "disc=1/2", "date=1999-04-01")
+	tracker := startTracker(t)
+	c := apiClient(t, tracker)
+	startSeed(t, t.TempDir(), tracker, "--listen", fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t)), "--watch", lib)
+	tracks := catalog(t, c)
+	if len(tracks) != 1 {
+		t.Fatalf("catalog: %+v", tracks)
+	}
+	if tr := tracks[0]; tr.TrackNumber != 3 || tr.DiscNumber != 1 || tr.Year != 1999 || tr.AlbumArtist != "Band" ||
+		tr.Artist != "Band feat. Guest" || tr.Album != "First Pressing" {
+		t.Fatalf("published %+v: the tags are not all there", tr)
+	}
+	old := tracks[0].ID
+
+	// Retag in place, as a tag editor does: write aside, rename over.
+	tmp := filepath.Join(t.TempDir(), "song.flac")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-i", path, "-c", "copy", "-map_metadata", "-1",
+		"-metadata", "title=Retag Me", "-metadata", "artist=Band", "-metadata", "album=Second Pressing",
+		"-metadata", "track=4", "-metadata", "date=2004", tmp).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the retagged file in the catalog", func() bool {
+		tracks = catalog(t, c)
+		return len(tracks) == 1 && tracks[0].ID != old
+	})
+	if tr := tracks[0]; tr.TrackNumber != 4 || tr.DiscNumber != 0 || tr.Year != 2004 || tr.AlbumArtist != "" || tr.Album != "Second Pressing" {
+		t.Errorf("after the retag: %+v", tr)
+	}
+	albums, err := c.Albums(t.Context(), "", 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(albums.Albums) != 1 || albums.Albums[0].Title != "Second Pressing" || albums.Albums[0].Year != 2004 {
+		t.Errorf("albums after the retag: %+v; want Second Pressing alone", albums.Albums)
+	}
+	if _, err := c.Get(t.Context(), old); !api.IsNotFound(err) {
+		t.Errorf("the old torrent is still published: %v", err)
+	}
+}

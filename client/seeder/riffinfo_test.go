@@ -3,8 +3,11 @@ package seeder
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -82,8 +85,8 @@ func TestReadRIFFInfo(t *testing.T) {
 	}
 }
 
-// FuzzReadRIFFInfo: any file is read without a panic, and what comes out
-// is text of the file.
+// FuzzReadRIFFInfo: any file is read without a panic, what comes out is
+// text of the file, and its date and track give numbers in range.
 func FuzzReadRIFFInfo(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("testdata", "tagged.wav")); err == nil {
 		f.Add(b)
@@ -91,6 +94,7 @@ func FuzzReadRIFFInfo(f *testing.F) {
 	f.Add(riff([2]string{"LIST", "INFO" + sub("INAM", "Odd") + sub("IART", "A")}))
 	f.Add(riff([2]string{"LIST", "INFO\x00\x00\x00\x00\xff\xff\xff\xff"}))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WAVE"))
+	f.Add(riff([2]string{"LIST", "INFO" + sub("ICRD", "2001-05-03") + sub("IPRT", "3/12")}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := readRIFFInfo(bytes.NewReader(b))
 		if err != nil {
@@ -100,6 +104,12 @@ func FuzzReadRIFFInfo(f *testing.F) {
 			if len(s) > 2*len(b) {
 				t.Fatalf("%d bytes of text from a %d-byte file", len(s), len(b))
 			}
+		}
+		if y := tagYear(info.Year); y < 0 || y > maxYear || (y > 0 && !strings.Contains(info.Year, fmt.Sprintf("%04d", y))) {
+			t.Fatalf("year %d from %q", y, info.Year)
+		}
+		if n := tagNumber(info.Track); n < 0 || (n > 0 && !strings.Contains(info.Track, strconv.Itoa(n))) {
+			t.Fatalf("track %d from %q", n, info.Track)
 		}
 	})
 }

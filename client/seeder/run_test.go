@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -264,5 +265,121 @@ func TestSyncWritesStateOnlyOnChange(t *testing.T) {
 	st, err := loadState(statePath, lib)
 	if err != nil || len(st.Files) != 2 {
 		t.Errorf("state after the change: %d files, %v", len(st.Files), err)
+	}
+}
+
+// TestSyncRereadsOldMeta: a state entry that an older seeder wrote (no
+// meta_version, or 1, and none of the tags ReadMeta reads now) keeps its
+// hashes, but its file's tags are read again, saved and published.
+func TestSyncRereadsOldMeta(t *testing.T) {
+	tagged, err := os.ReadFile(filepath.Join("testdata", "tagged.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []any{nil, 1} {
+		t.Run(fmt.Sprintf("meta_version %v", old), func(t *testing.T) {
+			t.Setenv("XDG_STATE_HOME", t.TempDir())
+			lib := t.TempDir()
+			writeFile(t, filepath.Join(lib, "t.wav"), tagged)
+			rec := &catalogRecorder{tracks: map[string]proto.PublishRequest{}}
+			srv := httptest.NewServer(rec)
+			defer srv.Close()
+			client, _ := api.New(srv.URL, api.WithToken("t"))
+			syncOnce := func() SyncResult {
+				t.Helper()
+				s, err := New(Config{Dir: lib, API: client, Listen: "127.0.0.1:0", NoBT: true,
+					Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				res, err := s.Sync(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			statePath, err := StatePath(lib)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := syncOnce(); res.Hashed != 1 {
+				t.Fatalf("first pass: %+v, want 1 hashed", res)
+			}
+
+			// Make the entry what a seeder before metaVersion 2 wrote.
+			var doc map[string]any
+			b, err := os.ReadFile(statePath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.UseNumber() // mtime_ns does not fit a float64
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatal(err)
+			}
+			entry := doc["files"].(map[string]any)["t.wav"].(map[string]any)
+			id := entry["infohash"].(string)
+			if entry["meta_version"] != json.Number(fmt.Sprint(metaVersion)) {
+				t.Fatalf("new entry has meta_version %v, want %d", entry["meta_version"], metaVersion)
+			}
+			delete(entry, "meta_version")
+			if old != nil {
+				entry["meta_version"] = old
+			}
+			meta := entry["meta"].(map[string]any)
+			for _, k := range []string{"album_artist", "track_number", "disc_number", "year"} {
+				delete(meta, k)
+			}
+			meta["title"] = "old title"
+			if b, err = json.Marshal(doc); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, statePath, b)
+
+			rec.mu.Lock()
+			clear(rec.tracks)
+			rec.mu.Unlock()
+			res := syncOnce()
+			if res.Hashed != 0 || res.Reused != 1 || res.Skipped != 0 || res.Published != 1 {
+				t.Errorf("after the upgrade: %+v, want 0 hashed, 1 reused and published", res)
+			}
+			rec.mu.Lock()
+			req, ok := rec.tracks[id]
+			rec.mu.Unlock()
+			if !ok || req.Title != "Long Title" || req.TrackNumber != 7 || req.Year != 1999 {
+				t.Errorf("published %q, track %d of %d (found %v), want id %s titled Long Title, track 7 of 1999",
+					req.Title, req.TrackNumber, req.Year, ok, id)
+			}
+			st, err := loadState(statePath, lib)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := st.Files["t.wav"]
+			if got.MetaVersion != metaVersion || got.Meta.TrackNumber != 7 || got.Meta.Year != 1999 || got.Meta.Title != "Long Title" ||
+				got.InfoHash != id {
+				t.Errorf("state after the upgrade: %+v", got)
+			}
+
+			// Now current: the next run neither reads the tags again nor
+			// rewrites the state.
+			fi, _ := os.Stat(statePath)
+			if res := syncOnce(); res.Hashed != 0 || res.Reused != 1 {
+				t.Errorf("third pass: %+v", res)
+			}
+			if fi2, _ := os.Stat(statePath); !fi2.ModTime().Equal(fi.ModTime()) {
+				t.Error("a run after the upgrade rewrote the state file")
+			}
+
+			// An old entry whose file ReadMeta now refuses (here: the same
+			// size and time, other bytes) is skipped, as a new file would be.
+			writeFile(t, statePath, b)
+			fi, _ = os.Stat(filepath.Join(lib, "t.wav"))
+			writeFile(t, filepath.Join(lib, "t.wav"), bytes.Repeat([]byte("x"), len(tagged)))
+			os.Chtimes(filepath.Join(lib, "t.wav"), fi.ModTime(), fi.ModTime())
+			if res := syncOnce(); res.Hashed != 0 || res.Reused != 0 || res.Skipped != 1 || res.Published != 0 {
+				t.Errorf("an old entry of an undecodable file: %+v, want it skipped", res)
+			}
+		})
 	}
 }

@@ -511,10 +511,13 @@ func parseHash(s string) (metainfo.Hash, error) {
 
 // prepare returns, by library path, every file that can be published, with
 // its torrent: from the state file when its size and modification time
-// are unchanged, otherwise probed and hashed on cfg.Workers goroutines.
+// are unchanged (its tags read again, not its hashes, when an older
+// metaVersion read them), otherwise probed and hashed on cfg.Workers
+// goroutines.
 func (s *Seeder) prepare(ctx context.Context, files []LibraryFile, res *SyncResult) (map[string]preparedFile, error) {
 	out := map[string]preparedFile{}
 	var todo []LibraryFile
+	var reread []LibraryFile // reused, but their tags are read again
 	var total int64
 	for _, f := range files {
 		if sk, ok := s.skipped[f.Rel]; ok && sk.Size == f.Size && sk.ModTimeNs == f.ModTime.UnixNano() {
@@ -525,31 +528,61 @@ func (s *Seeder) prepare(ctx context.Context, files []LibraryFile, res *SyncResu
 			p, err := s.build(f, st)
 			if err == nil {
 				out[f.Rel] = p
-				res.Reused++
+				if st.MetaVersion != metaVersion {
+					reread = append(reread, f)
+				} else {
+					res.Reused++
+				}
 				continue
 			}
 		}
 		todo = append(todo, f)
 		total += f.Size
 	}
+	var mu sync.Mutex
+	skipFile := func(f LibraryFile, err error) {
+		s.log.Warn("skipping file", "path", f.Rel, "err", err)
+		s.metrics.filesFailed.Inc()
+		mu.Lock()
+		res.Skipped++
+		s.skipped[f.Rel] = fileState{Size: f.Size, ModTimeNs: f.ModTime.UnixNano()}
+		mu.Unlock()
+	}
+	// Tags first (a file's reading is far quicker than its hashing): a
+	// file ReadMeta now refuses is skipped, as a new one would be.
+	err := runPool(ctx, len(reread), s.cfg.Workers, func(i int) {
+		f := reread[i]
+		meta, err := ReadMeta(f.Abs)
+		if err != nil {
+			skipFile(f, err)
+			mu.Lock()
+			delete(out, f.Rel)
+			mu.Unlock()
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		p := out[f.Rel]
+		p.state.Meta, p.state.MetaVersion = meta, metaVersion
+		out[f.Rel] = p
+		res.Reused++
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(reread) > 0 {
+		s.log.Info(fmt.Sprintf("read the tags of %d files again", len(reread)), "files", len(reread), "meta_version", metaVersion)
+	}
 	var (
-		mu       sync.Mutex
 		done     atomic.Int64
 		doneFile atomic.Int64
 	)
 	s.metrics.hashPending.Set(float64(total))
 	progress, stop := s.startProgress(total, len(todo), &done, &doneFile)
-	err := runPool(ctx, len(todo), s.cfg.Workers, func(i int) {
+	err = runPool(ctx, len(todo), s.cfg.Workers, func(i int) {
 		f := todo[i]
 		defer doneFile.Add(1)
-		skip := func(err error) {
-			s.log.Warn("skipping file", "path", f.Rel, "err", err)
-			s.metrics.filesFailed.Inc()
-			mu.Lock()
-			res.Skipped++
-			s.skipped[f.Rel] = fileState{Size: f.Size, ModTimeNs: f.ModTime.UnixNano()}
-			mu.Unlock()
-		}
+		skip := func(err error) { skipFile(f, err) }
 		meta, err := ReadMeta(f.Abs)
 		if err != nil {
 			skip(err)
@@ -568,7 +601,8 @@ func (s *Seeder) prepare(ctx context.Context, files []LibraryFile, res *SyncResu
 			}
 			return
 		}
-		st := fileState{Size: f.Size, ModTimeNs: f.ModTime.UnixNano(), PieceLength: pl, Pieces: pieces, Meta: meta}
+		st := fileState{Size: f.Size, ModTimeNs: f.ModTime.UnixNano(), PieceLength: pl, Pieces: pieces, Meta: meta,
+			MetaVersion: metaVersion}
 		p, err := s.build(f, st)
 		if err != nil {
 			skip(err)
@@ -610,6 +644,7 @@ func (s *Seeder) publish(ctx context.Context, p preparedFile) (proto.Track, bool
 	return s.cfg.API.Publish(ctx, proto.PublishRequest{
 		Torrent: raw, Title: m.Title, Artist: m.Artist, Album: m.Album,
 		DurationS: m.DurationS, Codec: m.Codec, Bitrate: m.Bitrate,
+		AlbumArtist: m.AlbumArtist, TrackNumber: m.TrackNumber, DiscNumber: m.DiscNumber, Year: m.Year,
 	})
 }
 

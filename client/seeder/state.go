@@ -17,6 +17,11 @@ import (
 // piece length rule), so that an old state file is ignored, not trusted.
 const stateVersion = 1
 
+// metaVersion changes when ReadMeta reads more or differently (2: album
+// artist, track and disc number, year). An entry of an older one keeps its
+// hashes, but its file's tags are read again (and so published again).
+const metaVersion = 2
+
 // fileState is what the seeder remembers about one library file, valid as
 // long as its size and modification time are unchanged: the hashed info
 // (so no re-hashing), the tags and the probed audio facts.
@@ -27,16 +32,23 @@ type fileState struct {
 	PieceLength int64  `json:"piece_length"`
 	Pieces      []byte `json:"pieces"`
 	Meta        Meta   `json:"meta"`
+	// MetaVersion is the metaVersion that read Meta (0: before there was one).
+	MetaVersion int `json:"meta_version"`
 }
 
 // Meta is what the catalog is told about a track besides its torrent.
+// Numbers are 0 and strings "" when the tags do not say.
 type Meta struct {
-	Title     string  `json:"title"`
-	Artist    string  `json:"artist"`
-	Album     string  `json:"album"`
-	DurationS float64 `json:"duration_s"`
-	Codec     string  `json:"codec"`
-	Bitrate   int64   `json:"bitrate"`
+	Title       string  `json:"title"`
+	Artist      string  `json:"artist"`
+	Album       string  `json:"album"`
+	AlbumArtist string  `json:"album_artist"`
+	TrackNumber int     `json:"track_number"` // 1..9999
+	DiscNumber  int     `json:"disc_number"`  // 1..999
+	Year        int     `json:"year"`         // 1..9999
+	DurationS   float64 `json:"duration_s"`
+	Codec       string  `json:"codec"`
+	Bitrate     int64   `json:"bitrate"`
 }
 
 type stateFile struct {
@@ -53,7 +65,8 @@ func (s fileState) matches(f LibraryFile) bool {
 
 func (s fileState) equal(o fileState) bool {
 	return s.Size == o.Size && s.ModTimeNs == o.ModTimeNs && s.InfoHash == o.InfoHash &&
-		s.PieceLength == o.PieceLength && bytes.Equal(s.Pieces, o.Pieces) && s.Meta == o.Meta
+		s.PieceLength == o.PieceLength && bytes.Equal(s.Pieces, o.Pieces) && s.Meta == o.Meta &&
+		s.MetaVersion == o.MetaVersion
 }
 
 // StatePath is where the state of the library at dir is kept:

@@ -13,6 +13,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v3"
+
+	"github.com/peertune/peertune/client/player"
 )
 
 // The config file holds defaults for every command's flags: a section per
@@ -20,6 +22,11 @@ import (
 // by its name. A flag given beats the environment, which beats the file,
 // which beats the built-in default. Its place: $PEERTUNE_CONFIG, else
 // $XDG_CONFIG_HOME/peertune/config.toml (~/.config/peertune/config.toml).
+// A [keys] section rebinds the terminal UI's keys: action = "key" or
+// ["key", …] (player.KeyActions lists the actions).
+
+// keysSection is the config file's section of the terminal UI's keys.
+const keysSection = "keys"
 
 // configPath is where the config file is; "" when no place is known.
 func configPath() string {
@@ -125,10 +132,16 @@ func (c *config) check(root *cli.Command) error {
 	if err != nil {
 		return usageErrorf("%w", err)
 	}
+	if _, err := c.keys(); err != nil {
+		return err
+	}
 	for _, section := range sortedKeys(conf) {
+		if section == keysSection {
+			continue
+		}
 		cmd := root.Command(section)
 		if cmd == nil {
-			return usageErrorf("config file %s: [%s] is not a command (want one of play, seed, tracker, search, cache, ctl)", path, section)
+			return usageErrorf("config file %s: [%s] is not a command (want one of play, seed, tracker, search, cache, ctl, or keys)", path, section)
 		}
 		flags := map[string]bool{}
 		for _, f := range cmd.Flags {
@@ -155,4 +168,38 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// keys is the [keys] section: the terminal UI's actions rebound, checked
+// (player.NewKeyMap); nil when the file has none.
+func (c *config) keys() (map[string][]string, error) {
+	conf, err := c.table()
+	if err != nil {
+		return nil, usageErrorf("%w", err)
+	}
+	sec, ok := conf[keysSection]
+	if !ok {
+		return nil, nil
+	}
+	keys := map[string][]string{}
+	for _, action := range sortedKeys(sec) {
+		switch v := sec[action].(type) {
+		case string:
+			keys[action] = []string{v}
+		case []any:
+			for _, x := range v {
+				s, ok := x.(string)
+				if !ok {
+					return nil, usageErrorf("config file %s: [keys] %s: want a key or a list of keys, as strings", c.path, action)
+				}
+				keys[action] = append(keys[action], s)
+			}
+		default:
+			return nil, usageErrorf("config file %s: [keys] %s: want a key or a list of keys, as strings", c.path, action)
+		}
+	}
+	if _, err := player.NewKeyMap(keys); err != nil {
+		return nil, usageErrorf("config file %s: %w", c.path, err)
+	}
+	return keys, nil
 }

@@ -71,6 +71,10 @@ func TestConfigRefusesWhatNoFlagTakes(t *testing.T) {
 		{"[dance]\nspeed = 1\n", "[dance] is not a command"},
 		{"[play]\ncache = 2026-12-02T00:00:00Z\n", "want a string, number, boolean"},
 		{"[play\n", "config file"},
+		{"[keys]\nnxet = \"x\"\n", `no action "nxet"`},
+		{"[keys]\nnext = \"q\"\n", `"q" is bound to both`},
+		{"[keys]\nnext = 3\n", "want a key or a list of keys"},
+		{"[keys]\nnext = [\"x\", 3]\n", "want a key or a list of keys"},
 	} {
 		writeConfig(t, c.text)
 		err := rootCommand().Run(context.Background(), []string{"peertune", "cache", "ls"})
@@ -97,5 +101,21 @@ func TestConfigValues(t *testing.T) {
 		if got, ok := configValue(c.in); got != c.want || ok != c.ok {
 			t.Errorf("configValue(%v) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// [keys] rebinds the terminal UI's keys: a key or a list of keys per action.
+func TestConfigKeys(t *testing.T) {
+	writeConfig(t, "[keys]\nnext = \"ctrl+n\"\nprev = [\"ctrl+p\", \"P\"]\n")
+	c := newConfig()
+	keys, err := c.keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(keys["next"], ",") != "ctrl+n" || strings.Join(keys["prev"], ",") != "ctrl+p,P" || len(keys) != 2 {
+		t.Errorf("keys = %v", keys)
+	}
+	if err := rootCommand().Run(context.Background(), []string{"peertune", "cache", "ls"}); err != nil {
+		t.Errorf("a valid [keys] section is refused: %v", err)
 	}
 }

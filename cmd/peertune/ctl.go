@@ -44,7 +44,8 @@ func ctlCommand(conf *config) *cli.Command {
 			seekVerb(verb(ctl.VerbSeek, "seek: +10s and -5 move, 1:30 or 90s go to a position (flags before the verb: ctl --json seek -5)", "[+|-]DURATION")),
 			verb(ctl.VerbVolume, "set the volume in percent", "0-100"),
 			verb(ctl.VerbQueue, "queue the best match of each query or track id (every match with --all); none: list the queue", "[QUERY|TRACK_ID…]",
-				&cli.BoolFlag{Name: "all", Usage: "queue every match of a query, not only the best"}),
+				&cli.BoolFlag{Name: "all", Usage: "queue every match of a query, not only the best"},
+				&cli.BoolFlag{Name: "album", Usage: "the queries name albums: queue each one's tracks in order"}),
 			verb(ctl.VerbClear, "empty the queue after the current track", ""),
 			verb(ctl.VerbShuffle, "shuffle the tracks after the current one, or put them back in order (none: toggle)", "[on|off|toggle]"),
 			verb(ctl.VerbRepeat, "at a track's end: go on (off), play it again (one), start the queue over after the last (all); none: the next mode", "[off|one|all]"),
@@ -74,7 +75,7 @@ func runCtl(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	req := ctl.Request{Verb: cmd.Name, Args: cmd.Args().Slice(), All: cmd.Bool("all")}
+	req := ctl.Request{Verb: cmd.Name, Args: cmd.Args().Slice(), All: cmd.Bool("all"), Album: cmd.Bool("album")}
 	if err := req.Check(); err != nil {
 		return usageErrorf("ctl %w", err)
 	}

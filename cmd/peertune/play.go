@@ -26,7 +26,7 @@ func playCommand(conf *config) *cli.Command {
 		Usage:     "stream tracks from the tracker's catalog (QUERY or TRACK_ID), or play local files",
 		ArgsUsage: "QUERY|TRACK_ID|FILE...",
 		Description: "Each QUERY plays its best match in the tracker's catalog (--all: every match); a\n" +
-			"TRACK_ID (40 hex) plays that track. The head of a track comes from the seed server, the\n" +
+			"TRACK_ID (40 hex) plays that track; with --album each QUERY plays an album in track order. The head of a track comes from the seed server, the\n" +
 			"rest from other listeners; played tracks stay in the cache and are shared. On a terminal\n" +
 			"a terminal UI runs (? for its keys) and keeps sharing until q; otherwise a progress line\n" +
 			"goes to stderr every few seconds and play exits when its queue ends (--linger keeps it sharing).\n" +
@@ -45,7 +45,8 @@ func playCommand(conf *config) *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON report per track on stdout", Sources: conf.sources(name, "json")},
 			&cli.DurationFlag{Name: "head", Value: policy.DefaultParams.Head, Usage: "audio fetched from the seed server first (streaming)", Sources: conf.sources(name, "head")},
 			&cli.DurationFlag{Name: "start", Usage: "start each track at this position (e.g. 1m30s)", Sources: conf.sources(name, "start")},
-			&cli.BoolFlag{Name: "all", Usage: "play every track that matches QUERY (streaming)", Sources: conf.sources(name, "all")},
+			&cli.BoolFlag{Name: "all", Usage: "play every track that matches QUERY (streaming; with --album every album)", Sources: conf.sources(name, "all")},
+			&cli.BoolFlag{Name: "album", Usage: "each QUERY names an album (words of its artist or name; or an ALBUM_ID): play the best match's tracks in order (streaming)", Sources: conf.sources(name, "album")},
 			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: conf.sources(name, "linger")},
 			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming)", Sources: conf.sources(name, "upload-rate")},
 			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: conf.sources(name, "max-peers")},
@@ -56,11 +57,11 @@ func playCommand(conf *config) *cli.Command {
 			&cli.BoolFlag{Name: "no-tcp", Usage: "BitTorrent over uTP only (streaming)", Sources: conf.sources(name, "no-tcp")},
 			&cli.BoolFlag{Name: "no-utp", Usage: "BitTorrent over TCP only; a listener behind NAT then cannot be reached by hole punching (streaming)", Sources: conf.sources(name, "no-utp")},
 		},
-		Action: runPlay,
+		Action: func(ctx context.Context, cmd *cli.Command) error { return runPlay(ctx, cmd, conf) },
 	}
 }
 
-func runPlay(ctx context.Context, cmd *cli.Command) error {
+func runPlay(ctx context.Context, cmd *cli.Command, conf *config) error {
 	args := cmd.Args().Slice()
 	if len(args) == 0 && !cmd.Bool("resume") {
 		return usageErrorf("play needs a QUERY, TRACK_ID or FILE (or --resume)")
@@ -74,7 +75,10 @@ func runPlay(ctx context.Context, cmd *cli.Command) error {
 		}
 	}
 	if files == 0 {
-		return runPlayNetwork(ctx, cmd, args)
+		return runPlayNetwork(ctx, cmd, conf, args)
+	}
+	if cmd.Bool("album") {
+		return usageErrorf("--album plays albums from the tracker, not local files")
 	}
 	if cmd.Bool("resume") {
 		return usageErrorf("--resume goes on with the last queue from the tracker, not with local files")

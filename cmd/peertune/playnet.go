@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/peertune/peertune/audio"
+	"github.com/peertune/peertune/client/api"
 	"github.com/peertune/peertune/client/ctl"
 	"github.com/peertune/peertune/client/mpris"
 	"github.com/peertune/peertune/client/player"
@@ -30,7 +31,7 @@ var processStart = time.Now()
 // arguments on the tracker and streams them (head from the seed server, the
 // rest from other listeners), with the terminal UI on a terminal and
 // progress lines (and --json reports) otherwise.
-func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error {
+func runPlayNetwork(ctx context.Context, cmd *cli.Command, conf *config, args []string) error {
 	jsonOut := cmd.Bool("json")
 	headless := jsonOut || !stdoutIsTerminal()
 	spec := cmd.String("output")
@@ -68,7 +69,7 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 		return err
 	}
 	// One player per cache: a second play on it queues into the first.
-	if queued, err := queueInRunningPlayer(ctx, sock, args, cmd.Bool("all")); queued || err != nil {
+	if queued, err := queueInRunningPlayer(ctx, sock, args, cmd.Bool("all"), cmd.Bool("album")); queued || err != nil {
 		return err
 	}
 
@@ -86,7 +87,11 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	// Resolve first: an unknown track or a dead tracker fails at once.
 	var tracks []proto.Track
 	if len(args) > 0 { // --resume may come alone
-		tracks, err = player.Resolve(ctx, apiClient, args, cmd.Bool("all"), cachedLookup(cacheDir))
+		if cmd.Bool("album") {
+			tracks, err = player.ResolveAlbums(ctx, apiClient, args, cmd.Bool("all"))
+		} else {
+			tracks, err = player.Resolve(ctx, apiClient, args, cmd.Bool("all"), cachedLookup(cacheDir))
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -187,7 +192,10 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	if ln, err := ctl.Listen(sock); err != nil {
 		log.Warn("no remote control for this player", "err", err)
 	} else {
-		resolve := func(ctx context.Context, args []string, all bool) ([]proto.Track, error) {
+		resolve := func(ctx context.Context, args []string, all, album bool) ([]proto.Track, error) {
+			if album {
+				return player.ResolveAlbums(ctx, apiClient, args, all)
+			}
 			return player.Resolve(ctx, apiClient, args, all, cachedLookup(cacheDir))
 		}
 		cctx, stopCtl := context.WithCancel(ctx)
@@ -222,7 +230,11 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 	}
 
 	if !headless {
-		return runTUI(ctx, p, apiClient.Search)
+		keys, err := conf.keys() // checked before any command ran
+		if err != nil {
+			return err
+		}
+		return runTUI(ctx, p, apiClient, keys)
 	}
 
 	pctx, stopProgress := context.WithCancel(ctx)
@@ -255,8 +267,8 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, args []string) error 
 // queueInRunningPlayer hands args to the player already running on the
 // cache of sock, if one answers there: it queues their best matches (every
 // match with all) and says what it took.
-func queueInRunningPlayer(ctx context.Context, sock string, args []string, all bool) (bool, error) {
-	rep, err := ctl.Call(ctx, sock, ctl.Request{Verb: ctl.VerbQueue, Args: args, All: all})
+func queueInRunningPlayer(ctx context.Context, sock string, args []string, all, album bool) (bool, error) {
+	rep, err := ctl.Call(ctx, sock, ctl.Request{Verb: ctl.VerbQueue, Args: args, All: all, Album: album})
 	var refused *ctl.RefusedError
 	switch {
 	case errors.As(err, &refused):
@@ -272,7 +284,7 @@ func queueInRunningPlayer(ctx context.Context, sock string, args []string, all b
 
 // runTUI runs the queue beside the terminal UI; the player keeps sharing
 // after the queue ends until the user quits.
-func runTUI(ctx context.Context, p *player.Player, search func(context.Context, string, int, int) (proto.TrackList, error)) error {
+func runTUI(ctx context.Context, p *player.Player, catalog *api.Client, keys map[string][]string) error {
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var runErr error
@@ -284,9 +296,13 @@ func runTUI(ctx context.Context, p *player.Player, search func(context.Context, 
 			p.Notify("stopped: " + runErr.Error())
 		}
 	}()
-	err := player.RunTUI(ctx, p, func(ctx context.Context, q string) ([]proto.Track, error) {
-		list, err := search(ctx, q, player.SearchLimit, 0)
-		return list.Tracks, err
+	err := player.RunTUI(ctx, p, player.TUIOptions{
+		Search: func(ctx context.Context, q string) ([]proto.Track, error) {
+			list, err := catalog.Search(ctx, q, player.SearchLimit, 0)
+			return list.Tracks, err
+		},
+		Catalog: catalog,
+		Keys:    keys,
 	})
 	stop()
 	<-done

@@ -211,12 +211,22 @@ func MakeTrack(t testing.TB, dir, title string, seconds int, ext string) string 
 // MakeTaggedTrack is MakeTrack with the given artist and album.
 func MakeTaggedTrack(t testing.TB, dir, title, artist, album string, seconds int, ext string) string {
 	t.Helper()
-	path := filepath.Join(dir, title+"."+ext)
+	return MakeTrackWithTags(t, dir, title, seconds, ext, "title="+title, "artist="+artist, "album="+album)
+}
+
+// MakeTrackWithTags writes a test track as MakeTrack does, into the file
+// name.ext, tagged with ffmpeg's -metadata KEY=VALUE pairs (title, artist,
+// album, album_artist, track, disc, date…).
+func MakeTrackWithTags(t testing.TB, dir, name string, seconds int, ext string, tags ...string) string {
+	t.Helper()
+	path := filepath.Join(dir, name+"."+ext)
 	expr := "0.25*sin(2*PI*220*t)+0.2*sin(2*PI*277.2*t)*sin(2*PI*0.3*t)+0.15*sin(2*PI*329.6*t+sin(2*PI*3*t))+0.05*(random(0)-0.5)" +
 		"|0.25*sin(2*PI*110*t)+0.2*sin(2*PI*440*t)*sin(2*PI*0.2*t)+0.05*(random(1)-0.5)"
 	args := []string{"-v", "error", "-y", "-f", "lavfi", "-i",
-		fmt.Sprintf("aevalsrc=exprs=%s:s=44100:d=%d", expr, seconds),
-		"-metadata", "title=" + title, "-metadata", "artist=" + artist, "-metadata", "album=" + album}
+		fmt.Sprintf("aevalsrc=exprs=%s:s=44100:d=%d", expr, seconds)}
+	for _, tag := range tags {
+		args = append(args, "-metadata", tag)
+	}
 	switch ext {
 	case "flac":
 		args = append(args, "-c:a", "flac", "-sample_fmt", "s16")

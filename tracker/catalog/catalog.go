@@ -6,8 +6,12 @@
 package catalog
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/peertune/peertune/proto"
@@ -34,16 +38,30 @@ var (
 
 // Catalog stores tracks. Implementations are safe for concurrent use.
 type Catalog interface {
-	// Put stores e under e.ID unless a track with that id is there already;
-	// it returns the stored entry and whether it was created by this call.
-	// A failed Put leaves the catalog as it was.
+	// Put stores e under e.ID. When a track with that id is there already
+	// and the same publisher published it, its metadata, seed URLs and
+	// .torrent become e's (its PublishedAt stays): a seeder that re-reads
+	// changed tags republishes them. One published by another publisher is
+	// left as it was. Put returns the stored entry and whether this call
+	// created it. A failed Put leaves the catalog as it was.
 	Put(ctx context.Context, e Entry) (stored Entry, created bool, err error)
 	// Get returns the entry with that id, or ErrNotFound.
 	Get(ctx context.Context, id string) (Entry, error)
-	// Search ranks tracks whose title, artist or album match every word of
-	// query (an empty query lists every track) and returns one page of them
-	// and the number of matches in all.
+	// Search ranks tracks whose title, artist, album artist or album match
+	// every word of query and returns one page of them and the number of
+	// matches in all. An empty query lists every track in library order:
+	// by album artist (or artist), year, album, disc, track number and
+	// title (ListCompare).
 	Search(ctx context.Context, query string, limit, offset int) (tracks []proto.Track, total int, err error)
+	// Albums lists albums: the tracks that name an album, grouped by album
+	// artist (or artist) and album name (proto.AlbumID), sorted by artist,
+	// year and album. A non-empty query keeps the albums with a track whose
+	// artist, album artist or album matches every word of it (titles do not
+	// count). It returns one page and the number of albums in all.
+	Albums(ctx context.Context, query string, limit, offset int) (albums []proto.Album, total int, err error)
+	// Album returns the album with that id and its tracks in disc, track
+	// and title order, or ErrNotFound.
+	Album(ctx context.Context, id string) (proto.Album, []proto.Track, error)
 	// Delete removes the track if publisher published it: ErrNotFound or
 	// ErrForbidden otherwise.
 	Delete(ctx context.Context, id, publisher string) error
@@ -54,4 +72,52 @@ type Catalog interface {
 	Count(ctx context.Context) (int, error)
 	// Close releases the catalog.
 	Close() error
+}
+
+// ListCompare is the library order of tracks, the order of Search without
+// a query: album artist (or artist when none), year, album, disc, track
+// number, title, each text compared without regard to ASCII case (SQLite's
+// NOCASE), then id.
+func ListCompare(a, b proto.Track) int {
+	if c := strings.Compare(proto.ASCIILower(a.AlbumArtistOrArtist()), proto.ASCIILower(b.AlbumArtistOrArtist())); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Year, b.Year); c != 0 {
+		return c
+	}
+	if c := strings.Compare(proto.ASCIILower(a.Album), proto.ASCIILower(b.Album)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.DiscNumber, b.DiscNumber); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.TrackNumber, b.TrackNumber); c != 0 {
+		return c
+	}
+	if c := strings.Compare(proto.ASCIILower(a.Title), proto.ASCIILower(b.Title)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// SameMeta reports whether a republish of a as b changes nothing stored.
+func SameMeta(a, b Entry) bool {
+	return a.Title == b.Title && a.Artist == b.Artist && a.Album == b.Album && a.AlbumArtist == b.AlbumArtist &&
+		a.TrackNumber == b.TrackNumber && a.DiscNumber == b.DiscNumber && a.Year == b.Year &&
+		a.DurationS == b.DurationS && a.Codec == b.Codec && a.Bitrate == b.Bitrate && a.Size == b.Size &&
+		a.PieceLength == b.PieceLength && slices.Equal(a.SeedURLs, b.SeedURLs) && bytes.Equal(a.Torrent, b.Torrent)
+}
+
+// AlbumOf is the album whose tracks, in album order, these are.
+func AlbumOf(id string, tracks []proto.Track) proto.Album {
+	a := proto.Album{ID: id, TrackCount: len(tracks)}
+	if len(tracks) > 0 {
+		a.Title, a.Artist = tracks[0].Album, tracks[0].AlbumArtistOrArtist()
+	}
+	for _, t := range tracks {
+		if t.Year > 0 && (a.Year == 0 || t.Year < a.Year) {
+			a.Year = t.Year
+		}
+	}
+	return a
 }

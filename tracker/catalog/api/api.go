@@ -107,6 +107,10 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc(proto.PathTracks+"/{id}", methodNotAllowed("GET, HEAD, DELETE"))
 	mux.HandleFunc("GET "+proto.PathTracks+"/{id}/torrent", h.torrent)
 	mux.HandleFunc(proto.PathTracks+"/{id}/torrent", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET "+proto.PathAlbums, h.albums)
+	mux.HandleFunc(proto.PathAlbums, methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET "+proto.PathAlbums+"/{id}", h.album)
+	mux.HandleFunc(proto.PathAlbums+"/{id}", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
 	})
@@ -180,20 +184,29 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-func (h *handler) search(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query().Get("q")
+// pageParams reads q, limit and offset of a listing, or answers 400.
+func pageParams(w http.ResponseWriter, r *http.Request) (q string, limit, offset int, ok bool) {
+	q = r.URL.Query().Get("q")
 	if len(q) > MaxQueryLen {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("q of %d bytes is longer than %d", len(q), MaxQueryLen))
-		return
+		return "", 0, 0, false
 	}
 	limit, err := intParam(r, "limit", proto.DefaultLimit, 1, proto.MaxLimit)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return "", 0, 0, false
 	}
-	offset, err := intParam(r, "offset", 0, 0, 1<<31-1)
+	offset, err = intParam(r, "offset", 0, 0, 1<<31-1)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return "", 0, 0, false
+	}
+	return q, limit, offset, true
+}
+
+func (h *handler) search(w http.ResponseWriter, r *http.Request) {
+	q, limit, offset, ok := pageParams(w, r)
+	if !ok {
 		return
 	}
 	tracks, total, err := h.cfg.Catalog.Search(r.Context(), q, limit, offset)
@@ -203,6 +216,38 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) {
 	}
 	h.fillSwarms(r.Context(), tracks)
 	writeJSON(w, http.StatusOK, proto.TrackList{Tracks: tracks, Total: total})
+}
+
+func (h *handler) albums(w http.ResponseWriter, r *http.Request) {
+	q, limit, offset, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	albums, total, err := h.cfg.Catalog.Albums(r.Context(), q, limit, offset)
+	if err != nil {
+		h.internalError(w, r, fmt.Errorf("albums %q: %w", q, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, proto.AlbumList{Albums: albums, Total: total})
+}
+
+func (h *handler) album(w http.ResponseWriter, r *http.Request) {
+	id, err := proto.ParseAlbumID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	album, tracks, err := h.cfg.Catalog.Album(r.Context(), id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no album "+id)
+		return
+	}
+	if err != nil {
+		h.internalError(w, r, fmt.Errorf("album %s: %w", id, err))
+		return
+	}
+	h.fillSwarms(r.Context(), tracks)
+	writeJSON(w, http.StatusOK, proto.AlbumTracks{Album: album, Tracks: tracks})
 }
 
 // fillSwarms sets each track's seeders and leechers. Without them the
@@ -341,6 +386,9 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	e.Publisher = publisher
 	e.PublishedAt = h.cfg.Now().UTC()
+	// What was there, to tell an update from a repeat in the metrics and
+	// the log; Put decides by itself.
+	prev, prevErr := h.cfg.Catalog.Get(r.Context(), e.ID)
 	stored, created, err := h.cfg.Catalog.Put(r.Context(), e)
 	if err != nil {
 		h.m.publish("error")
@@ -352,6 +400,10 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 		h.m.publish("created")
 		h.log.Info("track published", "id", stored.ID, "title", stored.Title,
+			"artist", stored.Artist, "publisher", publisher[:12])
+	} else if prevErr == nil && prev.Publisher == publisher && !catalog.SameMeta(prev, e) {
+		h.m.publish("updated")
+		h.log.Info("track updated", "id", stored.ID, "title", stored.Title,
 			"artist", stored.Artist, "publisher", publisher[:12])
 	} else {
 		h.m.publish("exists")

@@ -341,6 +341,90 @@ func TestPublishIdempotent(t *testing.T) {
 	}
 }
 
+// TestRepublishUpdates: the same token republishing a track with other
+// tags (a retagged library, a seeder that reads more tags) updates its
+// entry; the listing, the search and the albums follow.
+func TestRepublishUpdates(t *testing.T) {
+	f := newFixture(t, aliceToken)
+	torrent, id := buildTorrent(t, torrentSpec{})
+	if r := f.do(t, "POST", proto.PathTracks, aliceToken, publishBody(t, torrent, nil)); r.status != http.StatusCreated {
+		t.Fatalf("first publish: %d %s", r.status, r.body)
+	}
+	retag := func(p *proto.PublishRequest) {
+		p.AlbumArtist, p.TrackNumber, p.DiscNumber, p.Year = "Radiohead", 2, 1, 1997
+	}
+	r := f.do(t, "POST", proto.PathTracks, aliceToken, publishBody(t, torrent, retag))
+	got := decode[proto.Track](t, r)
+	if r.status != http.StatusOK || got.ID != id || got.TrackNumber != 2 || got.Year != 1997 || got.AlbumArtist != "Radiohead" {
+		t.Fatalf("republish with new tags: %d %s", r.status, r.body)
+	}
+	if got := decode[proto.Track](t, f.do(t, "GET", proto.PathTracks+"/"+id, "", nil)); got.TrackNumber != 2 || got.DiscNumber != 1 {
+		t.Errorf("GET after republish: %+v", got)
+	}
+	if got := counterValue(t, f, "peertune_catalog_publishes_total", "updated"); got != 1 {
+		t.Errorf("updated publishes %v, want 1", got)
+	}
+	// The same again changes nothing.
+	f.do(t, "POST", proto.PathTracks, aliceToken, publishBody(t, torrent, retag))
+	if got := counterValue(t, f, "peertune_catalog_publishes_total", "exists"); got != 1 {
+		t.Errorf("exists publishes %v, want 1", got)
+	}
+}
+
+// TestAlbums: GET /api/v1/albums lists and searches albums; GET
+// /api/v1/albums/{id} gives one with its tracks in order, swarm counts
+// filled.
+func TestAlbums(t *testing.T) {
+	f := newFixture(t, aliceToken)
+	for i, title := range []string{"Airbag", "Paranoid Android", "Subterranean Homesick Alien"} {
+		r, _ := f.publish(t, aliceToken, title, func(p *proto.PublishRequest) {
+			p.Title, p.TrackNumber, p.Year = title, 3-i, 1997 // published last to first
+		})
+		if r.status != http.StatusCreated {
+			t.Fatalf("publish %s: %d %s", title, r.status, r.body)
+		}
+	}
+	f.publish(t, aliceToken, "other", func(p *proto.PublishRequest) { p.Artist, p.Album = "Massive Attack", "Mezzanine" })
+	list := decode[proto.AlbumList](t, f.do(t, "GET", proto.PathAlbums, "", nil))
+	if list.Total != 2 || len(list.Albums) != 2 || list.Albums[0].Artist != "Massive Attack" || list.Albums[1].Title != "OK Computer" {
+		t.Fatalf("albums: %+v", list)
+	}
+	ok := list.Albums[1]
+	if ok.TrackCount != 3 || ok.Year != 1997 || ok.ID != proto.AlbumID("Radiohead", "OK Computer") {
+		t.Errorf("album %+v", ok)
+	}
+	if l := decode[proto.AlbumList](t, f.do(t, "GET", proto.PathAlbums+"?q=radio&limit=1", "", nil)); l.Total != 1 || l.Albums[0].ID != ok.ID {
+		t.Errorf("albums?q=radio: %+v", l)
+	}
+	if l := decode[proto.AlbumList](t, f.do(t, "GET", proto.PathAlbums+"?q=airbag", "", nil)); l.Total != 0 || l.Albums == nil {
+		t.Errorf("albums?q=airbag (a title): %+v; want none, as []", l)
+	}
+	at := decode[proto.AlbumTracks](t, f.do(t, "GET", proto.PathAlbums+"/"+ok.ID, "", nil))
+	var titles []string
+	for _, tr := range at.Tracks {
+		titles = append(titles, tr.Title)
+		if tr.SeedURLs == nil {
+			t.Errorf("album track %s has seed_urls null", tr.Title)
+		}
+	}
+	if at.Album != ok || strings.Join(titles, ", ") != "Subterranean Homesick Alien, Paranoid Android, Airbag" {
+		t.Errorf("album %+v tracks %v; want them by track number", at.Album, titles)
+	}
+	// The JSON carries the field names of the contract.
+	raw := string(f.do(t, "GET", proto.PathAlbums, "", nil).body)
+	for _, field := range []string{`"albums":`, `"album":"OK Computer"`, `"album_artist":"Radiohead"`, `"year":1997`, `"track_count":3`, `"total":2`} {
+		if !strings.Contains(raw, field) {
+			t.Errorf("albums JSON %s lacks %s", raw, field)
+		}
+	}
+	raw = string(f.do(t, "GET", proto.PathTracks+"?q=airbag", "", nil).body)
+	for _, field := range []string{`"track_number":3`, `"disc_number":0`, `"year":1997`, `"album_artist":""`} {
+		if !strings.Contains(raw, field) {
+			t.Errorf("tracks JSON %s lacks %s", raw, field)
+		}
+	}
+}
+
 func TestPublishInvalid(t *testing.T) {
 	f := newFixture(t, aliceToken)
 	multi, _ := buildTorrent(t, torrentSpec{multiFile: true})
@@ -356,6 +440,10 @@ func TestPublishInvalid(t *testing.T) {
 		{"multi-file", publishBody(t, multi, nil), http.StatusUnprocessableEntity},
 		{"not audio", publishBody(t, exe, nil), http.StatusUnprocessableEntity},
 		{"no title", publishBody(t, multi, func(r *proto.PublishRequest) { r.Title = "" }), http.StatusUnprocessableEntity},
+		{"negative track", publishBody(t, multi, func(r *proto.PublishRequest) { r.TrackNumber = -1 }), http.StatusUnprocessableEntity},
+		{"disc 1000", publishBody(t, multi, func(r *proto.PublishRequest) { r.DiscNumber = 1000 }), http.StatusUnprocessableEntity},
+		{"year 10000", publishBody(t, multi, func(r *proto.PublishRequest) { r.Year = 10000 }), http.StatusUnprocessableEntity},
+		{"control in album artist", publishBody(t, multi, func(r *proto.PublishRequest) { r.AlbumArtist = "a\x07b" }), http.StatusUnprocessableEntity},
 		{"too large", bytes.Repeat([]byte(" "), MaxPublishBody+1), http.StatusRequestEntityTooLarge},
 	} {
 		if r := f.do(t, "POST", proto.PathTracks, aliceToken, tt.body); r.status != tt.status {
@@ -478,6 +566,12 @@ func TestRoutes(t *testing.T) {
 		{"PATCH", proto.PathTracks + "/" + id, http.StatusMethodNotAllowed, "GET, HEAD, DELETE"},
 		{"POST", proto.PathTracks + "/" + id, http.StatusMethodNotAllowed, "GET, HEAD, DELETE"},
 		{"DELETE", proto.PathTracks + "/" + id + "/torrent", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"GET", proto.PathAlbums + "/" + id[:32], http.StatusNotFound, ""},
+		{"GET", proto.PathAlbums + "/" + id, http.StatusBadRequest, ""},
+		{"GET", proto.PathAlbums + "/xyz", http.StatusBadRequest, ""},
+		{"GET", proto.PathAlbums + "?limit=0", http.StatusBadRequest, ""},
+		{"POST", proto.PathAlbums, http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"DELETE", proto.PathAlbums + "/" + id[:32], http.StatusMethodNotAllowed, "GET, HEAD"},
 	} {
 		r := f.do(t, tt.method, tt.path, aliceToken, nil)
 		if r.status != tt.status || r.header.Get("Allow") != tt.allow {

@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer, cat catalog.Catalog) (*metrics, error
 	m := &metrics{
 		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peertune_catalog_publishes_total",
-			Help: "Publish requests (POST /api/v1/tracks) by result: created, exists, disabled, unauthorized, malformed, invalid, too_large, error.",
+			Help: "Publish requests (POST /api/v1/tracks) by result: created, updated, exists, disabled, unauthorized, malformed, invalid, too_large, error.",
 		}, []string{"result"}),
 		unpublishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peertune_catalog_unpublishes_total",

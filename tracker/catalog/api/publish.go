@@ -31,6 +31,9 @@ const (
 	MaxSeedURLLen   = 2048
 	MaxDurationS    = 24 * 60 * 60 // one day: longer is not one track
 	MaxBitrate      = 1 << 32      // bits per second
+	MaxTrackNumber  = 9999
+	MaxDiscNumber   = 999
+	MaxYear         = 9999
 	maxTrackNameLen = 1024
 )
 
@@ -94,6 +97,18 @@ func ParsePublish(body []byte) (catalog.Entry, error) {
 	if err != nil {
 		return catalog.Entry{}, err
 	}
+	albumArtist, err := text("album_artist", req.AlbumArtist, false)
+	if err != nil {
+		return catalog.Entry{}, err
+	}
+	for _, n := range []struct {
+		field  string
+		v, max int
+	}{{"track_number", req.TrackNumber, MaxTrackNumber}, {"disc_number", req.DiscNumber, MaxDiscNumber}, {"year", req.Year, MaxYear}} {
+		if n.v < 0 || n.v > n.max {
+			return catalog.Entry{}, invalid("%s %d: want 0 (unknown) to %d", n.field, n.v, n.max)
+		}
+	}
 	if math.IsNaN(req.DurationS) || req.DurationS <= 0 || req.DurationS > MaxDurationS {
 		return catalog.Entry{}, invalid("duration_s %v: want seconds, more than 0 and at most %d", req.DurationS, MaxDurationS)
 	}
@@ -117,6 +132,10 @@ func ParsePublish(body []byte) (catalog.Entry, error) {
 			Title:       title,
 			Artist:      artist,
 			Album:       album,
+			AlbumArtist: albumArtist,
+			TrackNumber: req.TrackNumber,
+			DiscNumber:  req.DiscNumber,
+			Year:        req.Year,
 			DurationS:   req.DurationS,
 			Codec:       req.Codec,
 			Bitrate:     req.Bitrate,

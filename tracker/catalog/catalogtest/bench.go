@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/peertune/peertune/proto"
 	"github.com/peertune/peertune/tracker/catalog"
 )
 
@@ -21,12 +22,17 @@ var benchWords = [...]string{
 	"yankee", "zulu", "amber", "basalt", "cobalt", "dune", "ember", "fjord",
 }
 
+// benchEntry is track i of the bench catalog: albums of about ten tracks
+// (album i/10, by an artist of several albums), numbered and dated.
 func benchEntry(i int) catalog.Entry {
 	w := func(k int) string { return benchWords[k%len(benchWords)] }
-	return NewEntry(fmt.Sprint("bench", i),
+	album := i / 10
+	e := NewEntry(fmt.Sprint("bench", i),
 		fmt.Sprintf("%s %s %d", w(i), w(i/7+3), i),
-		fmt.Sprintf("%s %s", w(i/3+11), w(i/5+17)),
-		fmt.Sprintf("%s %s", w(i/11+5), w(i/13+23)))
+		fmt.Sprintf("%s %s", w(album/3+11), w(album/5+17)),
+		fmt.Sprintf("%s %s %d", w(album+5), w(album/13+23), album))
+	e.TrackNumber, e.DiscNumber, e.Year = i%10+1, 1, 1960+album%60
+	return e
 }
 
 func fill(b *testing.B, c catalog.Catalog, n int) {
@@ -78,6 +84,18 @@ func Bench(b *testing.B, newCatalog func(b *testing.B) catalog.Catalog) {
 			i++
 		}
 	})
+	b.Run("Album", func(b *testing.B) {
+		filled := use(b)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			t := benchEntry(i % BenchTracks).Track
+			if _, tracks, err := filled.Album(ctx, proto.AlbumID(t.AlbumArtistOrArtist(), t.Album)); err != nil || len(tracks) == 0 {
+				b.Fatalf("album of track %d: %d tracks, %v", i, len(tracks), err)
+			}
+			i += 10
+		}
+	})
 	b.Run("Contains", func(b *testing.B) {
 		filled := use(b)
 		hashes := make([][20]byte, 1024)
@@ -102,6 +120,22 @@ func Bench(b *testing.B, newCatalog func(b *testing.B) catalog.Catalog) {
 		{"NoMatch", "nomatchword"},
 		{"ListAll", ""},
 	} {
+		b.Run("Albums"+q.name, func(b *testing.B) {
+			filled := use(b)
+			b.ReportAllocs()
+			var total int
+			for b.Loop() {
+				albums, n, err := filled.Albums(ctx, q.query, 50, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n > 0 && len(albums) == 0 {
+					b.Fatalf("total %d but an empty first page", n)
+				}
+				total = n
+			}
+			b.ReportMetric(float64(total), "matches")
+		})
 		b.Run("Search"+q.name, func(b *testing.B) {
 			filled := use(b)
 			b.ReportAllocs()

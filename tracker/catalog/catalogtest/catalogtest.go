@@ -60,7 +60,9 @@ func Run(t *testing.T, newCatalog func(t *testing.T) catalog.Catalog) {
 		fn   func(t *testing.T, c catalog.Catalog)
 	}{
 		{"PutGet", testPutGet},
-		{"PutIdempotent", testPutIdempotent},
+		{"PutByAnotherPublisherChangesNothing", testPutIdempotent},
+		{"PutBySamePublisherUpdates", testPutUpdates},
+		{"PutSameAgainChangesNothing", testPutSameAgain},
 		{"PutCanonicalizesID", testPutCanonicalizesID},
 		{"PutInvalidLeavesCatalogUnchanged", testPutInvalid},
 		{"GetNotFound", testGetNotFound},
@@ -70,6 +72,13 @@ func Run(t *testing.T, newCatalog func(t *testing.T) catalog.Catalog) {
 		{"SearchCaseInsensitive", testSearchCaseInsensitive},
 		{"SearchRanking", testSearchRanking},
 		{"ListAllOrdered", testListAllOrdered},
+		{"ListLibraryOrder", testListLibraryOrder},
+		{"SearchAlbumArtist", testSearchAlbumArtist},
+		{"Albums", testAlbums},
+		{"AlbumsQuery", testAlbumsQuery},
+		{"AlbumsPagination", testAlbumsPagination},
+		{"AlbumTracks", testAlbumTracks},
+		{"AlbumsFollowUpdatesAndDeletes", testAlbumsFollowChanges},
 		{"Pagination", testPagination},
 		{"Unicode", testUnicode},
 		{"HostileQueries", testHostileQueries},
@@ -136,7 +145,8 @@ func wantIDs(t *testing.T, c catalog.Catalog, q string, want ...catalog.Entry) {
 func equalEntry(t *testing.T, what string, got, want catalog.Entry) {
 	t.Helper()
 	if got.ID != want.ID || got.Title != want.Title || got.Artist != want.Artist ||
-		got.Album != want.Album || got.DurationS != want.DurationS || got.Codec != want.Codec ||
+		got.Album != want.Album || got.AlbumArtist != want.AlbumArtist || got.TrackNumber != want.TrackNumber ||
+		got.DiscNumber != want.DiscNumber || got.Year != want.Year || got.DurationS != want.DurationS || got.Codec != want.Codec ||
 		got.Bitrate != want.Bitrate || got.Size != want.Size || got.PieceLength != want.PieceLength ||
 		!slices.Equal(got.SeedURLs, want.SeedURLs) || string(got.Torrent) != string(want.Torrent) ||
 		got.Publisher != want.Publisher || !got.PublishedAt.Equal(want.PublishedAt) {

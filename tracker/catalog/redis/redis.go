@@ -4,17 +4,24 @@
 //
 // Layout, under a key prefix (default "peertune:"):
 //
-//	cat:t:<id>   hash: meta (the Track as JSON), torrent, publisher,
-//	             published_at (Unix ns), words (its index entries), sort
-//	cat:ids      set of every id              (Count, Contains)
-//	cat:meta     hash id -> meta JSON         (search result pages)
-//	cat:sort     hash id -> sort key          (ranking ties)
-//	cat:order    zset of sort keys, score 0   (listing, by ZRANGE BYLEX)
-//	cat:words    zset of index words, score 0 (prefix lookup, ZRANGEBYLEX)
-//	cat:w:<word> zset id -> field mask        (title 1, artist 2, album 4)
+//	cat:t:<id>    hash: meta (the Track as JSON), torrent, publisher,
+//	              published_at (Unix ns), words (its index entries), sort,
+//	              aid (its album's id), amember (its member in cat:a:<aid>)
+//	cat:ids       set of every id              (Count, Contains)
+//	cat:meta      hash id -> meta JSON         (search result pages)
+//	cat:sort      hash id -> sort key          (ranking ties)
+//	cat:order     zset of sort keys, score 0   (listing, by ZRANGE BYLEX)
+//	cat:words     zset of index words, score 0 (prefix lookup, ZRANGEBYLEX)
+//	cat:w:<word>  zset id -> field mask        (title 1, artist 2, album 4)
+//	cat:aid       hash id -> album id          (album search)
+//	cat:a:<aid>   zset of disc/track/title/id keys, score 0 (album order)
+//	cat:ay:<aid>  zset id -> year, of tracks that name one (album year)
+//	cat:albums    zset of album sort keys, score 0 (album listing)
+//	cat:asort     hash album id -> album sort key
+//	cat:version   the layout's version (2); New migrates an older one
 //
-// Put and Delete are Lua scripts: each is atomic, and every check precedes
-// the first write. Words are split as catalog.QueryWords splits queries,
+// Put and Delete are one Lua script: each call is atomic, and every check
+// precedes the first write. Words are split as catalog.QueryWords splits queries,
 // then case- and diacritic-folded, as SQLite's unicode61 tokenizer folds
 // them, so a query means the same in both backends. Unlike the peer store,
 // no catalog key expires: run Redis with persistence (AOF or RDB).
@@ -27,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,6 +167,10 @@ func New(ctx context.Context, rdb goredis.UniversalClient, cfg Config) (*Store, 
 	if err := s.pubsub.Subscribe(ctx, s.channel); err != nil {
 		s.pubsub.Close()
 		return nil, fmt.Errorf("redis catalog: subscribe: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pubsub.Close()
+		return nil, fmt.Errorf("redis catalog: %w", err)
 	}
 	if err := s.reload(ctx); err != nil {
 		s.pubsub.Close()
@@ -347,14 +359,15 @@ func fold(w string) string {
 	return b.String()
 }
 
-// indexWords are the folded words of a track's fields, each with the mask
+// indexWords are the folded words of a track's fields (the album artist's
+// count as the artist's), each with the mask
 // of the fields it occurs in, sorted by word.
-func indexWords(title, artist, album string) [][2]any {
+func indexWords(title, artist, album, albumArtist string) [][2]any {
 	masks := map[string]int{}
 	for _, f := range []struct {
 		text string
 		mask int
-	}{{title, inTitle}, {artist, inArtist}, {album, inAlbum}} {
+	}{{title, inTitle}, {artist, inArtist}, {album, inAlbum}, {albumArtist, inArtist}} {
 		for _, w := range strings.FieldsFunc(f.text, func(r rune) bool { return !isWordRune(r) }) {
 			if fw := fold(w); fw != "" {
 				masks[fw] |= f.mask
@@ -369,32 +382,118 @@ func indexWords(title, artist, album string) [][2]any {
 	return words
 }
 
-// asciiLower folds ASCII letters only: SQLite's COLLATE NOCASE, which the
-// sqlite backend lists by.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+// layoutVersion is the version of the key layout this code writes: 2 added
+// the library fields (sort keys by album artist, year, disc, track) and the
+// album keys.
+const layoutVersion = "2"
 
-// sortKey orders tracks by artist, album, title (NOCASE), then id. NUL
-// separates the fields, so byte order of keys is the order of the tuples.
+// sortKey orders tracks as catalog.ListCompare does: album artist (or
+// artist), year, album, disc, track, title (ASCII case folded, as SQLite's
+// NOCASE), then id. NUL separates the fields and numbers have fixed widths,
+// so the byte order of keys is the order of the tuples.
 func sortKey(t proto.Track) string {
-	return asciiLower(t.Artist) + "\x00" + asciiLower(t.Album) + "\x00" + asciiLower(t.Title) + "\x00" + t.ID
+	return fmt.Sprintf("%s\x00%04d\x00%s\x00%03d\x00%04d\x00%s\x00%s", proto.ASCIILower(t.AlbumArtistOrArtist()),
+		t.Year, proto.ASCIILower(t.Album), t.DiscNumber, t.TrackNumber, proto.ASCIILower(t.Title), t.ID)
 }
 
-// trackKeys are the keys putScript and deleteScript take.
-func (s *Store) trackKeys(id string, words []string) []string {
+// trackIndex is where a track is filed besides its hash.
+type trackIndex struct {
+	words   [][2]any // index words with their field masks
+	sort    string
+	aid     string // "" when it names no album
+	amember string // its member of cat:a:<aid>: disc, track, title, id
+	// albumPrefix and albumSuffix surround the year in the album's sort
+	// key: artist, year, album, album id.
+	albumPrefix, albumSuffix string
+}
+
+func indexOf(t proto.Track) trackIndex {
+	ix := trackIndex{
+		words: indexWords(t.Title, t.Artist, t.Album, t.AlbumArtist),
+		sort:  sortKey(t),
+		aid:   proto.AlbumID(t.AlbumArtistOrArtist(), t.Album),
+	}
+	if ix.aid != "" {
+		ix.amember = fmt.Sprintf("%03d\x00%04d\x00%s\x00%s", t.DiscNumber, t.TrackNumber, proto.ASCIILower(t.Title), t.ID)
+		ix.albumPrefix = proto.ASCIILower(t.AlbumArtistOrArtist()) + "\x00"
+		ix.albumSuffix = "\x00" + proto.ASCIILower(t.Album) + "\x00" + ix.aid
+	}
+	return ix
+}
+
+// writeOp is one call of writeScript.
+type writeOp struct {
+	mode       string // "create", "update" or "delete"
+	e          catalog.Entry
+	ix         trackIndex // of e; unused by delete
+	oldWords   []string   // as read from the track hash (update, delete)
+	wordsField string     // the words field as read (update, delete)
+	oldAID     string     // the aid field as read (update, delete)
+}
+
+// run runs op and returns the script's reply.
+func (s *Store) run(ctx context.Context, op writeOp) ([]any, error) {
+	id := op.e.ID
+	newWords := make([]string, len(op.ix.words))
+	for i, w := range op.ix.words {
+		newWords[i] = w[0].(string)
+	}
 	keys := []string{s.key("cat:t:" + id), s.key("cat:ids"), s.key("cat:meta"), s.key("cat:sort"),
-		s.key("cat:order"), s.key("cat:words")}
-	for _, w := range words {
+		s.key("cat:order"), s.key("cat:words"), s.key("cat:albums"), s.key("cat:asort"), s.key("cat:aid"),
+		s.key("cat:a:" + op.oldAID), s.key("cat:ay:" + op.oldAID), s.key("cat:a:" + op.ix.aid), s.key("cat:ay:" + op.ix.aid)}
+	for _, w := range op.oldWords {
 		keys = append(keys, s.key("cat:w:"+w))
 	}
-	return keys
+	for _, w := range newWords {
+		keys = append(keys, s.key("cat:w:"+w))
+	}
+	var meta, wordsField []byte
+	if op.mode != "delete" {
+		var err error
+		if meta, err = json.Marshal(op.e.Track); err != nil {
+			return nil, fmt.Errorf("encode: %w", err)
+		}
+		if wordsField, err = json.Marshal(op.ix.words); err != nil {
+			return nil, fmt.Errorf("encode words: %w", err)
+		}
+	}
+	args := []any{op.mode, id, s.channel, op.e.Publisher, op.wordsField, len(op.oldWords), len(newWords),
+		meta, op.e.Torrent, strconv.FormatInt(op.e.PublishedAt.UnixNano(), 10), wordsField, op.ix.sort,
+		op.ix.aid, op.ix.amember, op.e.Year, op.ix.albumPrefix, op.ix.albumSuffix, op.oldAID}
+	for _, w := range op.oldWords {
+		args = append(args, w)
+	}
+	for _, w := range op.ix.words {
+		args = append(args, w[0], w[1])
+	}
+	res, err := writeScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) == 0 {
+		return nil, errors.New("empty reply")
+	}
+	return res, nil
+}
+
+// filed is what a track hash says of where the track is filed.
+type filed struct {
+	wordsField string
+	words      []string
+	aid        string
+}
+
+func readFiled(f map[string]string) (filed, error) {
+	var index [][2]any
+	if err := json.Unmarshal([]byte(f["words"]), &index); err != nil {
+		return filed{}, fmt.Errorf("decode words: %w", err)
+	}
+	fd := filed{wordsField: f["words"], aid: f["aid"]}
+	for _, iw := range index {
+		w, _ := iw[0].(string)
+		fd.words = append(fd.words, w)
+	}
+	return fd, nil
 }
 
 // Put implements catalog.Catalog.
@@ -418,46 +517,63 @@ func (s *Store) Put(ctx context.Context, e catalog.Entry) (catalog.Entry, bool, 
 	if e.Torrent == nil {
 		e.Torrent = []byte{}
 	}
-	meta, err := json.Marshal(e.Track)
-	if err != nil {
-		return catalog.Entry{}, false, fmt.Errorf("put track %s: encode: %w", id, err)
+	ix := indexOf(e.Track)
+	for range 5 {
+		f, err := s.rdb.HGetAll(ctx, s.key("cat:t:"+id)).Result()
+		if err != nil {
+			return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
+		}
+		op := writeOp{mode: "create", e: e, ix: ix}
+		if len(f) > 0 {
+			existing, err := decodeEntry(f)
+			if err != nil {
+				return catalog.Entry{}, false, fmt.Errorf("put track %s: read existing: %w", id, err)
+			}
+			if existing.Publisher != e.Publisher || catalog.SameMeta(existing, e) {
+				return existing, false, nil
+			}
+			fd, err := readFiled(f)
+			if err != nil {
+				return catalog.Entry{}, false, fmt.Errorf("put track %s: read existing: %w", id, err)
+			}
+			op.mode, op.oldWords, op.wordsField, op.oldAID = "update", fd.words, fd.wordsField, fd.aid
+		}
+		res, err := s.run(ctx, op)
+		if err != nil {
+			return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
+		}
+		switch res[0] {
+		case "ok":
+			if op.mode == "create" {
+				ih, _ := rawID(id)
+				s.idsMu.Lock()
+				s.ids[ih] = struct{}{}
+				s.idsMu.Unlock()
+				return e, true, nil
+			}
+			ns, _ := strconv.ParseInt(fmt.Sprint(res[1]), 10, 64)
+			e.PublishedAt = time.Unix(0, ns).UTC()
+			return e, false, nil
+		case "forbidden":
+			if len(res) != 5 {
+				return catalog.Entry{}, false, fmt.Errorf("put track %s: malformed reply of %d values", id, len(res))
+			}
+			fields := map[string]string{}
+			for i, name := range []string{"meta", "torrent", "publisher", "published_at"} {
+				v, _ := res[i+1].(string)
+				fields[name] = v
+			}
+			existing, err := decodeEntry(fields)
+			if err != nil {
+				return catalog.Entry{}, false, fmt.Errorf("put track %s: read existing: %w", id, err)
+			}
+			return existing, false, nil
+		case "exists", "notfound", "retry": // changed under us: look again
+		default:
+			return catalog.Entry{}, false, fmt.Errorf("put track %s: unexpected reply %v", id, res[0])
+		}
 	}
-	index := indexWords(e.Title, e.Artist, e.Album)
-	wordsField, err := json.Marshal(index)
-	if err != nil {
-		return catalog.Entry{}, false, fmt.Errorf("put track %s: encode words: %w", id, err)
-	}
-	words := make([]string, len(index))
-	args := []any{id, meta, e.Torrent, e.Publisher, strconv.FormatInt(e.PublishedAt.UnixNano(), 10),
-		wordsField, sortKey(e.Track), s.channel}
-	for i, iw := range index {
-		words[i] = iw[0].(string)
-		args = append(args, iw[0], iw[1])
-	}
-	res, err := putScript.Run(ctx, s.rdb, s.trackKeys(id, words), args...).Slice()
-	if err != nil {
-		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
-	}
-	if len(res) == 1 {
-		ih, _ := rawID(id)
-		s.idsMu.Lock()
-		s.ids[ih] = struct{}{}
-		s.idsMu.Unlock()
-		return e, true, nil
-	}
-	if len(res) != 5 {
-		return catalog.Entry{}, false, fmt.Errorf("put track %s: malformed reply of %d values", id, len(res))
-	}
-	fields := map[string]string{}
-	for i, name := range []string{"meta", "torrent", "publisher", "published_at"} {
-		v, _ := res[i+1].(string)
-		fields[name] = v
-	}
-	existing, err := decodeEntry(fields)
-	if err != nil {
-		return catalog.Entry{}, false, fmt.Errorf("put track %s: read existing: %w", id, err)
-	}
-	return existing, false, nil
+	return catalog.Entry{}, false, fmt.Errorf("put track %s: it kept changing under us", id)
 }
 
 func decodeEntry(f map[string]string) (catalog.Entry, error) {
@@ -528,25 +644,34 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 }
 
 func (s *Store) list(ctx context.Context, limit, offset int) ([]proto.Track, int, error) {
+	ids, total, err := s.lexPage(ctx, "cat:order", limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, k := range ids {
+		ids[i] = k[strings.LastIndexByte(k, 0)+1:]
+	}
+	tracks, err := s.metas(ctx, ids)
+	return tracks, total, err
+}
+
+// lexPage is one page of the sorted set key (of score 0, in byte order)
+// and its size.
+func (s *Store) lexPage(ctx context.Context, key string, limit, offset int) ([]string, int, error) {
 	pipe := s.rdb.Pipeline()
-	count := pipe.ZCard(ctx, s.key("cat:order"))
+	count := pipe.ZCard(ctx, s.key(key))
 	var page *goredis.StringSliceCmd
 	if limit > 0 {
-		page = pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.key("cat:order"), Start: "-", Stop: "+",
+		page = pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.key(key), Start: "-", Stop: "+",
 			ByLex: true, Offset: int64(offset), Count: int64(limit)})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, 0, err
 	}
 	if page == nil {
-		return []proto.Track{}, int(count.Val()), nil
+		return nil, int(count.Val()), nil
 	}
-	ids := page.Val()
-	for i, k := range ids {
-		ids[i] = k[strings.LastIndexByte(k, 0)+1:]
-	}
-	tracks, err := s.metas(ctx, ids)
-	return tracks, int(count.Val()), err
+	return page.Val(), int(count.Val()), nil
 }
 
 // metas fetches the tracks with these ids, in order, skipping any deleted
@@ -582,70 +707,9 @@ func (s *Store) metas(ctx context.Context, ids []string) ([]proto.Track, error) 
 // fields matched, then as listed; and returns one page.
 func (s *Store) search(ctx context.Context, qwords []string, limit, offset int) ([]proto.Track, int, error) {
 	tracks := []proto.Track{}
-	var folded []string
-	for _, w := range qwords {
-		if fw := fold(w); fw != "" && !slices.Contains(folded, fw) {
-			folded = append(folded, fw)
-		}
-	}
-	if len(folded) == 0 {
-		return tracks, 0, nil
-	}
-	// 1: the index words each query word is a prefix of.
-	pipe := s.rdb.Pipeline()
-	expand := make([]*goredis.StringSliceCmd, len(folded))
-	for i, w := range folded {
-		// 0xFF never occurs in UTF-8: "w\xff" sorts after every word
-		// that starts with w.
-		expand[i] = pipe.ZRangeByLex(ctx, s.key("cat:words"), &goredis.ZRangeBy{Min: "[" + w, Max: "(" + w + "\xff"})
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, 0, err
-	}
-	for _, c := range expand {
-		if len(c.Val()) == 0 {
-			return tracks, 0, nil // AND: one word matching nothing matches nothing
-		}
-	}
-	// 2: the tracks of those words, with the fields they occur in.
-	postings := map[string]*goredis.ZSliceCmd{}
-	pipe = s.rdb.Pipeline()
-	for _, c := range expand {
-		for _, w := range c.Val() {
-			if postings[w] == nil {
-				postings[w] = pipe.ZRangeWithScores(ctx, s.key("cat:w:"+w), 0, -1)
-			}
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, 0, err
-	}
-	var score map[string]int
-	for _, c := range expand {
-		masks := map[string]int{}
-		for _, w := range c.Val() {
-			for _, z := range postings[w].Val() {
-				id, _ := z.Member.(string)
-				masks[id] |= int(z.Score)
-			}
-		}
-		if score == nil {
-			score = make(map[string]int, len(masks))
-			for id, m := range masks {
-				score[id] = weight(m)
-			}
-			continue
-		}
-		for id := range score {
-			if m, ok := masks[id]; ok {
-				score[id] += weight(m)
-			} else {
-				delete(score, id)
-			}
-		}
-	}
-	if len(score) == 0 {
-		return tracks, 0, nil
+	score, err := s.match(ctx, qwords, inTitle|inArtist|inAlbum)
+	if err != nil || len(score) == 0 {
+		return tracks, 0, err
 	}
 	// 3: rank; ties in listing order.
 	ids := make([]string, 0, len(score))
@@ -685,6 +749,276 @@ func (s *Store) search(ctx context.Context, qwords []string, limit, offset int) 
 	return tracks, total, err
 }
 
+// match returns the ids of the tracks that have, for every query word, a
+// word starting with it in one of fields (a mask), each with the weight of
+// the fields matched.
+func (s *Store) match(ctx context.Context, qwords []string, fields int) (map[string]int, error) {
+	var folded []string
+	for _, w := range qwords {
+		if fw := fold(w); fw != "" && !slices.Contains(folded, fw) {
+			folded = append(folded, fw)
+		}
+	}
+	if len(folded) == 0 {
+		return nil, nil
+	}
+	// 1: the index words each query word is a prefix of.
+	pipe := s.rdb.Pipeline()
+	expand := make([]*goredis.StringSliceCmd, len(folded))
+	for i, w := range folded {
+		// 0xFF never occurs in UTF-8: "w\xff" sorts after every word
+		// that starts with w.
+		expand[i] = pipe.ZRangeByLex(ctx, s.key("cat:words"), &goredis.ZRangeBy{Min: "[" + w, Max: "(" + w + "\xff"})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	for _, c := range expand {
+		if len(c.Val()) == 0 {
+			return nil, nil // AND: one word matching nothing matches nothing
+		}
+	}
+	// 2: the tracks of those words, with the fields they occur in.
+	postings := map[string]*goredis.ZSliceCmd{}
+	pipe = s.rdb.Pipeline()
+	for _, c := range expand {
+		for _, w := range c.Val() {
+			if postings[w] == nil {
+				postings[w] = pipe.ZRangeWithScores(ctx, s.key("cat:w:"+w), 0, -1)
+			}
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	var score map[string]int
+	for _, c := range expand {
+		masks := map[string]int{}
+		for _, w := range c.Val() {
+			for _, z := range postings[w].Val() {
+				id, _ := z.Member.(string)
+				if m := int(z.Score) & fields; m != 0 {
+					masks[id] |= m
+				}
+			}
+		}
+		if score == nil {
+			score = make(map[string]int, len(masks))
+			for id, m := range masks {
+				score[id] = weight(m)
+			}
+			continue
+		}
+		for id := range score {
+			if m, ok := masks[id]; ok {
+				score[id] += weight(m)
+			} else {
+				delete(score, id)
+			}
+		}
+	}
+	return score, nil
+}
+
+// Albums implements catalog.Catalog. Like Search, it reads in a few round
+// trips, not one snapshot.
+func (s *Store) Albums(ctx context.Context, query string, limit, offset int) ([]proto.Album, int, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	if limit < 0 || offset < 0 {
+		return nil, 0, fmt.Errorf("albums: negative limit %d or offset %d", limit, offset)
+	}
+	var (
+		keys  []string
+		total int
+		err   error
+	)
+	if strings.TrimSpace(query) == "" {
+		keys, total, err = s.lexPage(ctx, "cat:albums", limit, offset)
+	} else {
+		keys, total, err = s.matchAlbums(ctx, catalog.QueryWords(query), limit, offset)
+	}
+	if err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("albums: %w", err))
+	}
+	albums, err := s.albumsOf(ctx, keys)
+	if err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("albums: %w", err))
+	}
+	return albums, total, nil
+}
+
+// matchAlbums is one page of the sort keys of the albums with a track
+// whose artist, album artist or album matches every query word.
+func (s *Store) matchAlbums(ctx context.Context, qwords []string, limit, offset int) ([]string, int, error) {
+	score, err := s.match(ctx, qwords, inArtist|inAlbum)
+	if err != nil || len(score) == 0 {
+		return nil, 0, err
+	}
+	ids := slices.Collect(maps.Keys(score))
+	aids, err := s.rdb.HMGet(ctx, s.key("cat:aid"), ids...).Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	seen := map[string]bool{}
+	var uniq []string
+	for _, a := range aids {
+		if a, ok := a.(string); ok && a != "" && !seen[a] {
+			seen[a] = true
+			uniq = append(uniq, a)
+		}
+	}
+	if len(uniq) == 0 {
+		return nil, 0, nil
+	}
+	sorts, err := s.rdb.HMGet(ctx, s.key("cat:asort"), uniq...).Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	var keys []string
+	for _, k := range sorts {
+		if k, ok := k.(string); ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	total := len(keys)
+	if limit == 0 || offset >= total {
+		return nil, total, nil
+	}
+	return keys[offset:min(offset+limit, total)], total, nil
+}
+
+// albumsOf makes the albums of these album sort keys: each one's year
+// from its key, its count and its names (its first track's) from its zset.
+func (s *Store) albumsOf(ctx context.Context, keys []string) ([]proto.Album, error) {
+	albums := make([]proto.Album, 0, len(keys))
+	if len(keys) == 0 {
+		return albums, nil
+	}
+	pipe := s.rdb.Pipeline()
+	counts := make([]*goredis.IntCmd, len(keys))
+	firsts := make([]*goredis.StringSliceCmd, len(keys))
+	for i, k := range keys {
+		aid := k[strings.LastIndexByte(k, 0)+1:]
+		counts[i] = pipe.ZCard(ctx, s.key("cat:a:"+aid))
+		firsts[i] = pipe.ZRange(ctx, s.key("cat:a:"+aid), 0, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	var firstIDs []string
+	for i, k := range keys {
+		f := firsts[i].Val()
+		if len(f) == 0 {
+			continue // emptied since the keys were read
+		}
+		year := 0
+		if j := strings.IndexByte(k, 0); j >= 0 && len(k) >= j+5 {
+			year, _ = strconv.Atoi(k[j+1 : j+5])
+		}
+		albums = append(albums, proto.Album{ID: k[strings.LastIndexByte(k, 0)+1:], Year: year, TrackCount: int(counts[i].Val())})
+		firstIDs = append(firstIDs, f[0][strings.LastIndexByte(f[0], 0)+1:])
+	}
+	tracks, err := s.metas(ctx, firstIDs)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]proto.Track{}
+	for _, t := range tracks {
+		byID[t.ID] = t
+	}
+	for i := range albums {
+		t := byID[firstIDs[i]]
+		albums[i].Title, albums[i].Artist = t.Album, t.AlbumArtistOrArtist()
+	}
+	return albums, nil
+}
+
+// Album implements catalog.Catalog.
+func (s *Store) Album(ctx context.Context, id string) (proto.Album, []proto.Track, error) {
+	if err := s.check(ctx); err != nil {
+		return proto.Album{}, nil, err
+	}
+	canon, err := proto.ParseAlbumID(id)
+	if err != nil {
+		return proto.Album{}, nil, fmt.Errorf("album: %w: %v", catalog.ErrNotFound, err)
+	}
+	members, err := s.rdb.ZRange(ctx, s.key("cat:a:"+canon), 0, -1).Result()
+	if err != nil {
+		return proto.Album{}, nil, s.wrap(fmt.Errorf("album %s: %w", canon, err))
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m[strings.LastIndexByte(m, 0)+1:]
+	}
+	tracks, err := s.metas(ctx, ids)
+	if err != nil {
+		return proto.Album{}, nil, s.wrap(fmt.Errorf("album %s: %w", canon, err))
+	}
+	if len(tracks) == 0 {
+		return proto.Album{}, nil, catalog.ErrNotFound
+	}
+	return catalog.AlbumOf(canon, tracks), tracks, nil
+}
+
+// migrate brings a catalog written by an older layout (no cat:version) to
+// layoutVersion: every track is filed again, in place, as Put files it.
+// Trackers that share a Redis should be upgraded together: an older one
+// goes on writing the old layout.
+func (s *Store) migrate(ctx context.Context) error {
+	v, err := s.rdb.Get(ctx, s.key("cat:version")).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("read layout version: %w", err)
+	}
+	if v == layoutVersion {
+		return nil
+	}
+	if v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n > 2 {
+			return fmt.Errorf("catalog layout version %q is not one this peertune knows (%s)", v, layoutVersion)
+		}
+	}
+	ids, err := s.rdb.SMembers(ctx, s.key("cat:ids")).Result()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, id := range ids {
+		f, err := s.rdb.HGetAll(ctx, s.key("cat:t:"+id)).Result()
+		if err != nil {
+			return fmt.Errorf("migrate track %s: %w", id, err)
+		}
+		if len(f) == 0 {
+			continue
+		}
+		e, err := decodeEntry(f)
+		if err != nil {
+			return fmt.Errorf("migrate track %s: %w", id, err)
+		}
+		fd, err := readFiled(f)
+		if err != nil {
+			return fmt.Errorf("migrate track %s: %w", id, err)
+		}
+		res, err := s.run(ctx, writeOp{mode: "update", e: e, ix: indexOf(e.Track),
+			oldWords: fd.words, wordsField: fd.wordsField, oldAID: fd.aid})
+		if err != nil {
+			return fmt.Errorf("migrate track %s: %w", id, err)
+		}
+		if res[0] != "ok" {
+			return fmt.Errorf("migrate track %s: %v", id, res[0])
+		}
+	}
+	if err := s.rdb.Set(ctx, s.key("cat:version"), layoutVersion, 0).Err(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(ids) > 0 {
+		s.log.Info("redis catalog: migrated to the current layout", "tracks", len(ids), "version", layoutVersion)
+	}
+	return nil
+}
+
 // Delete implements catalog.Catalog.
 func (s *Store) Delete(ctx context.Context, id, publisher string) error {
 	if err := s.check(ctx); err != nil {
@@ -695,29 +1029,25 @@ func (s *Store) Delete(ctx context.Context, id, publisher string) error {
 		return fmt.Errorf("delete track: %w: %v", catalog.ErrNotFound, err)
 	}
 	for range 5 {
-		wordsField, err := s.rdb.HGet(ctx, s.key("cat:t:"+canon), "words").Result()
-		if errors.Is(err, goredis.Nil) {
+		f, err := s.rdb.HMGet(ctx, s.key("cat:t:"+canon), "words", "aid").Result()
+		if err != nil {
+			return s.wrap(fmt.Errorf("delete track %s: %w", canon, err))
+		}
+		words, ok := f[0].(string)
+		if !ok {
 			return catalog.ErrNotFound
 		}
+		aid, _ := f[1].(string)
+		fd, err := readFiled(map[string]string{"words": words, "aid": aid})
+		if err != nil {
+			return fmt.Errorf("delete track %s: %w", canon, err)
+		}
+		res, err := s.run(ctx, writeOp{mode: "delete", e: catalog.Entry{Track: proto.Track{ID: canon}, Publisher: publisher},
+			oldWords: fd.words, wordsField: fd.wordsField, oldAID: fd.aid})
 		if err != nil {
 			return s.wrap(fmt.Errorf("delete track %s: %w", canon, err))
 		}
-		var index [][2]any
-		if err := json.Unmarshal([]byte(wordsField), &index); err != nil {
-			return fmt.Errorf("delete track %s: decode words: %w", canon, err)
-		}
-		words := make([]string, 0, len(index))
-		args := []any{canon, publisher, wordsField, s.channel}
-		for _, iw := range index {
-			w, _ := iw[0].(string)
-			words = append(words, w)
-			args = append(args, w)
-		}
-		res, err := deleteScript.Run(ctx, s.rdb, s.trackKeys(canon, words), args...).Text()
-		if err != nil {
-			return s.wrap(fmt.Errorf("delete track %s: %w", canon, err))
-		}
-		switch res {
+		switch res[0] {
 		case "ok":
 			ih, _ := rawID(canon)
 			s.idsMu.Lock()
@@ -731,7 +1061,7 @@ func (s *Store) Delete(ctx context.Context, id, publisher string) error {
 		case "retry": // republished between our read and the script
 			continue
 		default:
-			return fmt.Errorf("delete track %s: unexpected reply %q", canon, res)
+			return fmt.Errorf("delete track %s: unexpected reply %v", canon, res[0])
 		}
 	}
 	return fmt.Errorf("delete track %s: it kept changing under us", canon)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/peertune/peertune/internal/itest"
+	"github.com/peertune/peertune/proto"
 	"github.com/peertune/peertune/tracker/catalog"
 	"github.com/peertune/peertune/tracker/catalog/catalogtest"
 	"github.com/peertune/peertune/tracker/catalog/redis"
@@ -115,8 +117,8 @@ func TestTwoInstances(t *testing.T) {
 	}
 }
 
-// TestIndexCleanedOnDelete: deleting every track leaves no index words
-// behind.
+// TestIndexCleanedOnDelete: deleting every track leaves no index words,
+// album keys or listing entries behind, also after a retag.
 func TestIndexCleanedOnDelete(t *testing.T) {
 	url := itest.RedisURL(t)
 	prefix := itest.RedisPrefix(t, url)
@@ -131,6 +133,11 @@ func TestIndexCleanedOnDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	retagged := entries[1]
+	retagged.Album, retagged.AlbumArtist, retagged.Year, retagged.TrackNumber = "Power, Corruption & Lies", "NO", 1983, 2
+	if _, _, err := s.Put(ctx, retagged); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range entries {
 		if err := s.Delete(ctx, e.ID, e.Publisher); err != nil {
 			t.Fatal(err)
@@ -143,7 +150,64 @@ func TestIndexCleanedOnDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == prefix+"cat:version" })
 	if len(keys) != 0 {
 		t.Errorf("keys left after deleting every track: %q", keys)
+	}
+}
+
+// TestMigrateFromLayout1: a catalog that a peertune before the library
+// fields wrote (no cat:version, sort keys by artist, album, title; no
+// album keys) is filed again when a Store opens it.
+func TestMigrateFromLayout1(t *testing.T) {
+	url := itest.RedisURL(t)
+	prefix := itest.RedisPrefix(t, url)
+	ctx := t.Context()
+	e := catalogtest.NewEntry("old", "Old Song", "Old Band", "Old Album")
+	first := open(t, url, prefix, redis.Config{})
+	if _, _, err := first.Put(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	// Turn it into what the old code wrote.
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	oldSort := "old band\x00old album\x00old song\x00" + e.ID
+	pipe := rdb.TxPipeline()
+	pipe.Del(ctx, prefix+"cat:version", prefix+"cat:albums", prefix+"cat:asort", prefix+"cat:aid")
+	for _, k := range []string{"cat:a:", "cat:ay:"} {
+		pipe.Del(ctx, prefix+k+proto.AlbumID("Old Band", "Old Album"))
+	}
+	pipe.HDel(ctx, prefix+"cat:t:"+e.ID, "aid", "amember")
+	pipe.HSet(ctx, prefix+"cat:t:"+e.ID, "sort", oldSort)
+	pipe.HSet(ctx, prefix+"cat:sort", e.ID, oldSort)
+	pipe.Del(ctx, prefix+"cat:order")
+	pipe.ZAdd(ctx, prefix+"cat:order", goredis.Z{Member: oldSort})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if as, _, err := first.Albums(ctx, "", 10, 0); err != nil || len(as) != 0 {
+		t.Fatalf("the old layout has albums: %v, %v", as, err)
+	}
+
+	s := open(t, url, prefix, redis.Config{})
+	as, total, err := s.Albums(ctx, "", 10, 0)
+	if err != nil || total != 1 || len(as) != 1 || as[0].Title != "Old Album" || as[0].TrackCount != 1 {
+		t.Fatalf("albums after migration = %+v (total %d), %v", as, total, err)
+	}
+	if _, tracks, err := s.Album(ctx, as[0].ID); err != nil || len(tracks) != 1 || tracks[0].ID != e.ID {
+		t.Errorf("album after migration = %v, %v", tracks, err)
+	}
+	if order, err := rdb.ZRange(ctx, prefix+"cat:order", 0, -1).Result(); err != nil || len(order) != 1 || order[0] == oldSort {
+		t.Errorf("order after migration = %q, %v; want the new sort key only", order, err)
+	}
+	if tracks, total, err := s.Search(ctx, "old band", 10, 0); err != nil || total != 1 || len(tracks) != 1 {
+		t.Errorf("search after migration: %d tracks, total %d, %v", len(tracks), total, err)
+	}
+	if v, err := rdb.Get(ctx, prefix+"cat:version").Result(); err != nil || v != "2" {
+		t.Errorf("cat:version = %q, %v; want 2", v, err)
 	}
 }

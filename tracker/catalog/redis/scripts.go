@@ -2,61 +2,112 @@ package redis
 
 import goredis "github.com/redis/go-redis/v9"
 
-// putScript stores a track and its index entries unless the id is taken.
-// Every check comes before the first write, so a Put that fails changes
-// nothing (Redis does not roll a script back).
+// writeScript creates, updates or deletes one track with its index
+// entries, its place in the listing and in its album, atomically. Every
+// check comes before the first write, so a call that fails changes nothing
+// (Redis does not roll a script back). The caller read the track's words
+// and album id to name their keys; if the track changed since, the script
+// answers "retry".
 //
-// KEYS: track hash, ids set, meta hash, sort hash, order zset, words zset,
-// then one zset per index word.
-// ARGV: id, meta JSON, torrent, publisher, published_at ns, words field,
-// sort key, events channel, then per index word: word, field mask.
-// Returns {1} when stored, or {0, meta, torrent, publisher, published_at}
-// of the track already there.
-var putScript = goredis.NewScript(`
-local id = ARGV[1]
-if redis.call('EXISTS', KEYS[1]) == 1 then
-	local cur = redis.call('HMGET', KEYS[1], 'meta', 'torrent', 'publisher', 'published_at')
-	return {0, cur[1], cur[2], cur[3], cur[4]}
-end
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'torrent', ARGV[3], 'publisher', ARGV[4],
-	'published_at', ARGV[5], 'words', ARGV[6], 'sort', ARGV[7])
-redis.call('SADD', KEYS[2], id)
-redis.call('HSET', KEYS[3], id, ARGV[2])
-redis.call('HSET', KEYS[4], id, ARGV[7])
-redis.call('ZADD', KEYS[5], 0, ARGV[7])
-for i = 7, #KEYS do
-	local a = 9 + (i - 7) * 2
-	redis.call('ZADD', KEYS[6], 0, ARGV[a])
-	redis.call('ZADD', KEYS[i], tonumber(ARGV[a + 1]), id)
-end
-redis.call('PUBLISH', ARGV[8], '+' .. id)
-return {1}
-`)
+// KEYS: 1 track hash, 2 ids set, 3 meta hash, 4 sort hash, 5 order zset,
+// 6 words zset, 7 albums zset, 8 album sort hash, 9 album-of-track hash,
+// 10 and 11 the old album's track and year zsets, 12 and 13 the new
+// album's, then the old index words' zsets, then the new ones'.
+//
+// ARGV: 1 mode (create, update or delete), 2 id, 3 events channel,
+// 4 publisher, 5 the words field as read, 6 the number of old words,
+// 7 the number of new words; the new track: 8 meta JSON, 9 torrent,
+// 10 published_at ns, 11 words field, 12 sort key, 13 album id ("" for
+// none), 14 its member in the album, 15 year, 16 and 17 the album sort
+// key's parts before and after the year; 18 the old album id as read;
+// then the old words, then per new word: word, field mask.
+//
+// Returns {"ok", published_at}, {"exists"} (create of a present id),
+// {"notfound"}, {"retry"}, or {"forbidden", meta, torrent, publisher,
+// published_at} of the track another publisher published.
+var writeScript = goredis.NewScript(`
+local K, A = KEYS, ARGV
+local mode, id = A[1], A[2]
+local nOld, nNew = tonumber(A[6]), tonumber(A[7])
 
-// deleteScript removes a track and its index entries if publisher owns it.
-// The caller read the track's words field to name the word keys; if the
-// track changed since (deleted and published again), it answers "retry".
-//
-// KEYS: as putScript's. ARGV: id, publisher, words field as read, events
-// channel, then the index words in KEYS order.
-// Returns "ok", "notfound", "forbidden" or "retry".
-var deleteScript = goredis.NewScript(`
-local id = ARGV[1]
-local cur = redis.call('HMGET', KEYS[1], 'publisher', 'words', 'sort')
-if not cur[1] then return 'notfound' end
-if cur[1] ~= ARGV[2] then return 'forbidden' end
-if cur[2] ~= ARGV[3] then return 'retry' end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], id)
-redis.call('HDEL', KEYS[3], id)
-redis.call('HDEL', KEYS[4], id)
-if cur[3] then redis.call('ZREM', KEYS[5], cur[3]) end
-for i = 7, #KEYS do
-	redis.call('ZREM', KEYS[i], id)
-	if redis.call('ZCARD', KEYS[i]) == 0 then
-		redis.call('ZREM', KEYS[6], ARGV[5 + i - 7])
+-- albumRekey files album aid in the albums zset under its current sort
+-- key (its year is its earliest track's), or removes it when it has no
+-- tracks left. prefix and suffix are the key's parts around the year; nil
+-- takes them from the album's present key.
+local function albumRekey(aKey, ayKey, aid, prefix, suffix)
+	local old = redis.call('HGET', K[8], aid)
+	if redis.call('ZCARD', aKey) == 0 then
+		redis.call('DEL', ayKey)
+		if old then
+			redis.call('ZREM', K[7], old)
+			redis.call('HDEL', K[8], aid)
+		end
+		return
+	end
+	if not prefix then
+		if not old then return end
+		local i = string.find(old, '\0', 1, true)
+		prefix, suffix = string.sub(old, 1, i), string.sub(old, i + 5)
+	end
+	local y = 0
+	local first = redis.call('ZRANGE', ayKey, 0, 0, 'WITHSCORES')
+	if first[2] then y = tonumber(first[2]) end
+	local new = prefix .. string.format('%04d', y) .. suffix
+	if old ~= new then
+		if old then redis.call('ZREM', K[7], old) end
+		redis.call('ZADD', K[7], 0, new)
+		redis.call('HSET', K[8], aid, new)
 	end
 end
-redis.call('PUBLISH', ARGV[4], '-' .. id)
-return 'ok'
+
+local cur = redis.call('HMGET', K[1], 'publisher', 'words', 'sort', 'aid', 'amember', 'published_at', 'meta', 'torrent')
+if mode == 'create' then
+	if cur[1] then return {'exists'} end
+else
+	if not cur[1] then return {'notfound'} end
+	if cur[1] ~= A[4] then return {'forbidden', cur[7], cur[8], cur[1], cur[6]} end
+	if cur[2] ~= A[5] or (cur[4] or '') ~= A[18] then return {'retry'} end
+	redis.call('DEL', K[1])
+	redis.call('SREM', K[2], id)
+	redis.call('HDEL', K[3], id)
+	redis.call('HDEL', K[4], id)
+	redis.call('HDEL', K[9], id)
+	if cur[3] then redis.call('ZREM', K[5], cur[3]) end
+	for i = 1, nOld do
+		local k = K[13 + i]
+		redis.call('ZREM', k, id)
+		if redis.call('ZCARD', k) == 0 then redis.call('ZREM', K[6], A[18 + i]) end
+	end
+	if cur[4] and cur[4] ~= '' then
+		redis.call('ZREM', K[10], cur[5])
+		redis.call('ZREM', K[11], id)
+		albumRekey(K[10], K[11], cur[4])
+	end
+	if mode == 'delete' then
+		redis.call('PUBLISH', A[3], '-' .. id)
+		return {'ok', cur[6]}
+	end
+end
+
+local publishedAt = A[10]
+if mode == 'update' then publishedAt = cur[6] end
+redis.call('HSET', K[1], 'meta', A[8], 'torrent', A[9], 'publisher', A[4], 'published_at', publishedAt,
+	'words', A[11], 'sort', A[12], 'aid', A[13], 'amember', A[14])
+redis.call('SADD', K[2], id)
+redis.call('HSET', K[3], id, A[8])
+redis.call('HSET', K[4], id, A[12])
+redis.call('ZADD', K[5], 0, A[12])
+for i = 1, nNew do
+	local a = 19 + nOld + (i - 1) * 2
+	redis.call('ZADD', K[6], 0, A[a])
+	redis.call('ZADD', K[13 + nOld + i], tonumber(A[a + 1]), id)
+end
+if A[13] ~= '' then
+	redis.call('HSET', K[9], id, A[13])
+	redis.call('ZADD', K[12], 0, A[14])
+	if tonumber(A[15]) > 0 then redis.call('ZADD', K[13], tonumber(A[15]), id) end
+	albumRekey(K[12], K[13], A[13], A[16], A[17])
+end
+if mode == 'create' then redis.call('PUBLISH', A[3], '+' .. id) end
+return {'ok', publishedAt}
 `)

@@ -68,14 +68,104 @@ var migrations = [...]string{
 		INSERT INTO tracks_fts (rowid, title, artist, album)
 		VALUES (new.rowid, new.title, new.artist, new.album);
 	END;`,
+	// 2: the library fields; listing by album artist, year, album, disc,
+	// track; album_id (proto.AlbumID, set by fillAlbumIDs) for the album
+	// pages; the album artist searchable.
+	`ALTER TABLE tracks ADD COLUMN album_artist TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tracks ADD COLUMN track_number INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE tracks ADD COLUMN disc_number INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE tracks ADD COLUMN year INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE tracks ADD COLUMN album_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tracks ADD COLUMN list_artist TEXT
+		GENERATED ALWAYS AS (CASE WHEN album_artist <> '' THEN album_artist ELSE artist END) VIRTUAL;
+	DROP INDEX tracks_listing;
+	CREATE INDEX tracks_listing ON tracks (list_artist COLLATE NOCASE, year, album COLLATE NOCASE,
+		disc_number, track_number, title COLLATE NOCASE, id);
+	CREATE INDEX tracks_album ON tracks (album_id, disc_number, track_number, title COLLATE NOCASE, id);
+	DROP TRIGGER tracks_ai;
+	DROP TRIGGER tracks_ad;
+	DROP TRIGGER tracks_au;
+	DROP TABLE tracks_fts;
+	CREATE VIRTUAL TABLE tracks_fts USING fts5(
+		title, artist, album, album_artist,
+		content = 'tracks', content_rowid = 'rowid',
+		tokenize = 'unicode61 remove_diacritics 2');
+	CREATE TRIGGER tracks_ai AFTER INSERT ON tracks BEGIN
+		INSERT INTO tracks_fts (rowid, title, artist, album, album_artist)
+		VALUES (new.rowid, new.title, new.artist, new.album, new.album_artist);
+	END;
+	CREATE TRIGGER tracks_ad AFTER DELETE ON tracks BEGIN
+		INSERT INTO tracks_fts (tracks_fts, rowid, title, artist, album, album_artist)
+		VALUES ('delete', old.rowid, old.title, old.artist, old.album, old.album_artist);
+	END;
+	CREATE TRIGGER tracks_au AFTER UPDATE ON tracks BEGIN
+		INSERT INTO tracks_fts (tracks_fts, rowid, title, artist, album, album_artist)
+		VALUES ('delete', old.rowid, old.title, old.artist, old.album, old.album_artist);
+		INSERT INTO tracks_fts (rowid, title, artist, album, album_artist)
+		VALUES (new.rowid, new.title, new.artist, new.album, new.album_artist);
+	END;
+	INSERT INTO tracks_fts (tracks_fts) VALUES ('rebuild');`,
 }
 
-// bm25 column weights: a word in the title counts most, then the artist,
-// then the album.
-const rankExpr = `bm25(tracks_fts, 10.0, 5.0, 2.0)`
+// migrationFixes[i], when set, runs after migrations[i], in its
+// transaction: what SQL alone cannot compute.
+var migrationFixes = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	1: fillAlbumIDs,
+}
 
-const trackColumns = `t.id, t.title, t.artist, t.album, t.duration_s, t.codec,
-	t.bitrate, t.size, t.piece_length, t.seed_urls`
+// fillAlbumIDs sets album_id of the tracks stored before it existed.
+func fillAlbumIDs(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, list_artist, album FROM tracks WHERE album <> ''`)
+	if err != nil {
+		return fmt.Errorf("album ids: %w", err)
+	}
+	type row struct {
+		rowid int64
+		id    string
+	}
+	var todo []row
+	for rows.Next() {
+		var r row
+		var artist, album string
+		if err := rows.Scan(&r.rowid, &artist, &album); err != nil {
+			rows.Close()
+			return fmt.Errorf("album ids: %w", err)
+		}
+		r.id = proto.AlbumID(artist, album)
+		todo = append(todo, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("album ids: %w", err)
+	}
+	for _, r := range todo {
+		if _, err := tx.ExecContext(ctx, `UPDATE tracks SET album_id = ? WHERE rowid = ?`, r.id, r.rowid); err != nil {
+			return fmt.Errorf("album ids: %w", err)
+		}
+	}
+	return nil
+}
+
+// bm25 column weights: a word in the title counts most, then the artist
+// (or album artist), then the album.
+const rankExpr = `bm25(tracks_fts, 10.0, 5.0, 2.0, 5.0)`
+
+// listOrder is the library order (catalog.ListCompare).
+const listOrder = `t.list_artist COLLATE NOCASE, t.year, t.album COLLATE NOCASE,
+	t.disc_number, t.track_number, t.title COLLATE NOCASE, t.id`
+
+// albumOrder is the order of an album's tracks.
+const albumOrder = `t.disc_number, t.track_number, t.title COLLATE NOCASE, t.id`
+
+const trackColumns = `t.id, t.title, t.artist, t.album, t.album_artist, t.track_number,
+	t.disc_number, t.year, t.duration_s, t.codec, t.bitrate, t.size, t.piece_length, t.seed_urls`
+
+// trackFields are the scan destinations of trackColumns; seedURLs gets the
+// JSON to decode.
+func trackFields(t *proto.Track, seedURLs *string) []any {
+	return []any{&t.ID, &t.Title, &t.Artist, &t.Album, &t.AlbumArtist, &t.TrackNumber,
+		&t.DiscNumber, &t.Year, &t.DurationS, &t.Codec, &t.Bitrate, &t.Size, &t.PieceLength, seedURLs}
+}
 
 // Store is a catalog.Catalog in one SQLite file. Safe for concurrent use.
 type Store struct {
@@ -163,6 +253,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
 		}
+		if fix := migrationFixes[v]; fix != nil {
+			if err := fix(ctx, tx); err != nil {
+				return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+			}
+		}
 	}
 	// PRAGMA takes no bound parameters; the value is our own constant.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
@@ -245,24 +340,37 @@ func (s *Store) Put(ctx context.Context, e catalog.Entry) (catalog.Entry, bool, 
 		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO tracks (id, title, artist, album, duration_s,
-		codec, bitrate, size, piece_length, seed_urls, torrent, publisher, published_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		id, e.Title, e.Artist, e.Album, e.DurationS, e.Codec, e.Bitrate, e.Size,
-		e.PieceLength, string(seedURLs), e.Torrent, e.Publisher, e.PublishedAt.UnixNano())
-	if err != nil {
-		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
-	}
-	if n == 0 {
-		existing, err := getEntry(ctx, tx, id)
-		if err != nil {
-			return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: read existing: %w", id, err))
-		}
+	existing, err := getEntry(ctx, tx, id)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+	case err != nil:
+		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: read existing: %w", id, err))
+	case existing.Publisher != e.Publisher || catalog.SameMeta(existing, e):
 		return existing, false, nil
+	default:
+		// The same publisher republished it with other metadata.
+		e.PublishedAt = existing.PublishedAt
+		if _, err := tx.ExecContext(ctx, `UPDATE tracks SET title = ?, artist = ?, album = ?,
+			album_artist = ?, track_number = ?, disc_number = ?, year = ?, album_id = ?, duration_s = ?,
+			codec = ?, bitrate = ?, size = ?, piece_length = ?, seed_urls = ?, torrent = ? WHERE id = ?`,
+			e.Title, e.Artist, e.Album, e.AlbumArtist, e.TrackNumber, e.DiscNumber, e.Year,
+			proto.AlbumID(e.AlbumArtistOrArtist(), e.Album), e.DurationS, e.Codec, e.Bitrate, e.Size,
+			e.PieceLength, string(seedURLs), e.Torrent, id); err != nil {
+			return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: update: %w", id, err))
+		}
+		if err := tx.Commit(); err != nil {
+			return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: commit: %w", id, err))
+		}
+		return e, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tracks (id, title, artist, album, album_artist,
+		track_number, disc_number, year, album_id, duration_s, codec, bitrate, size, piece_length,
+		seed_urls, torrent, publisher, published_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, e.Title, e.Artist, e.Album, e.AlbumArtist, e.TrackNumber, e.DiscNumber, e.Year,
+		proto.AlbumID(e.AlbumArtistOrArtist(), e.Album), e.DurationS, e.Codec, e.Bitrate, e.Size,
+		e.PieceLength, string(seedURLs), e.Torrent, e.Publisher, e.PublishedAt.UnixNano()); err != nil {
+		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
 	}
 	if err := tx.Commit(); err != nil {
 		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: commit: %w", id, err))
@@ -285,9 +393,8 @@ func getEntry(ctx context.Context, q queryer, id string) (catalog.Entry, error) 
 		publishedAt int64
 	)
 	err := q.QueryRowContext(ctx, `SELECT `+trackColumns+`, t.torrent, t.publisher, t.published_at
-		FROM tracks t WHERE t.id = ?`, id).Scan(&e.ID, &e.Title, &e.Artist, &e.Album,
-		&e.DurationS, &e.Codec, &e.Bitrate, &e.Size, &e.PieceLength, &seedURLs,
-		&e.Torrent, &e.Publisher, &publishedAt)
+		FROM tracks t WHERE t.id = ?`, id).Scan(append(trackFields(&e.Track, &seedURLs),
+		&e.Torrent, &e.Publisher, &publishedAt)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return catalog.Entry{}, catalog.ErrNotFound
 	}
@@ -358,14 +465,11 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 		return s.search(ctx, `SELECT count(*) FROM tracks_fts WHERE tracks_fts MATCH ?`,
 			`SELECT `+trackColumns+` FROM tracks_fts f JOIN tracks t ON t.rowid = f.rowid
 			WHERE tracks_fts MATCH ?
-			ORDER BY `+rankExpr+`, t.artist COLLATE NOCASE, t.album COLLATE NOCASE,
-				t.title COLLATE NOCASE, t.id
+			ORDER BY `+rankExpr+`, `+listOrder+`
 			LIMIT ? OFFSET ?`, []any{matchExpr(words)}, limit, offset)
 	}
 	return s.search(ctx, `SELECT count(*) FROM tracks`,
-		`SELECT `+trackColumns+` FROM tracks t
-		ORDER BY t.artist COLLATE NOCASE, t.album COLLATE NOCASE, t.title COLLATE NOCASE, t.id
-		LIMIT ? OFFSET ?`, nil, limit, offset)
+		`SELECT `+trackColumns+` FROM tracks t ORDER BY `+listOrder+` LIMIT ? OFFSET ?`, nil, limit, offset)
 }
 
 func (s *Store) search(ctx context.Context, countQuery, pageQuery string, args []any, limit, offset int) ([]proto.Track, int, error) {
@@ -387,23 +491,123 @@ func (s *Store) search(ctx context.Context, countQuery, pageQuery string, args [
 	if err != nil {
 		return nil, 0, s.wrap(fmt.Errorf("search: %w", err))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t proto.Track
-		var seedURLs string
-		if err := rows.Scan(&t.ID, &t.Title, &t.Artist, &t.Album, &t.DurationS, &t.Codec,
-			&t.Bitrate, &t.Size, &t.PieceLength, &seedURLs); err != nil {
-			return nil, 0, s.wrap(fmt.Errorf("search: %w", err))
-		}
-		if err := json.Unmarshal([]byte(seedURLs), &t.SeedURLs); err != nil {
-			return nil, 0, fmt.Errorf("search: track %s: decode seed urls: %w", t.ID, err)
-		}
-		tracks = append(tracks, t)
-	}
-	if err := rows.Err(); err != nil {
+	tracks, err = scanTracks(rows)
+	if err != nil {
 		return nil, 0, s.wrap(fmt.Errorf("search: %w", err))
 	}
 	return tracks, total, nil
+}
+
+// scanTracks reads rows of trackColumns and closes them.
+func scanTracks(rows *sql.Rows) ([]proto.Track, error) {
+	defer rows.Close()
+	tracks := []proto.Track{}
+	for rows.Next() {
+		var t proto.Track
+		var seedURLs string
+		if err := rows.Scan(trackFields(&t, &seedURLs)...); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(seedURLs), &t.SeedURLs); err != nil {
+			return nil, fmt.Errorf("track %s: decode seed urls: %w", t.ID, err)
+		}
+		tracks = append(tracks, t)
+	}
+	return tracks, rows.Err()
+}
+
+// albumPage makes a page of the albums of the tracks t that albumFilter
+// keeps, in listing order: each one's title and artist are those of its
+// first track (looked up for the page only), its year the earliest its
+// tracks name. Within an album the names differ in ASCII case at most, so
+// their NOCASE minimum sorts it.
+const albumPage = `SELECT a.album_id, f.album, f.list_artist, a.year, a.n FROM (
+		SELECT t.album_id, count(*) AS n, coalesce(min(nullif(t.year, 0)), 0) AS year,
+			min(t.list_artist COLLATE NOCASE) AS artist, min(t.album COLLATE NOCASE) AS album
+		FROM tracks t WHERE albumFilter GROUP BY t.album_id
+		ORDER BY artist COLLATE NOCASE, year, album COLLATE NOCASE, t.album_id
+		LIMIT ? OFFSET ?) a
+	JOIN tracks f ON f.rowid = (SELECT t.rowid FROM tracks t WHERE t.album_id = a.album_id
+		ORDER BY ` + albumOrder + ` LIMIT 1)
+	ORDER BY a.artist COLLATE NOCASE, a.year, a.album COLLATE NOCASE, a.album_id`
+
+// Albums implements catalog.Catalog.
+func (s *Store) Albums(ctx context.Context, query string, limit, offset int) ([]proto.Album, int, error) {
+	if s.closed.Load() {
+		return nil, 0, catalog.ErrClosed
+	}
+	if limit < 0 || offset < 0 {
+		return nil, 0, fmt.Errorf("albums: negative limit %d or offset %d", limit, offset)
+	}
+	albums := []proto.Album{}
+	filter := `t.album_id <> ''`
+	var args []any
+	if strings.TrimSpace(query) != "" {
+		words := catalog.QueryWords(query)
+		if len(words) == 0 {
+			return albums, 0, nil
+		}
+		filter = `t.album_id IN (SELECT t.album_id FROM tracks_fts f JOIN tracks t ON t.rowid = f.rowid
+			WHERE tracks_fts MATCH ? AND t.album_id <> '')`
+		args = []any{"{artist album album_artist} : (" + matchExpr(words) + ")"}
+	}
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("albums: %w", err))
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(DISTINCT t.album_id) FROM tracks t WHERE `+filter, args...).Scan(&total); err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("albums: count: %w", err))
+	}
+	if limit == 0 || offset >= total {
+		return albums, total, nil
+	}
+	rows, err := tx.QueryContext(ctx, strings.Replace(albumPage, "albumFilter", filter, 1), append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("albums: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a proto.Album
+		if err := rows.Scan(&a.ID, &a.Title, &a.Artist, &a.Year, &a.TrackCount); err != nil {
+			return nil, 0, s.wrap(fmt.Errorf("albums: %w", err))
+		}
+		albums = append(albums, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.wrap(fmt.Errorf("albums: %w", err))
+	}
+	return albums, total, nil
+}
+
+// Album implements catalog.Catalog.
+func (s *Store) Album(ctx context.Context, id string) (proto.Album, []proto.Track, error) {
+	if s.closed.Load() {
+		return proto.Album{}, nil, catalog.ErrClosed
+	}
+	canon, err := proto.ParseAlbumID(id)
+	if err != nil {
+		return proto.Album{}, nil, fmt.Errorf("album: %w: %v", catalog.ErrNotFound, err)
+	}
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return proto.Album{}, nil, s.wrap(fmt.Errorf("album %s: %w", canon, err))
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+trackColumns+` FROM tracks t WHERE t.album_id = ?
+		ORDER BY `+albumOrder, canon)
+	if err != nil {
+		return proto.Album{}, nil, s.wrap(fmt.Errorf("album %s: %w", canon, err))
+	}
+	tracks, err := scanTracks(rows)
+	if err != nil {
+		return proto.Album{}, nil, s.wrap(fmt.Errorf("album %s: %w", canon, err))
+	}
+	if len(tracks) == 0 {
+		return proto.Album{}, nil, catalog.ErrNotFound
+	}
+	return catalog.AlbumOf(canon, tracks), tracks, nil
 }
 
 // Delete implements catalog.Catalog.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peertune/peertune/proto"
 	"github.com/peertune/peertune/tracker/catalog"
 	"github.com/peertune/peertune/tracker/catalog/catalogtest"
 )
@@ -142,5 +144,57 @@ func TestMatchExpr(t *testing.T) {
 		if got := matchExpr(catalog.QueryWords(q)); got != want {
 			t.Errorf("matchExpr(%q) = %s, want %s", q, got, want)
 		}
+	}
+}
+
+// A catalog written by a peertune before the library fields (schema 1) is
+// migrated on open: its tracks keep their metadata, get album ids, and
+// are found by the new queries.
+func TestMigrateFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := catalogtest.NewEntry("old", "Old Song", "Old Band", "Old Album")
+	if _, err := db.Exec(migrations[0] + `; PRAGMA user_version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO tracks (id, title, artist, album, duration_s, codec, bitrate, size,
+		piece_length, seed_urls, torrent, publisher, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		old.ID, old.Title, old.Artist, old.Album, old.DurationS, old.Codec, old.Bitrate, old.Size,
+		old.PieceLength, `["`+old.SeedURLs[0]+`"]`, old.Torrent, old.Publisher, old.PublishedAt.UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open a schema 1 catalog: %v", err)
+	}
+	defer s.Close()
+	got, err := s.Get(ctx, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title != old.Title || got.Album != old.Album || got.AlbumArtist != "" || got.Year != 0 {
+		t.Errorf("migrated track = %+v", got.Track)
+	}
+	if tracks, total, err := s.Search(ctx, "old band", 10, 0); err != nil || total != 1 || len(tracks) != 1 {
+		t.Errorf("search after migration: %d tracks (total %d), %v", len(tracks), total, err)
+	}
+	albums, total, err := s.Albums(ctx, "", 10, 0)
+	if err != nil || total != 1 || albums[0].ID != proto.AlbumID("Old Band", "Old Album") {
+		t.Fatalf("albums after migration = %+v (total %d), %v", albums, total, err)
+	}
+	if _, tracks, err := s.Album(ctx, albums[0].ID); err != nil || len(tracks) != 1 {
+		t.Errorf("album after migration: %d tracks, %v", len(tracks), err)
+	}
+	// Republished by its seeder with the new tags, it is updated.
+	re := old
+	re.AlbumArtist, re.Year, re.TrackNumber = "Old Band", 1971, 4
+	if stored, created, err := s.Put(ctx, re); err != nil || created || stored.Year != 1971 {
+		t.Errorf("republish after migration = %+v, %v, %v", stored.Track, created, err)
 	}
 }

@@ -9,8 +9,7 @@ import (
 	"net/url"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
+	"github.com/peertune/peertune/internal/redisconn"
 	"github.com/peertune/peertune/tracker/announce"
 	"github.com/peertune/peertune/tracker/peers"
 )
@@ -73,8 +72,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.RedisURL != "" {
-		if _, err := goredis.ParseURL(c.RedisURL); err != nil {
-			return fmt.Errorf("--redis %q: want a URL such as redis://127.0.0.1:6379/0: %w", c.RedisURL, err)
+		if _, err := redisconn.ParseURL(c.RedisURL); err != nil {
+			return fmt.Errorf("--redis: want a URL such as redis://127.0.0.1:6379/0, redis+cluster://host1:port1,host2:port2 or redis+sentinel://host1:port1,host2:port2/?master=NAME: %w", err)
 		}
 	}
 	if c.Interval < 0 || c.MinInterval < 0 || c.PeerTTL < 0 {

@@ -4,6 +4,8 @@ package tracker_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
 	anatracker "github.com/anacrolix/torrent/tracker"
 	"github.com/anacrolix/torrent/types/infohash"
 	goredis "github.com/redis/go-redis/v9"
@@ -164,4 +167,165 @@ func TestTwoTrackersOneRedis(t *testing.T) {
 	if code != http.StatusOK || string(body) != "ready: 2 tracks\n" {
 		t.Fatalf("readyz on restarted A: %d %q", code, body)
 	}
+}
+
+// failoverSetup is two trackers on one Redis set-up with tracks published
+// and swarms announced, ready for a kill.
+type failoverSetup struct {
+	a, b   *tracker
+	hashes []metainfo.Hash
+}
+
+func newFailoverSetup(t *testing.T, url string) failoverSetup {
+	t.Helper()
+	const token = "failover-publisher"
+	s := failoverSetup{
+		a: startTracker(t, t.TempDir(), "--redis", url, "--token", token),
+		b: startTracker(t, t.TempDir(), "--redis", url, "--token", token),
+	}
+	for i := range 8 {
+		name := fmt.Sprintf("Track %d.flac", i)
+		tpath, ih := makeFileTorrent(t, t.TempDir(), name, 40<<10, s.a.base+proto.PathAnnounce, "http://127.0.0.1:7070/"+name)
+		torrent, err := os.ReadFile(tpath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := proto.PublishRequest{Torrent: torrent, Title: fmt.Sprintf("Failover %d", i), Artist: "Survivor",
+			Album: "Eye of the Tiger", DurationS: 60, Codec: proto.CodecFLAC}
+		tr := s.a
+		if i%2 == 1 {
+			tr = s.b
+		}
+		if code, body := apiDo(t, http.MethodPost, tr.base+proto.PathTracks, token, pub); code != http.StatusCreated {
+			t.Fatalf("publish %d: %d %s", i, code, body)
+		}
+		s.hashes = append(s.hashes, ih)
+	}
+	for i, ih := range s.hashes {
+		announcer(t, s.a.base+proto.PathAnnounce)(ih, 1, 0, anatracker.Started)
+		announcer(t, s.b.udpURL)(ih, 2, int64(1000+i), anatracker.Started)
+	}
+	return s
+}
+
+// announceAll announces every swarm to both trackers and says whether all
+// succeeded, and the first failure.
+func (s failoverSetup) announceAll(t *testing.T, peer int) (bool, error) {
+	t.Helper()
+	for _, url := range []string{s.a.base + proto.PathAnnounce, s.b.udpURL} {
+		cl, err := anatracker.NewClient(url, anatracker.NewClientOpts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ih := range s.hashes {
+			var id [20]byte
+			copy(id[:], "-PP0100-failover-000")
+			id[19] = byte('0' + peer)
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			res, err := cl.Announce(ctx, anatracker.AnnounceRequest{InfoHash: infohash.T(ih), PeerId: id, Left: 1,
+				Event: anatracker.Started, NumWant: 50, Port: uint16(7000 + peer)}, anatracker.AnnounceOpt{})
+			cancel()
+			if err == nil && res.Seeders == 0 {
+				err = fmt.Errorf("swarm %s lost its seeder: %+v", ih.HexString(), res)
+			}
+			if err != nil {
+				cl.Close()
+				return false, err
+			}
+		}
+		cl.Close()
+	}
+	return true, nil
+}
+
+// afterKill measures how long after kill every announce succeeds again on
+// both trackers and both find every track in the catalog (at most 10 s).
+func (s failoverSetup) afterKill(t *testing.T, kill func(), state, diag func() string) {
+	t.Helper()
+	if ok, err := s.announceAll(t, 3); !ok {
+		t.Fatalf("before the kill: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // replication is asynchronous
+	kill()
+	killed := time.Now()
+	var last error
+	lastState := ""
+	for {
+		if st := state(); st != lastState {
+			t.Logf("%v after the kill: %s", time.Since(killed).Round(10*time.Millisecond), st)
+			lastState = st
+		}
+		ok, err := s.announceAll(t, 4)
+		if ok {
+			ok, err = s.catalogWhole(t)
+		}
+		if ok {
+			break
+		}
+		if last == nil || err.Error() != last.Error() {
+			t.Logf("%v after the kill: %v", time.Since(killed).Round(10*time.Millisecond), err)
+		}
+		last = err
+		if time.Since(killed) > 10*time.Second {
+			t.Fatalf("announces still fail 10 s after the kill: %v\ntracker A's log (the end):\n%s\n%s", last, tail(s.a.proc.Stderr(), 1500), diag())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("announces and searches succeed again %v after the kill (last failure: %v)", time.Since(killed).Round(10*time.Millisecond), last)
+}
+
+// catalogWhole says whether both trackers find every published track.
+func (s failoverSetup) catalogWhole(t *testing.T) (bool, error) {
+	t.Helper()
+	for _, tr := range []*tracker{s.a, s.b} {
+		code, body := apiDo(t, http.MethodGet, tr.base+proto.PathTracks+"?q=survivor", "", nil)
+		if code != http.StatusOK {
+			return false, fmt.Errorf("search on %s: %d %s", tr.base, code, body)
+		}
+		var l proto.TrackList
+		if err := json.Unmarshal(body, &l); err != nil {
+			return false, fmt.Errorf("search on %s: %w", tr.base, err)
+		}
+		if l.Total != len(s.hashes) {
+			return false, fmt.Errorf("search on %s finds %d tracks, want %d", tr.base, l.Total, len(s.hashes))
+		}
+	}
+	return true, nil
+}
+
+// TestClusterFailover: two trackers on a Redis Cluster of three masters,
+// each with a replica. The master holding most of the tracker's keys is
+// killed: after the cluster fails over (cluster-node-timeout 2 s), every
+// announce succeeds again within 10 s and no catalog entry is lost.
+func TestClusterFailover(t *testing.T) {
+	c := itest.NewRedisCluster(t, 3, 1)
+	s := newFailoverSetup(t, c.URL)
+	var victim *itest.RedisNode
+	var most int64 = -1
+	for _, m := range c.Masters(t) {
+		if n := m.DBSize(t); n > most {
+			victim, most = m, n
+		}
+	}
+	t.Logf("killing master %s, which holds %d keys", victim.Addr, most)
+	s.afterKill(t, victim.Kill, func() string { return c.State(t) }, func() string { return c.Diagnose(t) })
+}
+
+// TestSentinelFailover: the same with a primary and a replica that three
+// Sentinels watch (down after 1 s).
+func TestSentinelFailover(t *testing.T) {
+	set := itest.NewRedisSentinelSet(t)
+	s := newFailoverSetup(t, set.URL)
+	s.afterKill(t, set.Primary.Kill, func() string { return "primary " + set.PrimaryAddr(t) }, func() string { return "" })
+	if addr := set.PrimaryAddr(t); addr != set.Replica.Addr {
+		t.Errorf("the Sentinels name %s as the primary, want the replica %s", addr, set.Replica.Addr)
+	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/peertune/peertune/internal/redisconn"
 	"github.com/peertune/peertune/proto"
 	"github.com/peertune/peertune/tracker/announce"
 	"github.com/peertune/peertune/tracker/catalog"
@@ -313,7 +313,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) logStart() {
 	attrs := []any{"http", s.httpLn.Addr().String(), "announce", s.announce, "open", s.cfg.Open}
 	if s.cfg.RedisURL != "" {
-		attrs = append(attrs, "redis", redactURL(s.cfg.RedisURL))
+		attrs = append(attrs, "redis", redisconn.Redact(s.cfg.RedisURL))
 	} else {
 		attrs = append(attrs, "data", s.cfg.DataDir)
 	}
@@ -364,13 +364,4 @@ func (s *Server) closeAll() {
 			s.log.Error("closing catalog", "err", err)
 		}
 	}
-}
-
-// redactURL hides a password in a URL before it is logged.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -659,6 +659,7 @@ func (s *Seeder) startProgress(total int64, files int, done, doneFiles *atomic.I
 			progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription(fmt.Sprintf("hashing %d files", files)),
 			progressbar.OptionShowBytes(true),
+			progressbar.OptionUseIECUnits(true), // KiB and MiB, as every size peertune prints
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish())
 		return func(n int64) { bar.Add64(n) }, func() { bar.Finish() }

@@ -29,7 +29,7 @@ func trackerCommand(conf *config) *cli.Command {
 			&cli.StringFlag{Name: "data", Usage: "directory of the catalog (default: $XDG_STATE_HOME/peertune/tracker)", Sources: conf.sources(name, "data")},
 			&cli.StringSliceFlag{Name: "token", Usage: "a publisher's bearer token; repeat for several publishers; none: publishing is refused", Sources: conf.sources(name, "token", "PEERTUNE_TOKEN")},
 			&cli.BoolFlag{Name: "open", Usage: "track any infohash, not only the catalog's (a public tracker)", Sources: conf.sources(name, "open")},
-			&cli.StringFlag{Name: "redis", Usage: "keep peers and catalog in Redis (redis://host:port/db) to run several trackers", Sources: conf.sources(name, "redis")},
+			&cli.StringFlag{Name: "redis", Usage: "keep peers and catalog in Redis to run several trackers: redis://host:port/db, a cluster redis+cluster://host1:port1,host2:port2,… or Sentinels redis+sentinel://host1:port1,…/?master=NAME", Sources: conf.sources(name, "redis")},
 			&cli.DurationFlag{Name: "interval", Value: announce.DefaultInterval, Usage: "announce interval told to clients", Sources: conf.sources(name, "interval")},
 			&cli.DurationFlag{Name: "min-interval", Value: announce.DefaultMinInterval, Usage: "minimum announce interval told to clients", Sources: conf.sources(name, "min-interval")},
 			&cli.DurationFlag{Name: "peer-ttl", Value: peers.DefaultPeerTTL, Usage: "a peer silent this long leaves the swarm", Sources: conf.sources(name, "peer-ttl")},

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/peertune/peertune/internal/redisconn"
 )
 
 // RedisEnv names the variable scripts/test.sh sets to the URL of the
@@ -108,14 +110,33 @@ func RedisPrefix(t testing.TB, url string) string {
 }
 
 func deleteRedisPrefix(t testing.TB, url, prefix string) {
-	opts, err := goredis.ParseURL(url)
+	target, err := redisconn.ParseURL(url)
 	if err != nil {
 		t.Error(err)
 		return
 	}
-	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
 	ctx := context.Background()
+	if target.Kind == redisconn.Cluster {
+		// Key by key on each master: one UNLINK of keys in several hash
+		// slots is refused.
+		rdb := goredis.NewClusterClient(target.Cluster)
+		defer rdb.Close()
+		err := rdb.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+			iter := node.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				if err := node.Unlink(ctx, iter.Val()).Err(); err != nil {
+					return err
+				}
+			}
+			return iter.Err()
+		})
+		if err != nil {
+			t.Logf("removing the keys under %s: %v", prefix, err) // a killed master
+		}
+		return
+	}
+	rdb := target.Client()
+	defer rdb.Close()
 	var keys []string
 	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {

@@ -20,6 +20,10 @@
 //	cat:asort     hash album id -> album sort key
 //	cat:version   the layout's version (2); New migrates an older one
 //
+// On a Redis Cluster every key has the hash tag "{cat}" after the prefix:
+// the catalog lives in one hash slot (one master and its replicas), which
+// its scripts need, and which a catalog's size allows.
+//
 // Put and Delete are one Lua script: each call is atomic, and every check
 // precedes the first write. Words are split as catalog.QueryWords splits queries,
 // then case- and diacritic-folded, as SQLite's unicode61 tokenizer folds
@@ -154,9 +158,15 @@ func New(ctx context.Context, rdb goredis.UniversalClient, cfg Config) (*Store, 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	prefix := cfg.Prefix
+	if redisconn.IsCluster(rdb) {
+		// One hash slot for the whole catalog: its scripts touch a track's
+		// keys, the shared indexes and the word keys together.
+		prefix += "{cat}"
+	}
 	s := &Store{
 		rdb:     rdb,
-		prefix:  cfg.Prefix,
+		prefix:  prefix,
 		channel: cfg.Prefix + "cat:events",
 		log:     cfg.Logger,
 		ids:     make(map[[20]byte]struct{}),

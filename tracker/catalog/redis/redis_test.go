@@ -41,6 +41,23 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceCluster: the suite on a real Redis Cluster of three
+// masters: the catalog's scripts and pipelines keep to one hash slot.
+func TestConformanceCluster(t *testing.T) {
+	url := itest.NewRedisCluster(t, 3, 0).URL
+	catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
+		return open(t, url, itest.RedisPrefix(t, url), redis.Config{})
+	})
+}
+
+// TestConformanceSentinel: the suite through Sentinels to a primary.
+func TestConformanceSentinel(t *testing.T) {
+	url := itest.NewRedisSentinelSet(t).URL
+	catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
+		return open(t, url, itest.RedisPrefix(t, url), redis.Config{})
+	})
+}
+
 func BenchmarkCatalog(b *testing.B) {
 	url := itest.RedisURL(b)
 	catalogtest.Bench(b, func(b *testing.B) catalog.Catalog {

@@ -14,16 +14,22 @@
 // An announce is one Lua script: prune, update, count, pick (ZRANDMEMBER).
 //
 // Stats reads counters kept by the same scripts (HINCRBY on every add,
-// remove and prune) and the size of an index of live swarms: O(1), exact as
-// long as some tracker sweeps at least once per peer TTL (a swarm's keys
-// expire two TTLs after their last write; peers that vanish by key expiry
-// before a sweep saw them would stay counted).
+// remove and prune) and the size of an index of live swarms: O(groups),
+// exact as long as some tracker sweeps at least once per peer TTL (a
+// swarm's keys expire two TTLs after their last write; peers that vanish by
+// key expiry before a sweep saw them would stay counted).
+//
+// Swarms fall into 64 groups by their infohash's first byte; a group's
+// swarm keys, its index of swarms and its counters share a hash tag
+// ("{NN}", NN the group in hex), so each script touches one hash slot and
+// runs on a Redis Cluster, where the groups spread over the masters.
 package redis
 
 import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -70,8 +76,6 @@ type Store struct {
 	ttlMS     int64
 	keyTTLMS  int64
 	log       *slog.Logger
-	swarmsKey string
-	statsKey  string
 	sweepKey  string
 	sweepTTL  time.Duration
 	instance  string
@@ -127,15 +131,13 @@ func New(rdb goredis.UniversalClient, cfg Config) (*Store, error) {
 		ttlMS:  cfg.PeerTTL.Milliseconds(),
 		// Two TTLs: the sweep must see a swarm's expired peers (to take
 		// them off the counters) before Redis drops the keys.
-		keyTTLMS:  2 * cfg.PeerTTL.Milliseconds(),
-		log:       cfg.Logger,
-		swarmsKey: cfg.Prefix + "swarms",
-		statsKey:  cfg.Prefix + "stats",
-		sweepKey:  cfg.Prefix + "sweep",
-		sweepTTL:  cfg.SweepInterval,
-		instance:  hex.EncodeToString(id[:]),
-		cancel:    cancel,
-		done:      make(chan struct{}),
+		keyTTLMS: 2 * cfg.PeerTTL.Milliseconds(),
+		log:      cfg.Logger,
+		sweepKey: cfg.Prefix + "sweep",
+		sweepTTL: cfg.SweepInterval,
+		instance: hex.EncodeToString(id[:]),
+		cancel:   cancel,
+		done:     make(chan struct{}),
 	}
 	go s.sweepLoop(ctx, cfg.SweepInterval)
 	return s, nil
@@ -157,10 +159,23 @@ func (s *Store) Close() error {
 	return err
 }
 
+// groups is how many hash-tag groups the swarms fall into.
+const groups = 64
+
+// group is the group of the swarm with that hex infohash: its first byte's
+// top six bits, as two hex digits.
+func group(ihHex string) string {
+	b, _ := strconv.ParseUint(ihHex[:2], 16, 8)
+	return fmt.Sprintf("%02x", b>>2)
+}
+
+// groupKey is a key of group g: its hash tag, then name.
+func (s *Store) groupKey(g, name string) string { return s.prefix + "{" + g + "}" + name }
+
 // swarmKeys are the five keys of a swarm: seeders4, leechers4, seeders6,
 // leechers6, hash.
 func (s *Store) swarmKeys(dst []string, ihHex string) []string {
-	base := s.prefix + "sw:" + ihHex + ":"
+	base := s.groupKey(group(ihHex), "sw:"+ihHex+":")
 	return append(dst, base+"s4", base+"l4", base+"s6", base+"l6", base+"h")
 }
 
@@ -233,7 +248,8 @@ func (s *Store) Announce(ctx context.Context, a peers.Announce) (peers.AnnounceR
 	if !v4 {
 		keys[0], keys[1], keys[2], keys[3] = keys[2], keys[3], keys[0], keys[1]
 	}
-	keys = append(keys, s.swarmsKey, s.statsKey)
+	g := group(ihHex)
+	keys = append(keys, s.groupKey(g, "swarms"), s.groupKey(g, "stats"))
 	seeder := "0"
 	if a.Seeder() {
 		seeder = "1"
@@ -282,27 +298,38 @@ func (s *Store) Scrape(ctx context.Context, hashes []peers.InfoHash) ([]peers.Sw
 	}
 	out := make([]peers.Swarm, len(hashes))
 	hexes := make([]string, len(hashes))
+	byGroup := map[string][]int{} // indexes into hashes
 	for i, ih := range hashes {
 		hexes[i] = hex.EncodeToString(ih[:])
+		g := group(hexes[i])
+		byGroup[g] = append(byGroup[g], i)
 	}
-	for start := 0; start < len(hexes); start += scrapeBatch {
-		end := min(start+scrapeBatch, len(hexes))
-		counts, err := s.prune(ctx, hexes[start:end])
-		if err != nil {
-			return nil, s.wrap(fmt.Errorf("redis peer store: scrape: %w", err))
+	for g, idx := range byGroup {
+		for start := 0; start < len(idx); start += scrapeBatch {
+			batch := idx[start:min(start+scrapeBatch, len(idx))]
+			hs := make([]string, len(batch))
+			for j, i := range batch {
+				hs[j] = hexes[i]
+			}
+			counts, err := s.prune(ctx, g, hs)
+			if err != nil {
+				return nil, s.wrap(fmt.Errorf("redis peer store: scrape: %w", err))
+			}
+			for j, i := range batch {
+				out[i] = counts[j]
+			}
 		}
-		copy(out[start:end], counts)
 	}
 	return out, nil
 }
 
-// prune runs pruneScript over up to scrapeBatch swarms.
-func (s *Store) prune(ctx context.Context, hexes []string) ([]peers.Swarm, error) {
+// prune runs pruneScript over up to scrapeBatch swarms, all of group g.
+func (s *Store) prune(ctx context.Context, g string, hexes []string) ([]peers.Swarm, error) {
 	if len(hexes) == 0 {
 		return nil, nil
 	}
 	keys := make([]string, 0, 2+5*len(hexes))
-	keys = append(keys, s.swarmsKey, s.statsKey)
+	keys = append(keys, s.groupKey(g, "swarms"), s.groupKey(g, "stats"))
 	args := make([]any, 0, 1+len(hexes))
 	args = append(args, s.ttlMS)
 	for _, h := range hexes {
@@ -325,23 +352,32 @@ func (s *Store) prune(ctx context.Context, hexes []string) ([]peers.Swarm, error
 	return out, nil
 }
 
-// Stats implements peers.PeerStore: two reads, whatever the number of swarms.
+// Stats implements peers.PeerStore: two reads per group, in one pipeline,
+// whatever the number of swarms.
 func (s *Store) Stats(ctx context.Context) (peers.Stats, error) {
 	if err := s.check(ctx); err != nil {
 		return peers.Stats{}, err
 	}
 	pipe := s.rdb.Pipeline()
-	torrents := pipe.ZCard(ctx, s.swarmsKey)
-	counts := pipe.HMGet(ctx, s.statsKey, "s", "l")
-	if _, err := pipe.Exec(ctx); err != nil {
+	torrents := make([]*goredis.IntCmd, groups)
+	counts := make([]*goredis.SliceCmd, groups)
+	for i := range groups {
+		g := fmt.Sprintf("%02x", i)
+		torrents[i] = pipe.ZCard(ctx, s.groupKey(g, "swarms"))
+		counts[i] = pipe.HMGet(ctx, s.groupKey(g, "stats"), "s", "l")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return peers.Stats{}, s.wrap(fmt.Errorf("redis peer store: stats: %w", err))
 	}
 	var st peers.Stats
-	st.Torrents = int(torrents.Val())
-	vals := counts.Val()
-	if len(vals) == 2 {
-		st.Seeders, _ = asInt(vals[0])
-		st.Leechers, _ = asInt(vals[1])
+	for i := range groups {
+		st.Torrents += int(torrents[i].Val())
+		if vals := counts[i].Val(); len(vals) == 2 {
+			n, _ := asInt(vals[0])
+			st.Seeders += n
+			n, _ = asInt(vals[1])
+			st.Leechers += n
+		}
 	}
 	// Counters can only go negative if Redis lost keys under us.
 	st.Seeders, st.Leechers = max(st.Seeders, 0), max(st.Leechers, 0)
@@ -377,19 +413,32 @@ func (s *Store) Sweep(ctx context.Context) error {
 	return s.SweepNow(ctx)
 }
 
-// SweepNow prunes every swarm in the index, lock or not, and refreshes the
-// TTLs of the index and the counters (announces refresh them only when a
-// swarm joins the index, to keep the announce script short).
+// SweepNow prunes every swarm in the indexes, lock or not, and refreshes
+// the TTLs of the indexes and the counters (announces refresh them only
+// when a swarm joins an index, to keep the announce script short).
 func (s *Store) SweepNow(ctx context.Context) error {
 	pipe := s.rdb.Pipeline()
-	pipe.PExpire(ctx, s.swarmsKey, time.Duration(s.keyTTLMS)*time.Millisecond)
-	pipe.PExpire(ctx, s.statsKey, time.Duration(s.keyTTLMS)*time.Millisecond)
+	for i := range groups {
+		g := fmt.Sprintf("%02x", i)
+		pipe.PExpire(ctx, s.groupKey(g, "swarms"), time.Duration(s.keyTTLMS)*time.Millisecond)
+		pipe.PExpire(ctx, s.groupKey(g, "stats"), time.Duration(s.keyTTLMS)*time.Millisecond)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("refresh TTLs: %w", err)
 	}
+	for i := range groups {
+		if err := s.sweepGroup(ctx, fmt.Sprintf("%02x", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepGroup prunes the swarms of group g.
+func (s *Store) sweepGroup(ctx context.Context, g string) error {
 	var cursor uint64
 	for {
-		members, next, err := s.rdb.ZScan(ctx, s.swarmsKey, cursor, "", scrapeBatch).Result()
+		members, next, err := s.rdb.ZScan(ctx, s.groupKey(g, "swarms"), cursor, "", scrapeBatch).Result()
 		if err != nil {
 			return fmt.Errorf("scan swarms: %w", err)
 		}
@@ -400,7 +449,7 @@ func (s *Store) SweepNow(ctx context.Context) error {
 				hexes = append(hexes, members[i])
 			}
 		}
-		if _, err := s.prune(ctx, hexes); err != nil {
+		if _, err := s.prune(ctx, g, hexes); err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}
 		if next == 0 {

@@ -34,6 +34,31 @@ func TestConformance(t *testing.T) {
 	peerstoretest.Run(t, factory(itest.RedisURL(t)), peerstoretest.RealClock())
 }
 
+// TestConformanceCluster: the suite on a real Redis Cluster of three
+// masters, where every script must keep to one hash slot; the swarms
+// spread over the masters.
+func TestConformanceCluster(t *testing.T) {
+	c := itest.NewRedisCluster(t, 3, 0)
+	peerstoretest.Run(t, factory(c.URL), peerstoretest.RealClock())
+	s := factory(c.URL)(t, peerstoretest.Config{})
+	for i := range 64 {
+		if _, err := s.Announce(t.Context(), peers.Announce{InfoHash: peerstoretest.IH(i),
+			Peer: peers.Peer{ID: peerstoretest.PID(i), Addr: peerstoretest.Addr4(i)}, Left: 1, NumWant: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range c.Masters(t) {
+		if n := m.DBSize(t); n == 0 {
+			t.Errorf("master %s holds no key: the swarms do not spread over the cluster", m.Addr)
+		}
+	}
+}
+
+// TestConformanceSentinel: the suite through Sentinels to a primary.
+func TestConformanceSentinel(t *testing.T) {
+	peerstoretest.Run(t, factory(itest.NewRedisSentinelSet(t).URL), peerstoretest.RealClock())
+}
+
 func BenchmarkStore(b *testing.B) { peerstoretest.Bench(b, benchFactory(itest.RedisURL(b))) }
 
 // benchFactory passes the suite's TTL but not its clock: Redis has its own.
@@ -123,7 +148,7 @@ func TestSweepAndKeyTTL(t *testing.T) {
 		t.Errorf("stats after sweep = %+v, want zero", st)
 	}
 	time.Sleep(ttl + 50*time.Millisecond) // past every key's TTL
-	if keys, _ := rdb.Keys(t.Context(), prefix+"sw:*").Result(); len(keys) != 0 {
+	if keys, _ := rdb.Keys(t.Context(), prefix+"*sw:*").Result(); len(keys) != 0 {
 		t.Errorf("swarm keys outlived their TTL: %q", keys)
 	}
 }

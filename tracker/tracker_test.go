@@ -1,4 +1,4 @@
-package tracker_test
+package tracker
 
 import (
 	"context"
@@ -13,8 +13,6 @@ import (
 
 	anatracker "github.com/anacrolix/torrent/tracker"
 	"github.com/anacrolix/torrent/types/infohash"
-
-	"github.com/peertune/peertune/tracker"
 )
 
 // serve runs a tracker in this process on loopback ports and returns its
@@ -22,7 +20,7 @@ import (
 func serve(t *testing.T) (base, udpURL string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	s, err := tracker.New(ctx, tracker.Config{Listen: "127.0.0.1:0", UDP: "127.0.0.1:0", DataDir: t.TempDir(),
+	s, err := New(ctx, Config{Listen: "127.0.0.1:0", UDP: "127.0.0.1:0", DataDir: t.TempDir(),
 		Open: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

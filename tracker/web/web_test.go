@@ -401,10 +401,11 @@ func TestTrack(t *testing.T) {
 	f.announce(t, tr.ID, 3, 100, peers.EventStarted)
 	f.announce(t, tr.ID, 3, 0, peers.EventCompleted)
 	f.announce(t, tr.ID, 4, 100, peers.EventStarted)
+	f.announce(t, tr.ID, 5, 100, peers.EventStarted)
 
 	path := "/tracks/" + tr.ID
 	p := f.get(t, path).want(t, path, http.StatusOK)
-	for id, want := range map[string]string{"seeders": "2", "leechers": "2", "completed": "1"} {
+	for id, want := range map[string]string{"seeders": "2", "leechers": "3", "completed": "1"} {
 		if got := p.byID(t, id); got != want {
 			t.Errorf("%s = %q, want %q", id, got, want)
 		}

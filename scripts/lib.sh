@@ -10,6 +10,7 @@ PEERTUNE_PACKAGES=(
 	miniupnpd-nftables # the lab's UPnP home routers
 	transmission-cli python3-libtorrent # real clients in the lab's interop tests
 	dbus-daemon playerctl # the MPRIS test: a private session bus and a real controller
+	chromium # the tracker's web page in a real headless browser (tracker/web_integration_test.go)
 )
 
 # ensure_packages installs the Debian packages that are missing

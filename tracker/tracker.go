@@ -29,6 +29,7 @@ import (
 	"github.com/peertune/peertune/tracker/peers"
 	"github.com/peertune/peertune/tracker/peers/memory"
 	peersredis "github.com/peertune/peertune/tracker/peers/redis"
+	"github.com/peertune/peertune/tracker/web"
 )
 
 // HTTP server limits: announces are one short GET; publish bodies are
@@ -40,6 +41,12 @@ const (
 	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 16 << 10
 	shutdownTimeout   = 10 * time.Second
+)
+
+// The web page's announce rate: over the last minute, sampled each second.
+const (
+	announceRateWindow = time.Minute
+	announceRateTick   = time.Second
 )
 
 // Server is a running tracker: its listeners are bound, its stores open.
@@ -54,6 +61,7 @@ type Server struct {
 	udpConn  net.PacketConn
 	udp      *announce.UDP
 	announce []string
+	rate     *announce.RateMeter // announces per second, for the web page
 	ready    atomic.Bool
 }
 
@@ -149,6 +157,17 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog api: %w", err)
 	}
+	s.rate = announce.NewRateMeter(metrics.Announces, announceRateWindow)
+	page, err := web.New(web.Config{
+		Catalog:            s.catalog,
+		Swarms:             s.store,
+		Announce:           s.announce,
+		AnnouncesPerSecond: func() float64 { return s.rate.PerSecond(time.Now()) },
+		Logger:             s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web page: %w", err)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc(proto.PathAnnounce, httpAnnounce.ServeAnnounce)
@@ -168,7 +187,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		WriteTimeout:      writeTimeout,
 	})
 	s.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           withPage(mux, page),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -177,6 +196,24 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// withPage serves the web page for every GET and HEAD that routes has no
+// pattern for, and every other request as routes alone would: a POST to
+// /metrics keeps its 405, a path under /api/ the API's JSON 404, a path
+// nothing serves with another method its 404. (A "GET /" pattern beside
+// "/api/" is refused by ServeMux as ambiguous, and "/" would take those
+// POSTs.)
+func withPage(routes *http.ServeMux, page http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if _, pattern := routes.Handler(r); pattern == "" {
+				page.ServeHTTP(w, r)
+				return
+			}
+		}
+		routes.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) openStores(ctx context.Context) error {
@@ -265,6 +302,7 @@ func (s *Server) AnnounceURLs() []string { return append([]string(nil), s.announ
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.closeAll()
 	s.logStart()
+	s.rate.Sample(time.Now()) // the rate's baseline, before the first announce is answered
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := s.front.Serve(); err != nil {
@@ -276,6 +314,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		if err := s.httpSrv.Serve(s.front.Fallback()); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
+		return nil
+	})
+	g.Go(func() error {
+		s.rate.Run(gctx, announceRateTick)
 		return nil
 	})
 	if s.udp != nil {

@@ -21,9 +21,10 @@ func trackerCommand(conf *config) *cli.Command {
 		Usage: "run the tracker: BitTorrent announce and scrape (HTTP, UDP) and the track catalog",
 		Description: "The tracker keeps the catalog of published tracks and, per track, the swarm of\n" +
 			"listeners that hold it. --listen serves announce, scrape, the catalog API (/api/v1/…),\n" +
-			"/metrics, /healthz and /readyz; --udp serves the BEP 15 tracker.",
+			"/metrics, /healthz, /readyz and, on every other path, the web page (search, artists,\n" +
+			"albums, each track's swarm); --udp serves the BEP 15 tracker.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:6969", Usage: "HTTP address: announce, scrape, catalog API, metrics", Sources: conf.sources(name, "listen")},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:6969", Usage: "HTTP address: announce, scrape, catalog API, metrics, the web page", Sources: conf.sources(name, "listen")},
 			&cli.StringFlag{Name: "udp", Value: "127.0.0.1:6969", Usage: `UDP tracker address (BEP 15); "" disables it`, Sources: conf.sources(name, "udp")},
 			&cli.StringFlag{Name: "public-url", Usage: "base URL the tracker advertises in its announce URLs (default: http:// + --listen)", Sources: conf.sources(name, "public-url")},
 			&cli.StringFlag{Name: "data", Usage: "directory of the catalog (default: $XDG_STATE_HOME/peertune/tracker)", Sources: conf.sources(name, "data")},

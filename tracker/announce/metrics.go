@@ -3,6 +3,7 @@ package announce
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,10 @@ type Metrics struct {
 	requests [2][2][3]prometheus.Counter // op, protocol, result
 	latency  [2][2]prometheus.Observer   // op, protocol
 	conns    [2]prometheus.Counter       // HTTP connections by who served them: front, net/http
+	// announces counts every announce answered, HTTP and UDP, whatever its
+	// result: the sum of peertune_tracker_announces_total, kept apart so
+	// that a RateMeter can read it without gathering the registry.
+	announces atomic.Uint64
 }
 
 // NewMetrics registers, on reg:
@@ -87,7 +92,14 @@ func (m *Metrics) observe(op, protocol, result int, start time.Time) {
 	}
 	m.requests[op][protocol][result].Inc()
 	m.latency[op][protocol].Observe(time.Since(start).Seconds())
+	if op == opAnnounce {
+		m.announces.Add(1)
+	}
 }
+
+// Announces is the number of announces answered so far, over HTTP and
+// UDP, whatever their result.
+func (m *Metrics) Announces() uint64 { return m.announces.Load() }
 
 // countConn counts an HTTP connection that ended in the front or was
 // handed to net/http.

@@ -197,6 +197,11 @@ func (p *Player) Play(ctx context.Context, t *Track) (Report, error) {
 		p.mu.Unlock()
 	}()
 
+	// The caller's ctx, kept: when it is cancelled, its error is set before
+	// its children are cancelled one by one, and a child such as the
+	// track's reader watcher (an AfterFunc) may close the reader, and the
+	// decoder fail, before the ctx below is cancelled too.
+	callerCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// When ctx ends, wake everything, and close the reader if it can be
@@ -268,7 +273,7 @@ loop:
 	}
 	rep = p.finish(rep, s)
 	if _, err := s.ring.result(); err != nil && !rep.Stopped {
-		if cerr := ctx.Err(); cerr != nil {
+		if cerr := firstErr(callerCtx.Err(), ctx.Err()); cerr != nil {
 			// The read failed because ctx ended (the stream's reader
 			// closes then): the cause is the cancellation.
 			return rep, cerr
@@ -475,3 +480,13 @@ func (v *volume) Stream(samples [][2]float64) (int, bool) {
 }
 
 func (v *volume) Err() error { return v.s.Err() }
+
+// firstErr is the first of errs that is not nil.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

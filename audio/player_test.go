@@ -118,6 +118,11 @@ func TestPlaySlowBurstyReaderUnderruns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays 4 s in real time")
 	}
+	if raceEnabled {
+		// Regression: it failed under -race in CI with a third, 80 ms
+		// underrun that no stall caused (the decoder was starved).
+		t.Skip("checks real-time underruns: run without -race (the integration pass does)")
+	}
 	path := fixturePath(t, "sweep-44k-stereo.wav")
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"io/fs"
 	"os"
@@ -250,9 +251,13 @@ func TestSourceLoad(t *testing.T) {
 		t.Errorf("empty source: %v, %v", set, err)
 	}
 	open := writeTokens(t, "root tok-r\n", 0o644)
-	if _, err := (Source{TokensFile: pubs, AdminTokensFile: open}).Load(); err == nil ||
-		!strings.HasPrefix(err.Error(), "--admin-tokens: tokens file "+open+": mode 0644") {
+	_, err = Source{TokensFile: pubs, AdminTokensFile: open}.Load()
+	if err == nil || !strings.HasPrefix(err.Error(), "--admin-tokens: tokens file "+open+": mode 0644") {
 		t.Errorf("open admin file: %v", err)
+	}
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Errorf("Load's error %T is not a *LoadError", err)
 	}
 	clash := writeTokens(t, "token-1 other\n", 0o600)
 	if _, err := (Source{Tokens: []string{"x"}, TokensFile: clash}).Load(); err == nil || !strings.Contains(err.Error(), "--token 1") {

@@ -143,8 +143,25 @@ type Source struct {
 	AdminTokensFile string
 }
 
-// Load reads the files and makes the set. Errors name the file or flag.
+// LoadError is why Source.Load made no set: bad input (a file that cannot
+// be read, a bad line, a bad mode, a name or token given twice), not a
+// failure of the program.
+type LoadError struct{ Err error }
+
+func (e *LoadError) Error() string { return e.Err.Error() }
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// Load reads the files and makes the set. Errors are *LoadError and name
+// the file or flag.
 func (src Source) Load() (*Set, error) {
+	set, err := src.load()
+	if err != nil {
+		return nil, &LoadError{err}
+	}
+	return set, nil
+}
+
+func (src Source) load() (*Set, error) {
 	publishers, err := FlagEntries(src.Tokens)
 	if err != nil {
 		return nil, err

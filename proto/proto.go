@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Catalog API paths, served by the tracker's --listen address.
@@ -18,11 +19,14 @@ const (
 	PathAlbums = "/api/v1/albums" // GET (search/list); PathAlbums + "/{id}" is one album with its tracks
 	// PathTrack is PathTracks + "/{id}"; PathTrack + "/torrent" is the .torrent.
 	PathTrackPrefix = PathTracks + "/"
-	PathAnnounce    = "/announce"
-	PathScrape      = "/scrape"
-	PathMetrics     = "/metrics"
-	PathHealthz     = "/healthz"
-	PathReadyz      = "/readyz"
+	// PathAdminDeny is the deny list (GET, admins only); PathAdminDeny +
+	// "/{infohash}" denies an infohash (PUT) or lifts its denial (DELETE).
+	PathAdminDeny = "/api/v1/admin/deny"
+	PathAnnounce  = "/announce"
+	PathScrape    = "/scrape"
+	PathMetrics   = "/metrics"
+	PathHealthz   = "/healthz"
+	PathReadyz    = "/readyz"
 )
 
 // Search paging limits of GET /api/v1/tracks.
@@ -249,9 +253,30 @@ func (r PlayReport) String() string {
 		r.TTFAms, r.Underruns, r.UnderrunMs, r.BytesSeedHead, r.BytesSeedEmergency, r.BytesSeedFill, r.BytesSeedBT, r.BytesPeers, r.BytesCache, r.PeersSeen, r.PlayedS)
 }
 
-// Error is the body of every 4xx/5xx answer of the catalog API.
+// Error is the body of every 4xx/5xx answer of the catalog API. Code, when
+// set, tells a client program what happened without parsing the message.
 type Error struct {
 	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}
+
+// ErrorCodeTakenDown is the Code of the 403 that refuses to publish a track
+// the tracker's admins took down (it is on the deny list).
+const ErrorCodeTakenDown = "taken_down"
+
+// Denial is one entry of the tracker's deny list (GET /api/v1/admin/deny):
+// an infohash whose track was taken down, or denied before it was
+// published. The tracker refuses its publication and its swarm.
+type Denial struct {
+	ID     string    `json:"id"` // 40 lowercase hex: the v1 infohash
+	Reason string    `json:"reason"`
+	By     string    `json:"by"` // the admin's name
+	At     time.Time `json:"at"` // UTC
+}
+
+// DenyRequest is the optional body of PUT /api/v1/admin/deny/{infohash}.
+type DenyRequest struct {
+	Reason string `json:"reason"`
 }
 
 // ParseTrackID checks that s is a track id (40 hex digits) and returns it in

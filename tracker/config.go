@@ -11,6 +11,7 @@ import (
 
 	"github.com/peertune/peertune/internal/redisconn"
 	"github.com/peertune/peertune/tracker/announce"
+	"github.com/peertune/peertune/tracker/auth"
 	"github.com/peertune/peertune/tracker/peers"
 )
 
@@ -21,9 +22,14 @@ type Config struct {
 	UDP       string // UDP address; "" disables the UDP tracker
 	PublicURL string // base URL advertised in announce URLs; default http:// + Listen
 	DataDir   string // where the SQLite catalog lives (unless RedisURL)
-	Tokens    []string
-	Open      bool   // track any infohash, not only published ones
-	RedisURL  string // share peers and catalog through Redis
+	// Tokens are --token's publishers (token-1, token-2, …); TokensFile
+	// and AdminTokensFile name the publishers' and admins' tokens files
+	// (auth.Parse), read again on SIGHUP (Server.Reload).
+	Tokens          []string
+	TokensFile      string
+	AdminTokensFile string
+	Open            bool   // track any infohash, not only published ones
+	RedisURL        string // share peers and catalog through Redis
 
 	Interval     time.Duration // default announce.DefaultInterval (30m)
 	MinInterval  time.Duration // default announce.DefaultMinInterval (15m)
@@ -88,10 +94,8 @@ func (c Config) Validate() error {
 	if c.NumWantMax < 0 || c.NumWantMax > 1000 {
 		return fmt.Errorf("--numwant-max %d: want 1..1000", c.NumWantMax)
 	}
-	for _, t := range c.Tokens {
-		if t == "" {
-			return errors.New("--token: a token must not be empty")
-		}
+	if _, err := auth.FlagEntries(c.Tokens); err != nil {
+		return err
 	}
 	return nil
 }

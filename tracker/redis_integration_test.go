@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/peertune/peertune/internal/itest"
 	"github.com/peertune/peertune/proto"
+	"github.com/peertune/peertune/tracker/announce"
 )
 
 // integrationRedisDB is the Redis database this file's trackers use (they
@@ -328,4 +330,47 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// A takedown through one tracker holds on every tracker of the Redis: the
+// other refuses the re-publish at once and the swarm (HTTP and UDP) within
+// moments; both list the denial; a lift through the other lets it back.
+func TestTakedownAcrossTrackers(t *testing.T) {
+	url := redisForTrackers(t)
+	dir := t.TempDir()
+	tokens, admins := dir+"/tokens", dir+"/admins"
+	writeTokensFile(t, tokens, "alice "+aliceNew+"\n", 0o600)
+	writeTokensFile(t, admins, "root "+rootToken+"\n", 0o400)
+	args := []string{"--redis", url, "--tokens", tokens, "--admin-tokens", admins}
+	a := startTracker(t, t.TempDir(), args...)
+	b := startTracker(t, t.TempDir(), args...)
+	bUDP := b.udpURL[len("udp://") : len(b.udpURL)-len(proto.PathAnnounce)]
+	pub, ih := publishBody(t, a.base, "Shared Bootleg")
+	if code, body := apiDo(t, http.MethodPost, a.base+proto.PathTracks, aliceNew, pub); code != http.StatusCreated {
+		t.Fatalf("publish on A: %d %s", code, body)
+	}
+	if r := httpAnnounce(t, b.base, ih); r != "" {
+		t.Fatalf("announce on B: %q", r)
+	}
+	if code, body := apiDo(t, http.MethodDelete, a.base+proto.PathTracks+"/"+ih.HexString(), rootToken, nil); code != http.StatusNoContent {
+		t.Fatalf("takedown on A: %d %s", code, body)
+	}
+	if code, _ := apiDo(t, http.MethodPost, b.base+proto.PathTracks, aliceNew, pub); code != http.StatusForbidden {
+		t.Errorf("re-publish on B right after the takedown on A: %d, want 403", code)
+	}
+	waitUntil(t, "B to refuse the swarm over HTTP", func() bool { return httpAnnounce(t, b.base, ih) == announce.TakenDownReason })
+	if r := udpAnnounce(t, bUDP, ih); r != announce.TakenDownReason {
+		t.Errorf("UDP announce on B: %q", r)
+	}
+	code, body := apiDo(t, http.MethodGet, b.base+proto.PathAdminDeny, rootToken, nil)
+	if code != http.StatusOK || !strings.Contains(string(body), ih.HexString()) {
+		t.Errorf("deny list on B: %d %s", code, body)
+	}
+	if code, _ := apiDo(t, http.MethodDelete, b.base+proto.PathAdminDeny+"/"+ih.HexString(), rootToken, nil); code != http.StatusNoContent {
+		t.Fatalf("lift on B: %d", code)
+	}
+	if code, body := apiDo(t, http.MethodPost, a.base+proto.PathTracks, aliceNew, pub); code != http.StatusCreated {
+		t.Errorf("publish on A after the lift on B: %d %s", code, body)
+	}
+	waitUntil(t, "A to serve the swarm again", func() bool { return httpAnnounce(t, a.base, ih) == "" })
 }

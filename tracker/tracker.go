@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,7 @@ import (
 	"github.com/peertune/peertune/internal/redisconn"
 	"github.com/peertune/peertune/proto"
 	"github.com/peertune/peertune/tracker/announce"
+	"github.com/peertune/peertune/tracker/auth"
 	"github.com/peertune/peertune/tracker/catalog"
 	catalogapi "github.com/peertune/peertune/tracker/catalog/api"
 	catalogredis "github.com/peertune/peertune/tracker/catalog/redis"
@@ -41,6 +44,7 @@ const (
 	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 16 << 10
 	shutdownTimeout   = 10 * time.Second
+	reloadTimeout     = time.Minute // for RenamePublishers over a big catalog
 )
 
 // The web page's announce rate: over the last minute, sampled each second.
@@ -53,6 +57,8 @@ const (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	tokens   auth.Source
+	keys     *auth.Keyring
 	store    peers.PeerStore
 	catalog  catalog.Catalog
 	httpLn   net.Listener
@@ -81,7 +87,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger,
+		tokens: auth.Source{Tokens: cfg.Tokens, TokensFile: cfg.TokensFile, AdminTokensFile: cfg.AdminTokensFile}}
+	set, err := s.tokens.Load() // before the stores: a bad file fails fast
+	if err != nil {
+		return nil, err
+	}
+	s.keys = auth.NewKeyring(set)
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -89,6 +101,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 
 	if err := s.openStores(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.adoptTracks(ctx, set); err != nil {
 		return nil, err
 	}
 
@@ -128,6 +143,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		TrustedProxies: cfg.TrustedProxies,
 		Logger:         s.log,
 		Metrics:        metrics,
+		TakenDown: func(ctx context.Context, ih peers.InfoHash) (bool, error) {
+			return s.catalog.Denied(ctx, ih)
+		},
 	}
 	if !cfg.Open {
 		cat := s.catalog
@@ -148,7 +166,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	api, err := catalogapi.New(catalogapi.Config{
 		Catalog:  s.catalog,
 		Swarms:   s.store,
-		Tokens:   cfg.Tokens,
+		Keys:     s.keys,
 		Announce: s.announce,
 		Version:  cfg.Version,
 		Logger:   s.log,
@@ -250,6 +268,58 @@ func (s *Server) openStores(ctx context.Context) error {
 	return nil
 }
 
+// adoptTracks hands the tracks stored under the digest of a token now
+// configured (how publishers were stored before they had names) to that
+// token's publisher.
+func (s *Server) adoptTracks(ctx context.Context, set *auth.Set) error {
+	n, err := s.catalog.RenamePublishers(ctx, set.Digests())
+	if err != nil {
+		return fmt.Errorf("naming the publishers of older tracks: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("tracks published before publishers had names now belong to their token's publisher", "tracks", n)
+	}
+	return nil
+}
+
+// Reload reads the tokens files again (what SIGHUP does). A bad file keeps
+// the set in force and Reload returns why; a good one is in force for the
+// next request, and the names it adds and removes are logged (never a
+// token).
+func (s *Server) Reload(ctx context.Context) error {
+	set, err := s.tokens.Load()
+	if err != nil {
+		s.log.Error("tokens not reloaded: keeping the publishers and admins in force", "err", err)
+		return err
+	}
+	prev := s.keys.Replace(set)
+	attrs := []any{"publishers", set.Names(auth.Publisher), "admins", set.Names(auth.Admin)}
+	for _, role := range []auth.Role{auth.Publisher, auth.Admin} {
+		added, removed := auth.Changes(prev, set, role)
+		attrs = append(attrs, role.String()+"s_added", added, role.String()+"s_removed", removed)
+	}
+	s.log.Info("tokens reloaded", attrs...)
+	if err := s.adoptTracks(ctx, set); err != nil {
+		s.log.Error("tokens reloaded, but the older tracks were not renamed", "err", err)
+		return err
+	}
+	return nil
+}
+
+// reloadOnHangup runs Reload on every signal of hup until ctx ends.
+func (s *Server) reloadOnHangup(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+			_ = s.Reload(rctx) // Reload logs its failures
+			cancel()
+		}
+	}
+}
+
 // announceURLs are the HTTP and UDP announce URLs clients are told of:
 // under --public-url when given, else on the bound listeners.
 func (s *Server) announceURLs() ([]string, error) {
@@ -328,6 +398,15 @@ func (s *Server) Serve(ctx context.Context) error {
 			return nil
 		})
 	}
+	// Caught before the tracker says it is ready: an uncaught SIGHUP
+	// would end it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g.Go(func() error {
+		s.reloadOnHangup(gctx, hup)
+		return nil
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		s.ready.Store(false)
@@ -362,9 +441,11 @@ func (s *Server) logStart() {
 	if s.udpConn != nil {
 		attrs = append(attrs, "udp", s.udpConn.LocalAddr().String())
 	}
+	set := s.keys.Set()
+	attrs = append(attrs, "publishers", set.Names(auth.Publisher), "admins", set.Names(auth.Admin))
 	s.log.Info("tracker listening", attrs...)
-	if len(s.cfg.Tokens) == 0 {
-		s.log.Warn("publishing is disabled: no --token was given, so POST /api/v1/tracks answers 401")
+	if len(set.Names(auth.Publisher)) == 0 {
+		s.log.Warn("publishing is disabled: no --token or --tokens was given, so POST /api/v1/tracks answers 401")
 	}
 }
 

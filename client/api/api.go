@@ -39,6 +39,7 @@ type Error struct {
 	URL     string
 	Status  int    // HTTP status code
 	Message string // the server's {"error": …} message, or the start of its body
+	Code    string // the server's {"code": …}, if any (proto.ErrorCode…)
 }
 
 func (e *Error) Error() string {
@@ -61,6 +62,13 @@ func StatusOf(err error) int {
 
 // IsNotFound reports whether err is the server's 404.
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
+
+// IsTakenDown reports whether err is the server's refusal to publish a
+// track its admins took down.
+func IsTakenDown(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusForbidden && e.Code == proto.ErrorCodeTakenDown
+}
 
 // Client talks to one tracker's catalog API. It is safe for concurrent use.
 type Client struct {
@@ -144,7 +152,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	e := &Error{Method: method, URL: u, Status: resp.StatusCode}
 	var pe proto.Error
 	if json.Unmarshal(raw, &pe) == nil && pe.Error != "" {
-		e.Message = pe.Error
+		e.Message, e.Code = pe.Error, pe.Code
 	} else {
 		e.Message = strings.TrimSpace(string(raw))
 		if len(e.Message) > 200 {

@@ -27,6 +27,16 @@ func TestClient(t *testing.T) {
 			json.NewEncoder(w).Encode(proto.TrackList{Tracks: []proto.Track{{ID: id, Title: "T"}}, Total: 1})
 		case r.URL.Path == proto.PathTracks && r.Method == http.MethodPost:
 			gotAuth = r.Header.Get("Authorization")
+			if gotAuth == "Bearer other" {
+				w.WriteHeader(http.StatusForbidden)
+				json.NewEncoder(w).Encode(proto.Error{Error: "someone else's"})
+				return
+			}
+			if gotAuth == "Bearer denied" {
+				w.WriteHeader(http.StatusForbidden)
+				json.NewEncoder(w).Encode(proto.Error{Error: "taken down", Code: proto.ErrorCodeTakenDown})
+				return
+			}
 			if gotAuth != "Bearer good" {
 				w.WriteHeader(http.StatusUnauthorized)
 				json.NewEncoder(w).Encode(proto.Error{Error: "bad token"})
@@ -86,6 +96,18 @@ func TestClient(t *testing.T) {
 	_, _, err = bad.Publish(ctx, proto.PublishRequest{})
 	if StatusOf(err) != http.StatusUnauthorized || !strings.Contains(err.Error(), "bad token") {
 		t.Fatalf("wrong token: %v", err)
+	}
+	if IsTakenDown(err) {
+		t.Errorf("a 401 is taken down")
+	}
+	// A taken-down track's 403 carries a code; another 403 does not.
+	denied, _ := New(srv.URL, WithToken("denied"))
+	if _, _, err := denied.Publish(ctx, proto.PublishRequest{}); !IsTakenDown(err) || !strings.Contains(err.Error(), "taken down") {
+		t.Errorf("taken down: IsTakenDown(%v) = false", err)
+	}
+	other, _ := New(srv.URL, WithToken("other"))
+	if _, _, err := other.Publish(ctx, proto.PublishRequest{}); StatusOf(err) != http.StatusForbidden || IsTakenDown(err) {
+		t.Errorf("another 403: %v, IsTakenDown %v", err, IsTakenDown(err))
 	}
 	none, _ := New(srv.URL)
 	if _, _, err := none.Publish(ctx, proto.PublishRequest{}); err == nil || StatusOf(err) != 0 {

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,13 +88,14 @@ func audioFiles(t *testing.T, dir string) []string {
 	return out
 }
 
-// startTracker runs a real `peertune tracker` and returns its base URL.
-func startTracker(t *testing.T) string {
+// startTracker runs a real `peertune tracker` (with args besides the
+// defaults) and returns its base URL.
+func startTracker(t *testing.T, args ...string) string {
 	t.Helper()
 	port := itest.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	itest.Start(t, nil, itest.Binary(t), "tracker", "--listen", addr, "--udp", addr,
-		"--data", t.TempDir(), "--token", token)
+	itest.Start(t, nil, itest.Binary(t), append([]string{"tracker", "--listen", addr, "--udp", addr,
+		"--data", t.TempDir(), "--token", token}, args...)...)
 	base := "http://" + addr
 	itest.WaitHTTP(t, base+proto.PathHealthz, 30*time.Second)
 	return base
@@ -781,5 +783,134 @@ func TestSeedRetaggedFileUpdatesTheCatalog(t *testing.T) {
 	}
 	if _, err := c.Get(t.Context(), old); !api.IsNotFound(err) {
 		t.Errorf("the old torrent is still published: %v", err)
+	}
+}
+
+// btHandshake dials a BitTorrent client at addr and offers ih: it reports
+// whether the client goes on after the handshake (it sends a first
+// message: its bitfield) rather than hanging up. anacrolix echoes the
+// handshake of any infohash before it looks the torrent up, so the
+// handshake alone tells nothing.
+func btHandshake(t *testing.T, addr string, ih metainfo.Hash) bool {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	hs := append([]byte("\x13BitTorrent protocol"), make([]byte, 8)...)
+	hs = append(hs, ih[:]...)
+	hs = append(hs, "-PP0100-handshaketst"...)
+	if _, err := conn.Write(hs); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, 68+4) // the handshake, then a message's length
+	if _, err := io.ReadFull(conn, reply); err != nil {
+		return false
+	}
+	return bytes.Equal(reply[:20], hs[:20]) && bytes.Equal(reply[28:48], ih[:])
+}
+
+// TestSeedTakenDown: a track an admin took down is refused when the
+// seeder publishes it again (here: a restart); the seeder logs it by file
+// name, serves it no more over HTTP or BitTorrent, goes on with the rest,
+// and does not offer it again on later passes of --watch.
+func TestSeedTakenDown(t *testing.T) {
+	const rootToken = "seed-test-admin-token"
+	lib := library(t)
+	files := audioFiles(t, lib)
+	admins := filepath.Join(t.TempDir(), "admins")
+	if err := os.WriteFile(admins, []byte("root "+rootToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tracker := startTracker(t, "--admin-tokens", admins)
+	c := apiClient(t, tracker)
+	state := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
+	seed := startSeed(t, state, tracker, "--listen", httpAddr, lib)
+	tracks := catalog(t, c)
+	if len(tracks) != len(files) {
+		t.Fatalf("catalog has %d tracks, want %d", len(tracks), len(files))
+	}
+	victim, kept := tracks[0], tracks[1]
+	var victimIH, keptIH metainfo.Hash
+	victimIH.FromHexString(victim.ID)
+	keptIH.FromHexString(kept.ID)
+	btAddr := regexp.MustCompile(`msg="BitTorrent seeding" addr=(\S+)`)
+	m := btAddr.FindStringSubmatch(seed.Stderr())
+	if m == nil {
+		t.Fatalf("no BitTorrent address in the log:\n%s", seed.Stderr())
+	}
+	waitFor(t, 10*time.Second, "BitTorrent to serve the track before its takedown", func() bool { return btHandshake(t, m[1], victimIH) })
+	victimRel, err := url.PathUnescape(strings.TrimPrefix(victim.SeedURLs[0], "http://"+httpAddr+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, tracker+proto.PathTracks+"/"+victim.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+rootToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("takedown: %d", resp.StatusCode)
+	}
+	seed.Stop(10 * time.Second)
+
+	seed = startSeed(t, state, tracker, "--listen", httpAddr, "--watch", lib)
+	logs := seed.Stderr()
+	if n := strings.Count(logs, `msg="track taken down`); n != 1 || !regexp.MustCompile(`msg="track taken down[^\n]* path="?`+regexp.QuoteMeta(victimRel)).MatchString(logs) {
+		t.Fatalf("the seeder did not log the takedown of %s once by its file name (%d times):\n%s", victimRel, n, logs)
+	}
+	get := func(u string) int {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(victim.SeedURLs[0]); code != http.StatusNotFound {
+		t.Errorf("GET the taken-down track's seed URL: %d, want 404", code)
+	}
+	if code := get(kept.SeedURLs[0]); code != http.StatusOK {
+		t.Errorf("GET another track's seed URL: %d, want 200", code)
+	}
+	if m = btAddr.FindStringSubmatch(logs); m == nil {
+		t.Fatalf("no BitTorrent address in the log:\n%s", logs)
+	}
+	waitFor(t, 10*time.Second, "BitTorrent to serve the other track", func() bool { return btHandshake(t, m[1], keptIH) })
+	if btHandshake(t, m[1], metainfo.Hash{1, 2, 3}) {
+		t.Fatal("btHandshake cannot tell: the seeder went on with an infohash it never had")
+	}
+	if btHandshake(t, m[1], victimIH) {
+		t.Error("the seeder still serves the taken-down track over BitTorrent")
+	}
+	if _, err := c.Get(context.Background(), victim.ID); !api.IsNotFound(err) {
+		t.Errorf("the taken-down track is in the catalog again: %v", err)
+	}
+
+	// A later pass (a new file) publishes the new file, and does not offer
+	// the taken-down one again.
+	src, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lib, "copy-"+filepath.Base(files[0])), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the new file in the catalog", func() bool { return len(catalog(t, c)) == len(files) })
+	if n := strings.Count(seed.Stderr(), `msg="track taken down`); n != 1 {
+		t.Errorf("the takedown logged %d times after another pass, want once", n)
+	}
+	if n := metric(t, tracker, `peertune_catalog_publishes_total{result="taken_down"}`); n != 1 {
+		t.Errorf("the tracker refused %v publishes of the taken-down track, want 1", n)
+	}
+	if n := metric(t, "http://"+httpAddr, `peertune_seeder_publish_total{op="publish",result="taken_down"}`); n != 1 {
+		t.Errorf("the seeder counted %v taken-down publishes, want 1", n)
 	}
 }

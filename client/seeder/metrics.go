@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, btUpload func() int64, peerConns *pro
 			Name: "peertune_seeder_http_requests_total", Help: "HTTP seed requests by status code.",
 		}, []string{"code"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "peertune_seeder_publish_total", Help: "Catalog publish and unpublish calls by result.",
+			Name: "peertune_seeder_publish_total", Help: "Catalog publish and unpublish calls by result: ok, error, taken_down (a publish refused: the tracker's admins took the track down).",
 		}, []string{"op", "result"}),
 		btUpload: btUpload,
 	}

@@ -57,6 +57,9 @@ type catalogRecorder struct {
 	mu     sync.Mutex
 	tracks map[string]proto.PublishRequest
 	events []string
+	// takenDown are titles whose publish is refused as the real tracker
+	// refuses a track its admins took down.
+	takenDown map[string]bool
 }
 
 func (c *catalogRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -75,6 +78,12 @@ func (c *catalogRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id := mi.HashInfoBytes().HexString()
+		c.events = append(c.events, "try "+req.Title)
+		if c.takenDown[req.Title] {
+			w.WriteHeader(http.StatusForbidden)
+			json.NewEncoder(w).Encode(proto.Error{Error: "track " + id + " was taken down", Code: proto.ErrorCodeTakenDown})
+			return
+		}
 		_, had := c.tracks[id]
 		c.tracks[id] = req
 		c.events = append(c.events, "publish "+req.Title)
@@ -381,5 +390,94 @@ func TestSyncRereadsOldMeta(t *testing.T) {
 				t.Errorf("an old entry of an undecodable file: %+v, want it skipped", res)
 			}
 		})
+	}
+}
+
+// TestSyncStopsServingTakenDown: a publish the tracker refuses because the
+// track was taken down stops its HTTP and BitTorrent seeding, is logged by
+// file name, and is not tried again on the next passes; the other tracks
+// are published and served; a token refusal it is not.
+func TestSyncStopsServingTakenDown(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	lib := t.TempDir()
+	writeFile(t, filepath.Join(lib, "one.wav"), wavBytes(1, 440))
+	writeFile(t, filepath.Join(lib, "two.wav"), wavBytes(1, 550))
+	rec := &catalogRecorder{tracks: map[string]proto.PublishRequest{}, takenDown: map[string]bool{"one": true}}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	client, _ := api.New(srv.URL, api.WithToken("t"))
+	logs := &lockedBuffer{}
+	s, err := New(Config{Dir: lib, API: client, Listen: "127.0.0.1:0", BTListen: "127.0.0.1:0",
+		Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.fetchAnnounce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Sync(t.Context())
+	if err != nil {
+		t.Fatalf("Sync: %v (a takedown is no token error)", err)
+	}
+	if res.TakenDown != 1 || res.Published != 1 || res.Failed != 0 {
+		t.Errorf("Sync = %+v; want 1 taken down, 1 published", res)
+	}
+	if n := strings.Count(logs.String(), `msg="track taken down`); n != 1 || !strings.Contains(logs.String(), "path=one.wav") {
+		t.Errorf("the takedown was logged %d times (want once, naming one.wav):\n%s", n, logs)
+	}
+	srvSeed := httptest.NewServer(s.Handler())
+	defer srvSeed.Close()
+	for file, want := range map[string]int{"one.wav": http.StatusNotFound, "two.wav": http.StatusOK} {
+		resp, err := http.Get(srvSeed.URL + "/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", file, resp.StatusCode, want)
+		}
+	}
+	active := s.activeTracks()
+	if _, ok := active["one.wav"]; ok || len(active) != 1 {
+		t.Errorf("active tracks %v; want two.wav only", active)
+	}
+	if !s.bt.has(active["two.wav"].ih) {
+		t.Error("two.wav is not seeded over BitTorrent")
+	}
+	statePath, _ := StatePath(lib)
+	st, _ := loadState(statePath, lib)
+	oneIH, _ := parseHash(st.Files["one.wav"].InfoHash)
+	if s.bt.has(oneIH) {
+		t.Error("the taken-down one.wav is still seeded over BitTorrent")
+	}
+
+	// More passes (a watcher's) do not offer it again, nor log it again.
+	for range 2 {
+		if res, err := s.Sync(t.Context()); err != nil || res.TakenDown != 0 {
+			t.Fatalf("later Sync = %+v, %v", res, err)
+		}
+	}
+	rec.mu.Lock()
+	tries := 0
+	for _, ev := range rec.events {
+		if ev == "try one" {
+			tries++
+		}
+	}
+	rec.mu.Unlock()
+	if tries != 1 {
+		t.Errorf("one.wav offered %d times, want once", tries)
+	}
+	if n := strings.Count(logs.String(), `msg="track taken down`); n != 1 {
+		t.Errorf("the takedown logged %d times after more passes, want once", n)
+	}
+	// A new file under that name is a new track: it is offered.
+	writeFile(t, filepath.Join(lib, "one.wav"), wavBytes(2, 440))
+	rec.mu.Lock()
+	rec.takenDown = nil
+	rec.mu.Unlock()
+	if res, err := s.Sync(t.Context()); err != nil || res.Published != 1 {
+		t.Errorf("Sync after replacing the file = %+v, %v; want it published", res, err)
 	}
 }

@@ -64,6 +64,7 @@ type SyncResult struct {
 	Published   int // publish calls that succeeded
 	Unpublished int // tracks removed from the catalog
 	Failed      int // publish or unpublish calls that failed
+	TakenDown   int // publishes refused because the tracker's admins took the track down
 }
 
 // activeTrack is a library file the seeder serves (and has published, or
@@ -94,7 +95,7 @@ type Seeder struct {
 
 	announce []string // the tracker's announce URLs, from GET /api/v1/info
 
-	syncMu sync.Mutex // serialises Sync; guards state, stateSaved, active and skipped
+	syncMu sync.Mutex // serialises Sync; guards state, stateSaved, active, skipped and takenDown
 	state  stateFile
 	// stateSaved is true while the state file holds state: a pass that
 	// changes nothing then writes nothing (the file grows with the
@@ -105,6 +106,11 @@ type Seeder struct {
 	// size and time they had) so that each is logged once, not on every
 	// pass of the watcher.
 	skipped map[string]fileState
+	// takenDown holds the tracks whose publish the tracker refused because
+	// its admins took them down, by infohash: they are served no more and
+	// not offered again until the seeder restarts or the file changes (and
+	// so its infohash).
+	takenDown map[metainfo.Hash]bool
 }
 
 // New checks cfg, opens the library, the HTTP listener (unless NoHTTP) and
@@ -142,7 +148,7 @@ func New(cfg Config) (*Seeder, error) {
 		return nil, fmt.Errorf("library %s: not a directory", dir)
 	}
 	s := &Seeder{cfg: cfg, dir: dir, log: cfg.Log, index: &fileIndex{}, active: map[string]activeTrack{},
-		skipped: map[string]fileState{}}
+		skipped: map[string]fileState{}, takenDown: map[metainfo.Hash]bool{}}
 	s.statePath = cfg.StatePath
 	if s.statePath == "" {
 		if s.statePath, err = StatePath(dir); err != nil {
@@ -293,7 +299,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	}
 	if ctx.Err() == nil {
 		s.log.Info("library published", "tracks", len(s.activeTracks()), "published", res.Published,
-			"unpublished", res.Unpublished, "failed", res.Failed, "skipped", res.Skipped)
+			"unpublished", res.Unpublished, "failed", res.Failed, "skipped", res.Skipped, "taken_down", res.TakenDown)
 	}
 	var runErr error
 	if s.cfg.Watch && ctx.Err() == nil {
@@ -378,7 +384,8 @@ func (s *Seeder) activeTracks() map[string]activeTrack {
 // Sync brings the catalog, the HTTP index and the BitTorrent client in line
 // with the folder: new and changed files are hashed (others reuse the
 // state file), published and served; removed and replaced ones are
-// unpublished. A rejected token is an error; other publish failures are
+// unpublished. A rejected token is an error; a track the tracker's admins
+// took down is logged and served no more; other publish failures are
 // logged and retried on the next pass.
 func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 	s.syncMu.Lock()
@@ -434,9 +441,14 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 		}
 	}
 
+	for ih := range s.takenDown {
+		if !keep[ih] {
+			delete(s.takenDown, ih) // gone from the library
+		}
+	}
 	for _, f := range files {
 		p, ok := prepared[f.Rel]
-		if !ok {
+		if !ok || s.takenDown[p.ih] {
 			continue
 		}
 		a, served := s.active[f.Rel]
@@ -448,6 +460,14 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 		}
 		if !a.published {
 			track, created, err := s.publish(ctx, p)
+			if api.IsTakenDown(err) {
+				s.stopServing(f.Rel, p.ih)
+				res.TakenDown++
+				s.metrics.published.WithLabelValues("publish", "taken_down").Inc()
+				s.log.Warn("track taken down by the tracker's admins: no longer seeding it (HTTP and BitTorrent)",
+					"path", f.Rel, "id", p.ih.HexString(), "err", err)
+				continue
+			}
 			if err != nil {
 				res.Failed++
 				s.metrics.published.WithLabelValues("publish", "error").Inc()
@@ -495,6 +515,17 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 		}
 	}
 	return res, authErr
+}
+
+// stopServing takes a track out of the HTTP index and the BitTorrent
+// client, and remembers it was taken down.
+func (s *Seeder) stopServing(rel string, ih metainfo.Hash) {
+	s.index.remove(rel)
+	if s.bt != nil {
+		s.bt.remove(ih)
+	}
+	delete(s.active, rel)
+	s.takenDown[ih] = true
 }
 
 type preparedFile struct {

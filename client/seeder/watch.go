@@ -59,9 +59,9 @@ func (s *Seeder) watch(ctx context.Context) error {
 				s.log.Error("library sync failed", "err", err)
 				continue
 			}
-			if res.Hashed+res.Unpublished+res.Published+res.Failed > 0 {
+			if res.Hashed+res.Unpublished+res.Published+res.Failed+res.TakenDown > 0 {
 				s.log.Info("library changed", "tracks", res.Files-res.Skipped, "hashed", res.Hashed,
-					"published", res.Published, "unpublished", res.Unpublished, "failed", res.Failed)
+					"published", res.Published, "unpublished", res.Unpublished, "failed", res.Failed, "taken_down", res.TakenDown)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/peertune/peertune/tracker"
 	"github.com/peertune/peertune/tracker/announce"
+	"github.com/peertune/peertune/tracker/auth"
 	"github.com/peertune/peertune/tracker/peers"
 )
 
@@ -22,13 +24,17 @@ func trackerCommand(conf *config) *cli.Command {
 		Description: "The tracker keeps the catalog of published tracks and, per track, the swarm of\n" +
 			"listeners that hold it. --listen serves announce, scrape, the catalog API (/api/v1/…),\n" +
 			"/metrics, /healthz, /readyz and, on every other path, the web page (search, artists,\n" +
-			"albums, each track's swarm); --udp serves the BEP 15 tracker.",
+			"albums, each track's swarm); --udp serves the BEP 15 tracker.\n\n" +
+			"Publishers and admins are named in tokens files (--tokens, --admin-tokens): one\n" +
+			"\"name token\" per line, # comments, mode 0600 or 0400. SIGHUP reads them again.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:6969", Usage: "HTTP address: announce, scrape, catalog API, metrics, the web page", Sources: conf.sources(name, "listen")},
 			&cli.StringFlag{Name: "udp", Value: "127.0.0.1:6969", Usage: `UDP tracker address (BEP 15); "" disables it`, Sources: conf.sources(name, "udp")},
 			&cli.StringFlag{Name: "public-url", Usage: "base URL the tracker advertises in its announce URLs (default: http:// + --listen)", Sources: conf.sources(name, "public-url")},
 			&cli.StringFlag{Name: "data", Usage: "directory of the catalog (default: $XDG_STATE_HOME/peertune/tracker)", Sources: conf.sources(name, "data")},
-			&cli.StringSliceFlag{Name: "token", Usage: "a publisher's bearer token; repeat for several publishers; none: publishing is refused", Sources: conf.sources(name, "token", "PEERTUNE_TOKEN")},
+			&cli.StringSliceFlag{Name: "token", Usage: "a publisher's bearer token (named token-1, token-2, …); repeatable; with no --token and no --tokens, publishing is refused", Sources: conf.sources(name, "token", "PEERTUNE_TOKEN")},
+			&cli.StringFlag{Name: "tokens", Usage: "`FILE` of publishers, one \"name token\" per line (mode 0600 or 0400); SIGHUP reloads it", Sources: conf.sources(name, "tokens")},
+			&cli.StringFlag{Name: "admin-tokens", Usage: "`FILE` of admins, who take tracks down and keep the deny list; same format, reloaded with --tokens", Sources: conf.sources(name, "admin-tokens")},
 			&cli.BoolFlag{Name: "open", Usage: "track any infohash, not only the catalog's (a public tracker)", Sources: conf.sources(name, "open")},
 			&cli.StringFlag{Name: "redis", Usage: "keep peers and catalog in Redis to run several trackers: redis://host:port/db, a cluster redis+cluster://host1:port1,host2:port2,… or Sentinels redis+sentinel://host1:port1,…/?master=NAME", Sources: conf.sources(name, "redis")},
 			&cli.DurationFlag{Name: "interval", Value: announce.DefaultInterval, Usage: "announce interval told to clients", Sources: conf.sources(name, "interval")},
@@ -44,20 +50,22 @@ func trackerCommand(conf *config) *cli.Command {
 				return usageErrorf("tracker takes no arguments, got %q", cmd.Args().Slice())
 			}
 			cfg := tracker.Config{
-				Listen:       cmd.String("listen"),
-				UDP:          cmd.String("udp"),
-				PublicURL:    cmd.String("public-url"),
-				DataDir:      cmd.String("data"),
-				Tokens:       cmd.StringSlice("token"),
-				Open:         cmd.Bool("open"),
-				RedisURL:     cmd.String("redis"),
-				Interval:     cmd.Duration("interval"),
-				MinInterval:  cmd.Duration("min-interval"),
-				PeerTTL:      cmd.Duration("peer-ttl"),
-				NumWantMax:   cmd.Int("numwant-max"),
-				TrustIPParam: cmd.Bool("trust-ip-param"),
-				Version:      version,
-				Logger:       newLogger(cmd.Bool("log-json")),
+				Listen:          cmd.String("listen"),
+				UDP:             cmd.String("udp"),
+				PublicURL:       cmd.String("public-url"),
+				DataDir:         cmd.String("data"),
+				Tokens:          cmd.StringSlice("token"),
+				TokensFile:      cmd.String("tokens"),
+				AdminTokensFile: cmd.String("admin-tokens"),
+				Open:            cmd.Bool("open"),
+				RedisURL:        cmd.String("redis"),
+				Interval:        cmd.Duration("interval"),
+				MinInterval:     cmd.Duration("min-interval"),
+				PeerTTL:         cmd.Duration("peer-ttl"),
+				NumWantMax:      cmd.Int("numwant-max"),
+				TrustIPParam:    cmd.Bool("trust-ip-param"),
+				Version:         version,
+				Logger:          newLogger(cmd.Bool("log-json")),
 			}
 			for _, s := range cmd.StringSlice("trusted-proxy") {
 				p, err := netip.ParsePrefix(s)
@@ -80,7 +88,12 @@ func trackerCommand(conf *config) *cli.Command {
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
-			return tracker.Run(ctx, cfg)
+			err := tracker.Run(ctx, cfg)
+			var bad *auth.LoadError
+			if errors.As(err, &bad) {
+				return usageError{err}
+			}
+			return err
 		},
 	}
 }

@@ -23,9 +23,13 @@ const (
 )
 
 // TrackedFunc reports whether the tracker serves a torrent (by default: the
-// catalog holds it). It is called once per announce and once per scraped
-// infohash, so it should be fast.
+// catalog holds it), or whether it was taken down. It is called once per
+// announce and once per scraped infohash, so it should be fast.
 type TrackedFunc func(ctx context.Context, ih peers.InfoHash) (bool, error)
+
+// TakenDownReason is the failure reason (HTTP) or error message (UDP) of an
+// announce or scrape of a torrent that was taken down.
+const TakenDownReason = "torrent taken down: the tracker's admins removed it and refuse its swarm"
 
 // Config configures the HTTP and UDP frontends.
 type Config struct {
@@ -35,6 +39,10 @@ type Config struct {
 	Tracked TrackedFunc
 	// Open serves every infohash (--open); Tracked is then ignored.
 	Open bool
+	// TakenDown, if set, reports the infohashes taken down (the deny
+	// list): their announces and scrapes fail with TakenDownReason, also
+	// when Open.
+	TakenDown TrackedFunc
 	// Interval and MinInterval are told to clients (default 30m and 15m).
 	Interval, MinInterval time.Duration
 	// NumWantDefault is the peers given when the client does not say
@@ -99,14 +107,31 @@ func (c *Config) numWant(asked int64) int {
 	return int(min(asked, int64(c.NumWantMax)))
 }
 
-// tracked runs the hook; nil hook means open.
-func (c *Config) tracked(ctx context.Context, ih peers.InfoHash) (bool, error) {
+// serves says whether the tracker serves ih: resultOK, resultUnregistered
+// or resultTakenDown. A tracked infohash is not asked about again (a taken
+// down track is not in the catalog); under Open every one is, since any
+// infohash is served.
+func (c *Config) serves(ctx context.Context, ih peers.InfoHash) (int, error) {
+	if c.Tracked != nil {
+		ok, err := c.Tracked(ctx, ih)
+		if err != nil {
+			return resultError, fmt.Errorf("tracked check: %w", err)
+		}
+		if ok {
+			return resultOK, nil
+		}
+	}
+	if c.TakenDown != nil {
+		down, err := c.TakenDown(ctx, ih)
+		if err != nil {
+			return resultError, fmt.Errorf("deny list check: %w", err)
+		}
+		if down {
+			return resultTakenDown, nil
+		}
+	}
 	if c.Tracked == nil {
-		return true, nil
+		return resultOK, nil
 	}
-	ok, err := c.Tracked(ctx, ih)
-	if err != nil {
-		return false, fmt.Errorf("tracked check: %w", err)
-	}
-	return ok, nil
+	return resultUnregistered, nil
 }

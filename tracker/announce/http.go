@@ -134,15 +134,18 @@ func (h *HTTP) answerAnnounce(ctx context.Context, sc *httpScratch, rawQuery str
 	if h.cfg.TrustIPParam && req.IP.IsValid() {
 		ip = req.IP.Unmap()
 	}
-	ok, err := h.cfg.tracked(ctx, req.InfoHash)
-	if err != nil {
+	served, err := h.cfg.serves(ctx, req.InfoHash)
+	switch {
+	case err != nil:
 		h.cfg.Logger.Error("announce", "err", err)
 		sc.buf = appendFailure(sc.buf[:0], "internal error")
 		return http.StatusInternalServerError, resultError
-	}
-	if !ok {
+	case served == resultUnregistered:
 		sc.buf = appendFailure(sc.buf[:0], "unregistered torrent")
 		return http.StatusOK, resultUnregistered
+	case served == resultTakenDown:
+		sc.buf = appendFailure(sc.buf[:0], TakenDownReason)
+		return http.StatusOK, resultTakenDown
 	}
 	res, err := h.cfg.Store.Announce(ctx, peers.Announce{
 		InfoHash: req.InfoHash,
@@ -315,15 +318,21 @@ func (h *HTTP) scrape(w http.ResponseWriter, r *http.Request, sc *httpScratch) i
 	// Sorted and unique: bencode dictionary keys must be.
 	slices.SortFunc(hashes, func(a, b peers.InfoHash) int { return bytes.Compare(a[:], b[:]) })
 	hashes = slices.Compact(hashes)
+	// A scrape that names a taken-down torrent fails as its announce
+	// does: BEP 48 has no failure per torrent.
 	kept := hashes[:0]
 	for _, ih := range hashes {
-		ok, err := h.cfg.tracked(r.Context(), ih)
+		served, err := h.cfg.serves(r.Context(), ih)
 		if err != nil {
 			h.cfg.Logger.Error("scrape", "err", err)
 			h.fail(w, sc, http.StatusInternalServerError, "internal error")
 			return resultError
 		}
-		if ok {
+		if served == resultTakenDown {
+			h.fail(w, sc, http.StatusOK, TakenDownReason)
+			return resultTakenDown
+		}
+		if served == resultOK {
 			kept = append(kept, ih)
 		}
 	}

@@ -19,6 +19,7 @@ const (
 	resultOK           = 0
 	resultError        = 1
 	resultUnregistered = 2
+	resultTakenDown    = 3
 
 	opAnnounce = 0
 	opScrape   = 1
@@ -26,14 +27,14 @@ const (
 
 var (
 	protoNames  = [2]string{"http", "udp"}
-	resultNames = [3]string{"ok", "error", "unregistered"}
+	resultNames = [4]string{"ok", "error", "unregistered", "taken_down"}
 	opNames     = [2]string{"announce", "scrape"}
 )
 
 // Metrics are the frontends' Prometheus metrics; one Metrics is shared by
 // the HTTP and UDP frontends of a tracker.
 type Metrics struct {
-	requests [2][2][3]prometheus.Counter // op, protocol, result
+	requests [2][2][4]prometheus.Counter // op, protocol, result
 	latency  [2][2]prometheus.Observer   // op, protocol
 	conns    [2]prometheus.Counter       // HTTP connections by who served them: front, net/http
 	// announces counts every announce answered, HTTP and UDP, whatever its
@@ -45,7 +46,8 @@ type Metrics struct {
 // NewMetrics registers, on reg:
 //   - peertune_tracker_announces_total{protocol,result} and
 //     peertune_tracker_scrapes_total{protocol,result}: result is ok, error
-//     (bad input or a store failure) or unregistered (not tracked);
+//     (bad input or a store failure), unregistered (not tracked) or
+//     taken_down (on the deny list);
 //   - peertune_tracker_request_duration_seconds{protocol,request};
 //   - peertune_tracker_http_connections_total{served_by}: "front" for a
 //     connection the lean announce path served to its end, "net_http" for

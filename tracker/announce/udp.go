@@ -358,13 +358,15 @@ func udpError(b []byte, tid uint32, msg string) []byte {
 }
 
 func (u *UDP) announce(ctx context.Context, sc *udpScratch, req UDPRequest, src netip.AddrPort) ([]byte, int) {
-	ok, err := u.cfg.tracked(ctx, req.InfoHash)
-	if err != nil {
+	served, err := u.cfg.serves(ctx, req.InfoHash)
+	switch {
+	case err != nil:
 		u.cfg.Logger.Error("udp announce", "err", err)
 		return udpError(sc.out[:0], req.TransactionID, "internal error"), resultError
-	}
-	if !ok {
+	case served == resultUnregistered:
 		return udpError(sc.out[:0], req.TransactionID, "unregistered torrent"), resultUnregistered
+	case served == resultTakenDown:
+		return udpError(sc.out[:0], req.TransactionID, TakenDownReason), resultTakenDown
 	}
 	ip := src.Addr()
 	if u.cfg.TrustIPParam && req.IP.IsValid() {
@@ -422,17 +424,21 @@ func (u *UDP) announce(ctx context.Context, sc *udpScratch, req UDPRequest, src 
 
 func (u *UDP) scrape(ctx context.Context, sc *udpScratch, req UDPRequest) ([]byte, int) {
 	result := resultOK
-	// Untracked infohashes are answered with zeros: the reply is positional.
+	// Untracked infohashes are answered with zeros: the reply is
+	// positional. A taken-down one fails the scrape, as over HTTP.
 	hashes := req.InfoHashes
 	var tracked [MaxScrapeHashesUDP]bool
 	for i, ih := range hashes {
-		ok, err := u.cfg.tracked(ctx, ih)
+		served, err := u.cfg.serves(ctx, ih)
 		if err != nil {
 			u.cfg.Logger.Error("udp scrape", "err", err)
 			return udpError(sc.out[:0], req.TransactionID, "internal error"), resultError
 		}
-		tracked[i] = ok
-		if !ok {
+		if served == resultTakenDown {
+			return udpError(sc.out[:0], req.TransactionID, TakenDownReason), resultTakenDown
+		}
+		tracked[i] = served == resultOK
+		if !tracked[i] {
 			result = resultUnregistered
 		}
 	}

@@ -22,16 +22,24 @@ import (
 // the peer store.
 type Entry struct {
 	proto.Track
-	Torrent     []byte    // the .torrent as published
-	Publisher   string    // hex SHA-256 of the publishing token; the token itself is never stored
+	Torrent []byte // the .torrent as published
+	// Publisher is the name of the publisher that published it (see
+	// tracker/auth), so that a publisher whose token is rotated keeps its
+	// tracks. Entries published before publishers had names hold the hex
+	// SHA-256 of their token until RenamePublishers names them. No token is
+	// ever stored.
+	Publisher   string
 	PublishedAt time.Time // UTC
 }
 
 var (
 	// ErrNotFound: no track has that id.
 	ErrNotFound = errors.New("track not found")
-	// ErrForbidden: the track was published with another token.
+	// ErrForbidden: the track was published by another publisher.
 	ErrForbidden = errors.New("track was published by another publisher")
+	// ErrDenied: the track is on the deny list (it was taken down), so it
+	// may not be published.
+	ErrDenied = errors.New("track was taken down: it is on the deny list")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("catalog closed")
 )
@@ -42,8 +50,10 @@ type Catalog interface {
 	// and the same publisher published it, its metadata, seed URLs and
 	// .torrent become e's (its PublishedAt stays): a seeder that re-reads
 	// changed tags republishes them. One published by another publisher is
-	// left as it was. Put returns the stored entry and whether this call
-	// created it. A failed Put leaves the catalog as it was.
+	// left as it was. A track whose id is on the deny list is refused with
+	// ErrDenied, whoever publishes it. Put returns the stored entry and
+	// whether this call created it. A failed Put leaves the catalog as it
+	// was.
 	Put(ctx context.Context, e Entry) (stored Entry, created bool, err error)
 	// Get returns the entry with that id, or ErrNotFound.
 	Get(ctx context.Context, id string) (Entry, error)
@@ -70,8 +80,37 @@ type Catalog interface {
 	Contains(ctx context.Context, ih [20]byte) (bool, error)
 	// Count returns the number of published tracks (the tracks gauge).
 	Count(ctx context.Context) (int, error)
+	// RenamePublishers gives every entry whose Publisher is a key of names
+	// the name it maps to, and returns how many entries changed. The
+	// tracker calls it at start and on reload with the digests of the
+	// configured tokens (auth.Set.Digests): entries published before
+	// publishers had names are taken over by their token's publisher.
+	RenamePublishers(ctx context.Context, names map[string]string) (int, error)
+
+	// Deny puts d.ID on the deny list (replacing an earlier denial of it)
+	// and, in the same step, removes the track of that id if it is
+	// published (a takedown): removed says whether one was. From then on
+	// Put refuses the id and Denied reports it. A zero d.At is now.
+	Deny(ctx context.Context, d proto.Denial) (removed bool, err error)
+	// Lift takes id off the deny list, so that it may be published again:
+	// ErrNotFound when it is not on it.
+	Lift(ctx context.Context, id string) error
+	// Denials lists the deny list, oldest first (then by id); never nil.
+	Denials(ctx context.Context) ([]proto.Denial, error)
+	// Denied reports whether ih is on the deny list. Announces call it
+	// (every announce under --open): it must be cheap.
+	Denied(ctx context.Context, ih [20]byte) (bool, error)
+
 	// Close releases the catalog.
 	Close() error
+}
+
+// CompareDenials is the order of Denials: by time, then id.
+func CompareDenials(a, b proto.Denial) int {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // ListCompare is the library order of tracks, the order of Search without

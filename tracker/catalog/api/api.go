@@ -1,15 +1,16 @@
 // Package api serves the catalog HTTP API of the contract: GET /api/v1/info,
-// search and list (GET /api/v1/tracks), one track, its .torrent, publish
-// (POST, bearer token) and unpublish (DELETE, the publishing token only).
-// Every error is JSON {"error": "…"}; publish bodies are parsed by the pure
-// function ParsePublish, which is fuzzed.
+// search and list (GET /api/v1/tracks), one track, its .torrent, albums,
+// publish (POST, a publisher's bearer token), unpublish (DELETE: the
+// publisher's own tracks; an admin's DELETE takes a track down), and the
+// deny list (/api/v1/admin/deny, admins only). Who a token belongs to comes
+// from an auth.Keyring, read afresh by every request. Every error is JSON
+// {"error": "…"}; publish and deny bodies are parsed by the pure functions
+// ParsePublish and ParseDenyRequest, which are fuzzed.
 package api
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/peertune/peertune/proto"
+	"github.com/peertune/peertune/tracker/auth"
 	"github.com/peertune/peertune/tracker/catalog"
 	"github.com/peertune/peertune/tracker/peers"
 )
@@ -33,8 +35,12 @@ import (
 const MaxQueryLen = 256
 
 // DisabledMessage is the 401 answer to a publish or delete when the tracker
-// was started without any --token.
-const DisabledMessage = "publishing is disabled: start the tracker with --token"
+// has no publisher (no --token, no --tokens file).
+const DisabledMessage = "publishing is disabled: start the tracker with --token or --tokens"
+
+// AdminDisabledMessage is the 401 answer of the admin paths when the
+// tracker has no admin.
+const AdminDisabledMessage = "administration is disabled: start the tracker with --admin-tokens"
 
 // SwarmCounter gives the seeders and leechers of tracks. A
 // tracker/peers.PeerStore is one.
@@ -47,9 +53,10 @@ type Config struct {
 	Catalog catalog.Catalog // required
 	// Swarms fills each Track's seeders and leechers; nil leaves them 0.
 	Swarms SwarmCounter
-	// Tokens are the publishers' bearer tokens, one per publisher. With
-	// none, publishing and unpublishing are refused with 401.
-	Tokens []string
+	// Keys knows the publishers and admins by token; every request reads
+	// its current set. With no publisher, publishing is refused with 401;
+	// with no admin, so are the admin paths.
+	Keys *auth.Keyring
 	// Announce is the list GET /api/v1/info returns: the tracker's HTTP and
 	// UDP announce URLs as clients must reach them.
 	Announce []string
@@ -61,11 +68,10 @@ type Config struct {
 }
 
 type handler struct {
-	cfg     Config
-	log     *slog.Logger
-	digests [][sha256.Size]byte
-	mux     *http.ServeMux
-	m       *metrics
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+	m   *metrics
 }
 
 // New returns the handler of every /api/v1/ path. Mount it at "/api/" (or
@@ -83,12 +89,6 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if h.cfg.Announce == nil {
 		h.cfg.Announce = []string{}
-	}
-	for i, tok := range cfg.Tokens {
-		if strings.TrimSpace(tok) == "" || tok != strings.TrimSpace(tok) {
-			return nil, fmt.Errorf("catalog api: token %d is empty or has surrounding white space", i+1)
-		}
-		h.digests = append(h.digests, sha256.Sum256([]byte(tok)))
 	}
 	m, err := newMetrics(cfg.Metrics, cfg.Catalog)
 	if err != nil {
@@ -111,6 +111,11 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc(proto.PathAlbums, methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET "+proto.PathAlbums+"/{id}", h.album)
 	mux.HandleFunc(proto.PathAlbums+"/{id}", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET "+proto.PathAdminDeny, h.denyList)
+	mux.HandleFunc(proto.PathAdminDeny, methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("PUT "+proto.PathAdminDeny+"/{id}", h.deny)
+	mux.HandleFunc("DELETE "+proto.PathAdminDeny+"/{id}", h.lift)
+	mux.HandleFunc(proto.PathAdminDeny+"/{id}", methodNotAllowed("PUT, DELETE"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
 	})
@@ -154,7 +159,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	body, _ := json.Marshal(proto.Error{Error: msg}) // a string always encodes
+	writeErrorCode(w, status, "", msg)
+}
+
+// writeErrorCode answers an error with a proto.Error code for programs.
+func writeErrorCode(w http.ResponseWriter, status int, code, msg string) {
+	body, _ := json.Marshal(proto.Error{Error: msg, Code: code}) // strings always encode
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
@@ -327,39 +337,51 @@ func (h *handler) torrent(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", e.PublishedAt, bytes.NewReader(e.Torrent))
 }
 
-// authenticate returns the hex SHA-256 of the request's bearer token when
-// it is one of the configured tokens; otherwise it answers 401.
-func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (publisher string, result string, ok bool) {
+// identify returns whom the request's bearer token belongs to in set;
+// otherwise it answers 401, with disabled as the message when set has
+// nobody that could be asked for.
+func identify(w http.ResponseWriter, r *http.Request, set *auth.Set, disabled string) (auth.Identity, string, bool) {
 	unauthorized := func(msg string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="peertune"`)
 		writeError(w, http.StatusUnauthorized, msg)
 	}
-	if len(h.digests) == 0 {
-		unauthorized(DisabledMessage)
-		return "", "disabled", false
-	}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	id, known := set.Lookup(token)
+	switch {
+	case disabled != "" && !known:
+		unauthorized(disabled)
+		return auth.Identity{}, "disabled", false
+	case !strings.EqualFold(scheme, "Bearer") || token == "":
 		unauthorized("missing bearer token: send Authorization: Bearer TOKEN")
-		return "", "unauthorized", false
-	}
-	digest := sha256.Sum256([]byte(token))
-	match := 0
-	for _, d := range h.digests { // every digest, so timing does not tell which
-		match |= subtle.ConstantTimeCompare(d[:], digest[:])
-	}
-	if match != 1 {
+		return auth.Identity{}, "unauthorized", false
+	case !known:
 		unauthorized("invalid token")
-		return "", "unauthorized", false
+		return auth.Identity{}, "unauthorized", false
 	}
-	return hex.EncodeToString(digest[:]), "", true
+	return id, "", true
+}
+
+// disabledUnless is disabled when set names nobody of the roles, else "".
+func disabledUnless(set *auth.Set, disabled string, roles ...auth.Role) string {
+	for _, role := range roles {
+		if len(set.Names(role)) > 0 {
+			return ""
+		}
+	}
+	return disabled
 }
 
 func (h *handler) publish(w http.ResponseWriter, r *http.Request) {
-	publisher, result, ok := h.authenticate(w, r)
+	set := h.cfg.Keys.Set()
+	who, result, ok := identify(w, r, set, disabledUnless(set, DisabledMessage, auth.Publisher))
 	if !ok {
 		h.m.publish(result)
+		return
+	}
+	if who.Role != auth.Publisher {
+		h.m.publish("forbidden")
+		writeError(w, http.StatusForbidden, "admin "+who.Name+" does not publish: publish with a publisher's token")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPublishBody))
@@ -384,12 +406,19 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	e.Publisher = publisher
+	e.Publisher = who.Name
 	e.PublishedAt = h.cfg.Now().UTC()
 	// What was there, to tell an update from a repeat in the metrics and
 	// the log; Put decides by itself.
 	prev, prevErr := h.cfg.Catalog.Get(r.Context(), e.ID)
 	stored, created, err := h.cfg.Catalog.Put(r.Context(), e)
+	if errors.Is(err, catalog.ErrDenied) {
+		h.m.publish("taken_down")
+		h.log.Info("publish refused: the track was taken down", "id", e.ID, "title", e.Title, "publisher", who.Name)
+		writeErrorCode(w, http.StatusForbidden, proto.ErrorCodeTakenDown,
+			"track "+e.ID+" was taken down by the tracker's admins: it may not be published again")
+		return
+	}
 	if err != nil {
 		h.m.publish("error")
 		h.internalError(w, r, fmt.Errorf("publish %s: %w", e.ID, err))
@@ -400,11 +429,11 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 		h.m.publish("created")
 		h.log.Info("track published", "id", stored.ID, "title", stored.Title,
-			"artist", stored.Artist, "publisher", publisher[:12])
-	} else if prevErr == nil && prev.Publisher == publisher && !catalog.SameMeta(prev, e) {
+			"artist", stored.Artist, "publisher", who.Name)
+	} else if prevErr == nil && prev.Publisher == who.Name && !catalog.SameMeta(prev, e) {
 		h.m.publish("updated")
 		h.log.Info("track updated", "id", stored.ID, "title", stored.Title,
-			"artist", stored.Artist, "publisher", publisher[:12])
+			"artist", stored.Artist, "publisher", who.Name)
 	} else {
 		h.m.publish("exists")
 	}
@@ -414,29 +443,36 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, tracks[0])
 }
 
+// unpublish is a publisher's unpublish of its own track, or an admin's
+// takedown of any (see takedown).
 func (h *handler) unpublish(w http.ResponseWriter, r *http.Request) {
 	id, ok := trackID(w, r)
 	if !ok {
 		h.m.unpublish("bad_id")
 		return
 	}
-	publisher, result, ok := h.authenticate(w, r)
+	set := h.cfg.Keys.Set()
+	who, result, ok := identify(w, r, set, disabledUnless(set, DisabledMessage, auth.Publisher, auth.Admin))
 	if !ok {
 		h.m.unpublish(result)
 		return
 	}
-	err := h.cfg.Catalog.Delete(r.Context(), id, publisher)
+	if who.Role == auth.Admin {
+		h.takedown(w, r, id, who)
+		return
+	}
+	err := h.cfg.Catalog.Delete(r.Context(), id, who.Name)
 	switch {
 	case err == nil:
 		h.m.unpublish("deleted")
-		h.log.Info("track unpublished", "id", id, "publisher", publisher[:12])
+		h.log.Info("track unpublished", "id", id, "publisher", who.Name)
 		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, catalog.ErrNotFound):
 		h.m.unpublish("not_found")
 		writeError(w, http.StatusNotFound, "no track "+id)
 	case errors.Is(err, catalog.ErrForbidden):
 		h.m.unpublish("forbidden")
-		writeError(w, http.StatusForbidden, "track "+id+" was published with another token")
+		writeError(w, http.StatusForbidden, "track "+id+" was published by another publisher")
 	default:
 		h.m.unpublish("error")
 		h.internalError(w, r, fmt.Errorf("unpublish %s: %w", id, err))

@@ -27,11 +27,11 @@ func newMetrics(reg prometheus.Registerer, cat catalog.Catalog) (*metrics, error
 	m := &metrics{
 		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peertune_catalog_publishes_total",
-			Help: "Publish requests (POST /api/v1/tracks) by result: created, updated, exists, disabled, unauthorized, malformed, invalid, too_large, error.",
+			Help: "Publish requests (POST /api/v1/tracks) by result: created, updated, exists, disabled, unauthorized, forbidden, malformed, invalid, too_large, taken_down, error.",
 		}, []string{"result"}),
 		unpublishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peertune_catalog_unpublishes_total",
-			Help: "Unpublish requests (DELETE /api/v1/tracks/{id}) by result: deleted, not_found, forbidden, disabled, unauthorized, bad_id, error.",
+			Help: "Unpublish requests (DELETE /api/v1/tracks/{id}) by result: deleted, taken_down (an admin's), not_found, forbidden, disabled, unauthorized, bad_id, error.",
 		}, []string{"result"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "peertune_catalog_request_duration_seconds",

@@ -23,10 +23,10 @@ import (
 	"github.com/peertune/peertune/tracker/catalog"
 )
 
-// Publishers used by the suite: hex SHA-256 digests as the API stores them.
+// Publishers used by the suite: names, as the API stores them.
 const (
-	PublisherA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	PublisherB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	PublisherA = "alice"
+	PublisherB = "bob"
 )
 
 // NewEntry returns a complete entry whose id is derived from key, so that
@@ -86,6 +86,12 @@ func Run(t *testing.T, newCatalog func(t *testing.T) catalog.Catalog) {
 		{"Contains", testContains},
 		{"Count", testCount},
 		{"Concurrent", testConcurrent},
+		{"RenamePublishers", testRenamePublishers},
+		{"TakedownRemovesAndRefuses", testTakedown},
+		{"DenyBeforePublish", testDenyBeforePublish},
+		{"DenyAgainReplaces", testDenyAgain},
+		{"LiftAllowsPublishing", testLift},
+		{"DenyInvalidLeavesCatalogUnchanged", testDenyInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,14 +18,15 @@
 //	cat:ay:<aid>  zset id -> year, of tracks that name one (album year)
 //	cat:albums    zset of album sort keys, score 0 (album listing)
 //	cat:asort     hash album id -> album sort key
+//	cat:deny      hash id -> denial JSON (proto.Denial): the deny list
 //	cat:version   the layout's version (2); New migrates an older one
 //
 // On a Redis Cluster every key has the hash tag "{cat}" after the prefix:
 // the catalog lives in one hash slot (one master and its replicas), which
 // its scripts need, and which a catalog's size allows.
 //
-// Put and Delete are one Lua script: each call is atomic, and every check
-// precedes the first write. Words are split as catalog.QueryWords splits queries,
+// Put, Delete and Deny are one Lua script: each call is atomic, and every
+// check precedes the first write. Words are split as catalog.QueryWords splits queries,
 // then case- and diacritic-folded, as SQLite's unicode61 tokenizer folds
 // them, so a query means the same in both backends. Unlike the peer store,
 // no catalog key expires: run Redis with persistence (AOF or RDB).
@@ -102,12 +103,17 @@ type Config struct {
 //
 // Contains answers from a local copy of the id set, so the announce
 // whitelist costs no round trip. It is loaded at start, kept current by the
-// events every instance publishes on Put and Delete (pub/sub), reloaded
+// events every instance publishes on Put, Delete and Deny (pub/sub), reloaded
 // every ResyncInterval and whenever the subscription (re)connects (events
 // are lost while it is down). A miss is checked with SISMEMBER, so a track
 // is tracked everywhere the moment its Put returns; a delete made through
 // another instance reaches this one within milliseconds through its event,
-// or at the latest at the next reload if the event was lost.
+// or at the latest at the next reload if the event was lost. Denied answers
+// from a local copy of the deny list kept the same way, without the check
+// on a miss (a miss is every announce of a tracker that tracks any
+// infohash): a denial made through another instance is seen within
+// milliseconds, or at the latest at the next reload. Put reads the deny
+// list in Redis, so a denied track is refused everywhere at once.
 type Store struct {
 	rdb       goredis.UniversalClient
 	ownClient bool
@@ -117,6 +123,7 @@ type Store struct {
 
 	idsMu     sync.RWMutex
 	ids       map[[20]byte]struct{}
+	denied    map[[20]byte]struct{}
 	reloading bool
 	queued    []string // events seen while reloading, replayed after it
 
@@ -170,6 +177,7 @@ func New(ctx context.Context, rdb goredis.UniversalClient, cfg Config) (*Store, 
 		channel: cfg.Prefix + "cat:events",
 		log:     cfg.Logger,
 		ids:     make(map[[20]byte]struct{}),
+		denied:  make(map[[20]byte]struct{}),
 	}
 	// Subscribe first, then load: an event published in between is then
 	// queued by the first (re)subscription's reload, not lost.
@@ -257,7 +265,8 @@ func (s *Store) resyncLoop(ctx context.Context, every time.Duration) {
 	}
 }
 
-// apply applies one event ("+id" or "-id"), or queues it during a reload.
+// apply applies one event ("+id" or "-id": published or removed; "Did" or
+// "Lid": denied or lifted), or queues it during a reload.
 func (s *Store) apply(ev string) {
 	s.idsMu.Lock()
 	defer s.idsMu.Unlock()
@@ -281,11 +290,16 @@ func (s *Store) applyLocked(ev string) {
 		s.ids[ih] = struct{}{}
 	case '-':
 		delete(s.ids, ih)
+	case 'D':
+		s.denied[ih] = struct{}{}
+	case 'L':
+		delete(s.denied, ih)
 	}
 }
 
-// reload replaces the local id set with Redis's, then replays the events
-// that arrived meanwhile, in order: the last event of an id decides.
+// reload replaces the local id set and deny list with Redis's, then
+// replays the events that arrived meanwhile, in order: the last event of an
+// id decides.
 func (s *Store) reload(ctx context.Context) error {
 	s.idsMu.Lock()
 	if s.reloading { // another reload is under way
@@ -296,12 +310,22 @@ func (s *Store) reload(ctx context.Context) error {
 	s.queued = nil
 	s.idsMu.Unlock()
 
-	members, err := s.rdb.SMembers(ctx, s.key("cat:ids")).Result()
-	ids := make(map[[20]byte]struct{}, len(members))
-	for _, m := range members {
-		if ih, err := rawID(m); err == nil {
-			ids[ih] = struct{}{}
+	pipe := s.rdb.Pipeline()
+	members := pipe.SMembers(ctx, s.key("cat:ids"))
+	denials := pipe.HKeys(ctx, s.key("cat:deny"))
+	_, err := pipe.Exec(ctx)
+	set := func(list []string) map[[20]byte]struct{} {
+		m := make(map[[20]byte]struct{}, len(list))
+		for _, id := range list {
+			if ih, err := rawID(id); err == nil {
+				m[ih] = struct{}{}
+			}
 		}
+		return m
+	}
+	var ids, denied map[[20]byte]struct{}
+	if err == nil {
+		ids, denied = set(members.Val()), set(denials.Val())
 	}
 	s.idsMu.Lock()
 	defer s.idsMu.Unlock()
@@ -309,7 +333,7 @@ func (s *Store) reload(ctx context.Context) error {
 	queued := s.queued
 	s.queued = nil
 	if err == nil {
-		s.ids = ids
+		s.ids, s.denied = ids, denied
 	}
 	for _, ev := range queued {
 		s.applyLocked(ev)
@@ -433,8 +457,9 @@ func indexOf(t proto.Track) trackIndex {
 
 // writeOp is one call of writeScript.
 type writeOp struct {
-	mode       string // "create", "update" or "delete"
+	mode       string // "create", "update", "delete", "takedown" or "deny"
 	e          catalog.Entry
+	denial     []byte     // the denial's JSON (takedown, deny)
 	ix         trackIndex // of e; unused by delete
 	oldWords   []string   // as read from the track hash (update, delete)
 	wordsField string     // the words field as read (update, delete)
@@ -450,7 +475,8 @@ func (s *Store) run(ctx context.Context, op writeOp) ([]any, error) {
 	}
 	keys := []string{s.key("cat:t:" + id), s.key("cat:ids"), s.key("cat:meta"), s.key("cat:sort"),
 		s.key("cat:order"), s.key("cat:words"), s.key("cat:albums"), s.key("cat:asort"), s.key("cat:aid"),
-		s.key("cat:a:" + op.oldAID), s.key("cat:ay:" + op.oldAID), s.key("cat:a:" + op.ix.aid), s.key("cat:ay:" + op.ix.aid)}
+		s.key("cat:a:" + op.oldAID), s.key("cat:ay:" + op.oldAID), s.key("cat:a:" + op.ix.aid), s.key("cat:ay:" + op.ix.aid),
+		s.key("cat:deny")}
 	for _, w := range op.oldWords {
 		keys = append(keys, s.key("cat:w:"+w))
 	}
@@ -458,7 +484,7 @@ func (s *Store) run(ctx context.Context, op writeOp) ([]any, error) {
 		keys = append(keys, s.key("cat:w:"+w))
 	}
 	var meta, wordsField []byte
-	if op.mode != "delete" {
+	if op.mode == "create" || op.mode == "update" {
 		var err error
 		if meta, err = json.Marshal(op.e.Track); err != nil {
 			return nil, fmt.Errorf("encode: %w", err)
@@ -469,7 +495,7 @@ func (s *Store) run(ctx context.Context, op writeOp) ([]any, error) {
 	}
 	args := []any{op.mode, id, s.channel, op.e.Publisher, op.wordsField, len(op.oldWords), len(newWords),
 		meta, op.e.Torrent, strconv.FormatInt(op.e.PublishedAt.UnixNano(), 10), wordsField, op.ix.sort,
-		op.ix.aid, op.ix.amember, op.e.Year, op.ix.albumPrefix, op.ix.albumSuffix, op.oldAID}
+		op.ix.aid, op.ix.amember, op.e.Year, op.ix.albumPrefix, op.ix.albumSuffix, op.oldAID, op.denial}
 	for _, w := range op.oldWords {
 		args = append(args, w)
 	}
@@ -578,6 +604,8 @@ func (s *Store) Put(ctx context.Context, e catalog.Entry) (catalog.Entry, bool, 
 				return catalog.Entry{}, false, fmt.Errorf("put track %s: read existing: %w", id, err)
 			}
 			return existing, false, nil
+		case "denied":
+			return catalog.Entry{}, false, fmt.Errorf("put track %s: %w", id, catalog.ErrDenied)
 		case "exists", "notfound", "retry": // changed under us: look again
 		default:
 			return catalog.Entry{}, false, fmt.Errorf("put track %s: unexpected reply %v", id, res[0])
@@ -1110,4 +1138,154 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 		return 0, s.wrap(fmt.Errorf("count: %w", err))
 	}
 	return int(n), nil
+}
+
+// RenamePublishers implements catalog.Catalog: it reads every track's
+// publisher (pipelined) and renames the matching ones, each only if its
+// publisher is still the one read.
+func (s *Store) RenamePublishers(ctx context.Context, names map[string]string) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if len(names) == 0 {
+		return 0, nil
+	}
+	ids, err := s.rdb.SMembers(ctx, s.key("cat:ids")).Result()
+	if err != nil {
+		return 0, s.wrap(fmt.Errorf("rename publishers: %w", err))
+	}
+	const batch = 1000
+	renamed := 0
+	for start := 0; start < len(ids); start += batch {
+		chunk := ids[start:min(start+batch, len(ids))]
+		pipe := s.rdb.Pipeline()
+		pubs := make([]*goredis.StringCmd, len(chunk))
+		for i, id := range chunk {
+			pubs[i] = pipe.HGet(ctx, s.key("cat:t:"+id), "publisher")
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return renamed, s.wrap(fmt.Errorf("rename publishers: %w", err))
+		}
+		for i, id := range chunk {
+			to, ok := names[pubs[i].Val()]
+			if !ok {
+				continue
+			}
+			n, err := renameScript.Run(ctx, s.rdb, []string{s.key("cat:t:" + id)}, pubs[i].Val(), to).Int()
+			if err != nil {
+				return renamed, s.wrap(fmt.Errorf("rename publisher of %s: %w", id, err))
+			}
+			renamed += n
+		}
+	}
+	return renamed, nil
+}
+
+// Deny implements catalog.Catalog.
+func (s *Store) Deny(ctx context.Context, d proto.Denial) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	id, err := proto.ParseTrackID(d.ID)
+	if err != nil {
+		return false, fmt.Errorf("deny: %w", err)
+	}
+	d.ID = id
+	if d.At.IsZero() {
+		d.At = time.Now()
+	}
+	d.At = time.Unix(0, d.At.UnixNano()).UTC()
+	denial, err := json.Marshal(d)
+	if err != nil {
+		return false, fmt.Errorf("deny %s: encode: %w", id, err)
+	}
+	for range 5 {
+		f, err := s.rdb.HMGet(ctx, s.key("cat:t:"+id), "words", "aid").Result()
+		if err != nil {
+			return false, s.wrap(fmt.Errorf("deny %s: %w", id, err))
+		}
+		op := writeOp{mode: "deny", e: catalog.Entry{Track: proto.Track{ID: id}}, denial: denial}
+		if words, ok := f[0].(string); ok {
+			aid, _ := f[1].(string)
+			fd, err := readFiled(map[string]string{"words": words, "aid": aid})
+			if err != nil {
+				return false, fmt.Errorf("deny %s: %w", id, err)
+			}
+			op.mode, op.oldWords, op.wordsField, op.oldAID = "takedown", fd.words, fd.wordsField, fd.aid
+		}
+		res, err := s.run(ctx, op)
+		if err != nil {
+			return false, s.wrap(fmt.Errorf("deny %s: %w", id, err))
+		}
+		switch res[0] {
+		case "ok":
+			ih, _ := rawID(id)
+			s.idsMu.Lock()
+			delete(s.ids, ih)
+			s.denied[ih] = struct{}{}
+			s.idsMu.Unlock()
+			return op.mode == "takedown", nil
+		case "notfound", "retry": // published or removed meanwhile: look again
+		default:
+			return false, fmt.Errorf("deny %s: unexpected reply %v", id, res[0])
+		}
+	}
+	return false, fmt.Errorf("deny %s: it kept changing under us", id)
+}
+
+// Lift implements catalog.Catalog.
+func (s *Store) Lift(ctx context.Context, id string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	canon, err := proto.ParseTrackID(id)
+	if err != nil {
+		return fmt.Errorf("lift: %w: %v", catalog.ErrNotFound, err)
+	}
+	n, err := liftScript.Run(ctx, s.rdb, []string{s.key("cat:deny")}, canon, s.channel).Int()
+	if err != nil {
+		return s.wrap(fmt.Errorf("lift %s: %w", canon, err))
+	}
+	ih, _ := rawID(canon)
+	s.idsMu.Lock()
+	delete(s.denied, ih)
+	s.idsMu.Unlock()
+	if n == 0 {
+		return catalog.ErrNotFound
+	}
+	return nil
+}
+
+// Denials implements catalog.Catalog.
+func (s *Store) Denials(ctx context.Context) ([]proto.Denial, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	all, err := s.rdb.HGetAll(ctx, s.key("cat:deny")).Result()
+	if err != nil {
+		return nil, s.wrap(fmt.Errorf("deny list: %w", err))
+	}
+	list := make([]proto.Denial, 0, len(all))
+	for id, v := range all {
+		var d proto.Denial
+		if err := json.Unmarshal([]byte(v), &d); err != nil {
+			return nil, fmt.Errorf("deny list: %s: %w", id, err)
+		}
+		d.ID, d.At = id, d.At.UTC()
+		list = append(list, d)
+	}
+	slices.SortFunc(list, catalog.CompareDenials)
+	return list, nil
+}
+
+// Denied implements catalog.Catalog from the local copy of the deny list
+// (see Store).
+func (s *Store) Denied(_ context.Context, ih [20]byte) (bool, error) {
+	if s.closed.Load() {
+		return false, catalog.ErrClosed
+	}
+	s.idsMu.RLock()
+	_, ok := s.denied[ih]
+	s.idsMu.RUnlock()
+	return ok, nil
 }

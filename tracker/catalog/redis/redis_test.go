@@ -228,3 +228,69 @@ func TestMigrateFromLayout1(t *testing.T) {
 		t.Errorf("cat:version = %q, %v; want 2", v, err)
 	}
 }
+
+// TestTwoInstancesDeny: a takedown through one store is refused at once by
+// the other's Put, reaches its Denied through the event channel (its
+// resync is an hour away), and so does the lift; the deny list's key is
+// under the store's prefix, and a takedown leaves no index behind.
+func TestTwoInstancesDeny(t *testing.T) {
+	url := itest.RedisURL(t)
+	prefix := itest.RedisPrefix(t, url)
+	a := open(t, url, prefix, redis.Config{})
+	b := open(t, url, prefix, redis.Config{ResyncInterval: time.Hour})
+	ctx := t.Context()
+	e := catalogtest.NewEntry("denied", "Bootleg", "Infringer", "Bootlegs")
+	ih := rawID(t, e.ID)
+	if _, _, err := a.Put(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Contains(ctx, ih); err != nil || !ok {
+		t.Fatalf("B Contains = %v, %v", ok, err)
+	}
+	if removed, err := a.Deny(ctx, proto.Denial{ID: e.ID, Reason: "r", By: "root"}); err != nil || !removed {
+		t.Fatalf("A Deny = %v, %v", removed, err)
+	}
+	if _, _, err := b.Put(ctx, e); !errors.Is(err, catalog.ErrDenied) {
+		t.Errorf("B Put right after A's takedown = %v, want ErrDenied", err)
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5 s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	eventually("B sees the denial", func() bool { ok, err := b.Denied(ctx, ih); return err == nil && ok })
+	eventually("B forgets the track", func() bool { ok, err := b.Contains(ctx, ih); return err == nil && !ok })
+
+	opts, _ := goredis.ParseURL(url)
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	if want := []string{prefix + "cat:deny", prefix + "cat:version"}; !slices.Equal(keys, want) {
+		t.Errorf("keys after the takedown of the only track: %q, want %q", keys, want)
+	}
+
+	if err := b.Lift(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually("A sees the lift", func() bool { ok, err := a.Denied(ctx, ih); return err == nil && !ok })
+	if _, created, err := a.Put(ctx, e); err != nil || !created {
+		t.Errorf("A Put after the lift = %v, %v", created, err)
+	}
+	// A reload (a reconnect, the resync) reads the deny list from Redis.
+	if _, err := a.Deny(ctx, proto.Denial{ID: catalogtest.NewEntry("x", "", "", "").ID, By: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	c := open(t, url, prefix, redis.Config{ResyncInterval: time.Hour})
+	if ok, err := c.Denied(ctx, rawID(t, catalogtest.NewEntry("x", "", "", "").ID)); err != nil || !ok {
+		t.Errorf("a new store's Denied = %v, %v; want the denial loaded at start", ok, err)
+	}
+}

@@ -1,6 +1,7 @@
 // Package sqlite is the tracker's default catalog backend: one SQLite file
 // (modernc.org/sqlite, no cgo) in WAL mode, searched through an FTS5 index
-// over title, artist and album, ranked by bm25.
+// over title, artist and album, ranked by bm25, with the deny list in a
+// table of its own.
 package sqlite
 
 import (
@@ -105,6 +106,14 @@ var migrations = [...]string{
 		VALUES (new.rowid, new.title, new.artist, new.album, new.album_artist);
 	END;
 	INSERT INTO tracks_fts (tracks_fts) VALUES ('rebuild');`,
+	// 3: the deny list; tracks by publisher (RenamePublishers).
+	`CREATE TABLE denied (
+		id        TEXT    PRIMARY KEY CHECK (length(id) = 40),
+		reason    TEXT    NOT NULL,
+		denied_by TEXT    NOT NULL,
+		denied_at INTEGER NOT NULL  -- Unix nanoseconds, UTC
+	) WITHOUT ROWID;
+	CREATE INDEX tracks_publisher ON tracks (publisher);`,
 }
 
 // migrationFixes[i], when set, runs after migrations[i], in its
@@ -172,11 +181,12 @@ type Store struct {
 	writer *sql.DB // one connection, BEGIN IMMEDIATE
 	reader *sql.DB // several read-only connections
 
-	// writeMu orders each write's transaction and its update of ids, so
-	// that ids always matches the committed table.
+	// writeMu orders each write's transaction and its update of ids and
+	// denied, so that they always match the committed tables.
 	writeMu sync.Mutex
 	idsMu   sync.RWMutex
 	ids     map[[20]byte]struct{}
+	denied  map[[20]byte]struct{}
 
 	closed atomic.Bool
 }
@@ -209,7 +219,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
-	s := &Store{writer: writer, ids: make(map[[20]byte]struct{})}
+	s := &Store{writer: writer, ids: make(map[[20]byte]struct{}), denied: make(map[[20]byte]struct{})}
 	if err := s.migrate(ctx); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
@@ -269,29 +279,37 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// loadIDs fills the in-memory sets of published and denied ids.
 func (s *Store) loadIDs(ctx context.Context) error {
-	rows, err := s.reader.QueryContext(ctx, `SELECT id FROM tracks`)
-	if err != nil {
-		return fmt.Errorf("load track ids: %w", err)
-	}
-	defer rows.Close()
 	s.idsMu.Lock()
 	defer s.idsMu.Unlock()
+	if err := s.loadSet(ctx, `SELECT id FROM tracks`, s.ids); err != nil {
+		return fmt.Errorf("load track ids: %w", err)
+	}
+	if err := s.loadSet(ctx, `SELECT id FROM denied`, s.denied); err != nil {
+		return fmt.Errorf("load the deny list: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) loadSet(ctx context.Context, query string, into map[[20]byte]struct{}) error {
+	rows, err := s.reader.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("load track ids: %w", err)
+			return err
 		}
 		ih, err := rawID(id)
 		if err != nil {
-			return fmt.Errorf("load track ids: %w", err)
+			return err
 		}
-		s.ids[ih] = struct{}{}
+		into[ih] = struct{}{}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load track ids: %w", err)
-	}
-	return nil
+	return rows.Err()
 }
 
 func rawID(id string) ([20]byte, error) {
@@ -340,6 +358,13 @@ func (s *Store) Put(ctx context.Context, e catalog.Entry) (catalog.Entry, bool, 
 		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: %w", id, err))
 	}
 	defer tx.Rollback()
+	var denied int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM denied WHERE id = ?`, id).Scan(&denied); err != nil {
+		return catalog.Entry{}, false, s.wrap(fmt.Errorf("put track %s: read the deny list: %w", id, err))
+	}
+	if denied > 0 {
+		return catalog.Entry{}, false, fmt.Errorf("put track %s: %w", id, catalog.ErrDenied)
+	}
 	existing, err := getEntry(ctx, tx, id)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
@@ -648,6 +673,147 @@ func (s *Store) Delete(ctx context.Context, id, publisher string) error {
 	delete(s.ids, ih)
 	s.idsMu.Unlock()
 	return nil
+}
+
+// RenamePublishers implements catalog.Catalog.
+func (s *Store) RenamePublishers(ctx context.Context, names map[string]string) (int, error) {
+	if s.closed.Load() {
+		return 0, catalog.ErrClosed
+	}
+	if len(names) == 0 {
+		return 0, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, s.wrap(fmt.Errorf("rename publishers: %w", err))
+	}
+	defer tx.Rollback()
+	total := 0
+	for from, to := range names {
+		res, err := tx.ExecContext(ctx, `UPDATE tracks SET publisher = ? WHERE publisher = ?`, to, from)
+		if err != nil {
+			return 0, s.wrap(fmt.Errorf("rename publishers: %w", err))
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, s.wrap(fmt.Errorf("rename publishers: %w", err))
+		}
+		total += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, s.wrap(fmt.Errorf("rename publishers: commit: %w", err))
+	}
+	return total, nil
+}
+
+// Deny implements catalog.Catalog.
+func (s *Store) Deny(ctx context.Context, d proto.Denial) (bool, error) {
+	if s.closed.Load() {
+		return false, catalog.ErrClosed
+	}
+	id, err := proto.ParseTrackID(d.ID)
+	if err != nil {
+		return false, fmt.Errorf("deny: %w", err)
+	}
+	ih, _ := rawID(id)
+	if d.At.IsZero() {
+		d.At = time.Now()
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return false, s.wrap(fmt.Errorf("deny %s: %w", id, err))
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM tracks WHERE id = ?`, id)
+	if err != nil {
+		return false, s.wrap(fmt.Errorf("deny %s: remove the track: %w", id, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.wrap(fmt.Errorf("deny %s: %w", id, err))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO denied (id, reason, denied_by, denied_at) VALUES (?, ?, ?, ?)`,
+		id, d.Reason, d.By, d.At.UnixNano()); err != nil {
+		return false, s.wrap(fmt.Errorf("deny %s: %w", id, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return false, s.wrap(fmt.Errorf("deny %s: commit: %w", id, err))
+	}
+	s.idsMu.Lock()
+	delete(s.ids, ih)
+	s.denied[ih] = struct{}{}
+	s.idsMu.Unlock()
+	return n > 0, nil
+}
+
+// Lift implements catalog.Catalog.
+func (s *Store) Lift(ctx context.Context, id string) error {
+	if s.closed.Load() {
+		return catalog.ErrClosed
+	}
+	canon, err := proto.ParseTrackID(id)
+	if err != nil {
+		return fmt.Errorf("lift: %w: %v", catalog.ErrNotFound, err)
+	}
+	ih, _ := rawID(canon)
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM denied WHERE id = ?`, canon)
+	if err != nil {
+		return s.wrap(fmt.Errorf("lift %s: %w", canon, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrap(fmt.Errorf("lift %s: %w", canon, err))
+	}
+	s.idsMu.Lock()
+	delete(s.denied, ih)
+	s.idsMu.Unlock()
+	if n == 0 {
+		return catalog.ErrNotFound
+	}
+	return nil
+}
+
+// Denials implements catalog.Catalog.
+func (s *Store) Denials(ctx context.Context) ([]proto.Denial, error) {
+	if s.closed.Load() {
+		return nil, catalog.ErrClosed
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, reason, denied_by, denied_at FROM denied ORDER BY denied_at, id`)
+	if err != nil {
+		return nil, s.wrap(fmt.Errorf("deny list: %w", err))
+	}
+	defer rows.Close()
+	list := []proto.Denial{}
+	for rows.Next() {
+		var d proto.Denial
+		var at int64
+		if err := rows.Scan(&d.ID, &d.Reason, &d.By, &at); err != nil {
+			return nil, s.wrap(fmt.Errorf("deny list: %w", err))
+		}
+		d.At = time.Unix(0, at).UTC()
+		list = append(list, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(fmt.Errorf("deny list: %w", err))
+	}
+	return list, nil
+}
+
+// Denied implements catalog.Catalog from memory.
+func (s *Store) Denied(_ context.Context, ih [20]byte) (bool, error) {
+	if s.closed.Load() {
+		return false, catalog.ErrClosed
+	}
+	s.idsMu.RLock()
+	_, ok := s.denied[ih]
+	s.idsMu.RUnlock()
+	return ok, nil
 }
 
 // Contains implements catalog.Catalog from memory, without touching SQLite.

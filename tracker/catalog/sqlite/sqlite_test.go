@@ -198,3 +198,43 @@ func TestMigrateFromSchema1(t *testing.T) {
 		t.Errorf("republish after migration = %+v, %v, %v", stored.Track, created, err)
 	}
 }
+
+// The deny list survives a restart, and Denied answers from it at once
+// (its in-memory set is loaded at open).
+func TestReopenKeepsDenials(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := catalogtest.NewEntry("down", "Bootleg", "Infringer", "Bootlegs")
+	if _, _, err := s.Put(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Deny(ctx, proto.Denial{ID: e.ID, Reason: "notice", By: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Denied(ctx, [20]byte{}); !errors.Is(err, catalog.ErrClosed) {
+		t.Errorf("Denied after Close = %v, want ErrClosed", err)
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ih [20]byte
+	hex.Decode(ih[:], []byte(e.ID))
+	if ok, err := s.Denied(ctx, ih); err != nil || !ok {
+		t.Errorf("Denied after reopen = %v, %v", ok, err)
+	}
+	if list, err := s.Denials(ctx); err != nil || len(list) != 1 || list[0].Reason != "notice" || list[0].By != "root" {
+		t.Errorf("Denials after reopen = %+v, %v", list, err)
+	}
+	if _, _, err := s.Put(ctx, e); !errors.Is(err, catalog.ErrDenied) {
+		t.Errorf("Put after reopen = %v, want ErrDenied", err)
+	}
+}

@@ -812,10 +812,11 @@ func btHandshake(t *testing.T, addr string, ih metainfo.Hash) bool {
 	return bytes.Equal(reply[:20], hs[:20]) && bytes.Equal(reply[28:48], ih[:])
 }
 
-// TestSeedTakenDown: a track an admin took down is refused when the
-// seeder publishes it again (here: a restart); the seeder logs it by file
-// name, serves it no more over HTTP or BitTorrent, goes on with the rest,
-// and does not offer it again on later passes of --watch.
+// TestSeedTakenDown: a track an admin takes down while the seeder runs is
+// noticed at its next catalog check: the seeder logs it by file name,
+// serves it no more over HTTP or BitTorrent, goes on with the rest, and
+// does not offer it again on later passes of --watch. A seeder started
+// later is refused at its first publish and does the same.
 func TestSeedTakenDown(t *testing.T) {
 	const rootToken = "seed-test-admin-token"
 	lib := library(t)
@@ -828,7 +829,7 @@ func TestSeedTakenDown(t *testing.T) {
 	c := apiClient(t, tracker)
 	state := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
-	seed := startSeed(t, state, tracker, "--listen", httpAddr, lib)
+	seed := startSeed(t, state, tracker, "--listen", httpAddr, "--watch", "--catalog-check", "300ms", lib)
 	tracks := catalog(t, c)
 	if len(tracks) != len(files) {
 		t.Fatalf("catalog has %d tracks, want %d", len(tracks), len(files))
@@ -857,13 +858,12 @@ func TestSeedTakenDown(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("takedown: %d", resp.StatusCode)
 	}
-	seed.Stop(10 * time.Second)
-
-	seed = startSeed(t, state, tracker, "--listen", httpAddr, "--watch", lib)
-	logs := seed.Stderr()
-	if n := strings.Count(logs, `msg="track taken down`); n != 1 || !regexp.MustCompile(`msg="track taken down[^\n]* path="?`+regexp.QuoteMeta(victimRel)).MatchString(logs) {
-		t.Fatalf("the seeder did not log the takedown of %s once by its file name (%d times):\n%s", victimRel, n, logs)
+	loggedOnce := func(logs string) bool {
+		return strings.Count(logs, `msg="track taken down`) == 1 &&
+			regexp.MustCompile(`msg="track taken down[^\n]* path="?`+regexp.QuoteMeta(victimRel)).MatchString(logs)
 	}
+	waitFor(t, 10*time.Second, "the running seeder to log the takedown of "+victimRel+" once by its file name",
+		func() bool { return loggedOnce(seed.Stderr()) })
 	get := func(u string) int {
 		t.Helper()
 		resp, err := http.Get(u)
@@ -874,28 +874,33 @@ func TestSeedTakenDown(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := get(victim.SeedURLs[0]); code != http.StatusNotFound {
-		t.Errorf("GET the taken-down track's seed URL: %d, want 404", code)
+	notServed := func(logs string) {
+		t.Helper()
+		if code := get(victim.SeedURLs[0]); code != http.StatusNotFound {
+			t.Errorf("GET the taken-down track's seed URL: %d, want 404", code)
+		}
+		if code := get(kept.SeedURLs[0]); code != http.StatusOK {
+			t.Errorf("GET another track's seed URL: %d, want 200", code)
+		}
+		m := btAddr.FindStringSubmatch(logs)
+		if m == nil {
+			t.Fatalf("no BitTorrent address in the log:\n%s", logs)
+		}
+		waitFor(t, 10*time.Second, "BitTorrent to serve the other track", func() bool { return btHandshake(t, m[1], keptIH) })
+		if btHandshake(t, m[1], metainfo.Hash{1, 2, 3}) {
+			t.Fatal("btHandshake cannot tell: the seeder went on with an infohash it never had")
+		}
+		if btHandshake(t, m[1], victimIH) {
+			t.Error("the seeder still serves the taken-down track over BitTorrent")
+		}
+		if _, err := c.Get(context.Background(), victim.ID); !api.IsNotFound(err) {
+			t.Errorf("the taken-down track is in the catalog again: %v", err)
+		}
 	}
-	if code := get(kept.SeedURLs[0]); code != http.StatusOK {
-		t.Errorf("GET another track's seed URL: %d, want 200", code)
-	}
-	if m = btAddr.FindStringSubmatch(logs); m == nil {
-		t.Fatalf("no BitTorrent address in the log:\n%s", logs)
-	}
-	waitFor(t, 10*time.Second, "BitTorrent to serve the other track", func() bool { return btHandshake(t, m[1], keptIH) })
-	if btHandshake(t, m[1], metainfo.Hash{1, 2, 3}) {
-		t.Fatal("btHandshake cannot tell: the seeder went on with an infohash it never had")
-	}
-	if btHandshake(t, m[1], victimIH) {
-		t.Error("the seeder still serves the taken-down track over BitTorrent")
-	}
-	if _, err := c.Get(context.Background(), victim.ID); !api.IsNotFound(err) {
-		t.Errorf("the taken-down track is in the catalog again: %v", err)
-	}
+	notServed(seed.Stderr())
 
 	// A later pass (a new file) publishes the new file, and does not offer
-	// the taken-down one again.
+	// the taken-down one again; nor do later checks.
 	src, err := os.ReadFile(files[0])
 	if err != nil {
 		t.Fatal(err)
@@ -904,6 +909,7 @@ func TestSeedTakenDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the new file in the catalog", func() bool { return len(catalog(t, c)) == len(files) })
+	time.Sleep(time.Second) // three more checks
 	if n := strings.Count(seed.Stderr(), `msg="track taken down`); n != 1 {
 		t.Errorf("the takedown logged %d times after another pass, want once", n)
 	}
@@ -912,5 +918,45 @@ func TestSeedTakenDown(t *testing.T) {
 	}
 	if n := metric(t, "http://"+httpAddr, `peertune_seeder_publish_total{op="publish",result="taken_down"}`); n != 1 {
 		t.Errorf("the seeder counted %v taken-down publishes, want 1", n)
+	}
+
+	// A restarted seeder is refused at its first publish.
+	seed.Stop(10 * time.Second)
+	seed = startSeed(t, state, tracker, "--listen", httpAddr, lib)
+	if !loggedOnce(seed.Stderr()) {
+		t.Fatalf("the restarted seeder did not log the takedown of %s once by its file name:\n%s", victimRel, seed.Stderr())
+	}
+	notServed(seed.Stderr())
+}
+
+// TestSeedCatalogCheckRepublishes: a track the catalog lost while the
+// seeder runs (deleted through the API, as a tracker whose data was reset
+// would have lost it) is published again at the seeder's next catalog
+// check, without --watch; one that is still listed is not.
+func TestSeedCatalogCheckRepublishes(t *testing.T) {
+	lib := library(t)
+	files := audioFiles(t, lib)
+	tracker := startTracker(t)
+	c := apiClient(t, tracker)
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
+	seed := startSeed(t, t.TempDir(), tracker, "--listen", httpAddr, "--catalog-check", "300ms", lib)
+	tracks := catalog(t, c)
+	if len(tracks) != len(files) {
+		t.Fatalf("catalog has %d tracks, want %d", len(tracks), len(files))
+	}
+	lost := tracks[0]
+	if err := c.Delete(context.Background(), lost.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the lost track in the catalog again", func() bool {
+		_, err := c.Get(context.Background(), lost.ID)
+		return err == nil
+	})
+	if !strings.Contains(seed.Stderr(), `msg="published again: the catalog no longer listed the track"`) {
+		t.Errorf("the seeder did not log why it published again:\n%s", seed.Stderr())
+	}
+	time.Sleep(time.Second) // three more checks
+	if n := metric(t, "http://"+httpAddr, `peertune_seeder_publish_total{op="publish",result="ok"}`); n != float64(len(files)+1) {
+		t.Errorf("the seeder counted %v publishes, want %d (the library, then the lost track once)", n, len(files)+1)
 	}
 }

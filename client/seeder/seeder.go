@@ -53,6 +53,10 @@ type Config struct {
 	// Debounce is how long the watcher waits for quiet before it
 	// rescans; default 300 ms.
 	Debounce time.Duration
+	// CatalogCheck is how often a running seeder asks the tracker whether
+	// its published tracks are still listed (CheckCatalog); default
+	// DefaultCatalogCheck; negative: never.
+	CatalogCheck time.Duration
 }
 
 // SyncResult counts what one pass over the library did.
@@ -72,6 +76,7 @@ type SyncResult struct {
 type activeTrack struct {
 	ih        metainfo.Hash
 	published bool
+	file      preparedFile // what was published, for CheckCatalog to publish again
 }
 
 // Seeder publishes and serves one library folder. New prepares it (opens
@@ -131,6 +136,9 @@ func New(cfg Config) (*Seeder, error) {
 	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 300 * time.Millisecond
+	}
+	if cfg.CatalogCheck == 0 {
+		cfg.CatalogCheck = DefaultCatalogCheck
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
@@ -267,7 +275,8 @@ func (s *Seeder) Close() {
 
 // Run serves the library until ctx ends: it learns the tracker's announce
 // URLs, starts the HTTP seed server, hashes and publishes the library,
-// then (with Watch) follows changes. On the way out it stops announcing,
+// then (with Watch) follows changes; every cfg.CatalogCheck it checks that
+// the catalog still lists what it published (CheckCatalog). On the way out it stops announcing,
 // closes open responses and connections, and returns nil.
 func (s *Seeder) Run(ctx context.Context) error {
 	defer s.Close()
@@ -305,10 +314,19 @@ func (s *Seeder) Run(ctx context.Context) error {
 	if s.cfg.Watch && ctx.Err() == nil {
 		runErr = s.watch(ctx)
 	} else {
-		select {
-		case <-ctx.Done():
-		case err := <-serveErr:
-			runErr = fmt.Errorf("HTTP seed server: %w", err)
+		check, stopCheck := s.checkTicker()
+		defer stopCheck()
+	serve:
+		for {
+			select {
+			case <-ctx.Done():
+				break serve
+			case err := <-serveErr:
+				runErr = fmt.Errorf("HTTP seed server: %w", err)
+				break serve
+			case <-check:
+				s.checkAndLog(ctx)
+			}
 		}
 	}
 	s.log.Info("seeder stopping")
@@ -386,7 +404,8 @@ func (s *Seeder) activeTracks() map[string]activeTrack {
 // state file), published and served; removed and replaced ones are
 // unpublished. A rejected token is an error; a track the tracker's admins
 // took down is logged and served no more; other publish failures are
-// logged and retried on the next pass.
+// logged and retried on the next pass. Between passes, every
+// cfg.CatalogCheck, CheckCatalog finds the tracks the catalog lost.
 func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -458,6 +477,7 @@ func (s *Seeder) Sync(ctx context.Context) (SyncResult, error) {
 			s.index.set(f.Rel, servedFile{size: f.Size, modTime: f.ModTime, infoHash: p.ih.HexString(), codec: p.state.Meta.Codec})
 			a = activeTrack{ih: p.ih}
 		}
+		a.file = p
 		if !a.published {
 			track, created, err := s.publish(ctx, p)
 			if api.IsTakenDown(err) {

@@ -26,10 +26,14 @@ func (s *Seeder) watch(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	check, stopCheck := s.checkTicker()
+	defer stopCheck()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-check:
+			s.checkAndLog(ctx)
 		case ev, ok := <-w.Events:
 			if !ok {
 				return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
@@ -29,6 +30,7 @@ func seedCommand(conf *config) *cli.Command {
 			&cli.StringFlag{Name: "bt-listen", Value: ":0", Usage: "BitTorrent listen address", Sources: conf.sources(name, "bt-listen")},
 			&cli.StringFlag{Name: "upload-rate", Usage: "cap on HTTP + BitTorrent upload, bytes per second (e.g. 512KiB); default: no cap", Sources: conf.sources(name, "upload-rate")},
 			&cli.BoolFlag{Name: "watch", Usage: "publish new and changed files, unpublish removed ones, as they happen", Sources: conf.sources(name, "watch")},
+			&cli.DurationFlag{Name: "catalog-check", Value: seeder.DefaultCatalogCheck, Usage: "how often to ask the tracker whether the published tracks are still listed: a track taken down is no longer seeded, one the catalog lost is published again; 0: never", Sources: conf.sources(name, "catalog-check")},
 			&cli.BoolFlag{Name: "no-http", Usage: "publish only: do not serve HTTP; seed URLs point at --public-url", Sources: conf.sources(name, "no-http")},
 			&cli.BoolFlag{Name: "no-bt", Usage: "do not seed over BitTorrent", Sources: conf.sources(name, "no-bt")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (UPnP/NAT-PMP)", Sources: conf.sources(name, "upnp")},
@@ -70,20 +72,21 @@ func seedCommand(conf *config) *cli.Command {
 			}
 			log := newLogger(cmd.Bool("log-json"))
 			s, err := seeder.New(seeder.Config{
-				Dir:         dir,
-				API:         client,
-				Listen:      cmd.String("listen"),
-				PublicURL:   cmd.String("public-url"),
-				BTListen:    cmd.String("bt-listen"),
-				UploadRate:  rate,
-				Watch:       cmd.Bool("watch"),
-				NoHTTP:      cmd.Bool("no-http"),
-				NoBT:        cmd.Bool("no-bt"),
-				UPnP:        cmd.Bool("upnp"),
-				NoTCP:       cmd.Bool("no-tcp"),
-				NoUTP:       cmd.Bool("no-utp"),
-				ProgressBar: term.IsTerminal(int(os.Stderr.Fd())) && !cmd.Bool("log-json"),
-				Log:         log,
+				Dir:          dir,
+				API:          client,
+				Listen:       cmd.String("listen"),
+				PublicURL:    cmd.String("public-url"),
+				BTListen:     cmd.String("bt-listen"),
+				UploadRate:   rate,
+				Watch:        cmd.Bool("watch"),
+				CatalogCheck: catalogCheck(cmd.Duration("catalog-check")),
+				NoHTTP:       cmd.Bool("no-http"),
+				NoBT:         cmd.Bool("no-bt"),
+				UPnP:         cmd.Bool("upnp"),
+				NoTCP:        cmd.Bool("no-tcp"),
+				NoUTP:        cmd.Bool("no-utp"),
+				ProgressBar:  term.IsTerminal(int(os.Stderr.Fd())) && !cmd.Bool("log-json"),
+				Log:          log,
 			})
 			if err != nil {
 				return err
@@ -91,4 +94,13 @@ func seedCommand(conf *config) *cli.Command {
 			return s.Run(ctx)
 		},
 	}
+}
+
+// catalogCheck maps --catalog-check to seeder.Config.CatalogCheck, where 0
+// means the default: the flag's 0 turns the check off.
+func catalogCheck(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -150,15 +150,21 @@ func (lib *library) show(level libLevel) tea.Cmd {
 	switch level {
 	case levelArtists:
 		lib.list.Title = "library: artists"
-		var last string
+		// The catalog lists albums by artist: one item per run of an
+		// artist's albums, counted in one pass (albumsOf per artist was
+		// quadratic in a large library).
+		count := make(map[string]int)
 		for _, a := range lib.albums {
-			if key := proto.ASCIILower(a.Artist); key == last {
+			count[proto.ASCIILower(a.Artist)]++
+		}
+		var last string
+		for i, a := range lib.albums {
+			key := proto.ASCIILower(a.Artist)
+			if i > 0 && key == last {
 				continue
-			} else {
-				last = key
 			}
-			n := len(lib.albumsOf(a.Artist))
-			items = append(items, libItem{title: orDash(a.Artist), desc: plural(n, "album"), artist: a.Artist})
+			last = key
+			items = append(items, libItem{title: orDash(a.Artist), desc: plural(count[key], "album"), artist: a.Artist})
 		}
 	case levelAlbums:
 		lib.list.Title = "library: " + orDash(lib.artist)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/peertune/peertune/tracker/peers"
 )
 
 // Front serves HTTP on a TCP listener: it answers plain announce requests
@@ -32,9 +35,11 @@ type Front struct {
 	cfg      FrontConfig
 	fallback *handoffListener
 	bufs     sync.Pool // *[]byte of frontBufSize
+	inline   bool      // the store answers from memory: answer on the accept loop
 
 	mu       sync.Mutex
 	conns    map[*frontConn]struct{}
+	rawLn    []io.Closer // Linux: the listener's socket as serveFast's loops accept on it
 	closing  atomic.Bool
 	serving  sync.WaitGroup // connection goroutines
 	shutdown chan struct{}  // closed by Shutdown
@@ -95,6 +100,9 @@ func NewFront(h *HTTP, ln net.Listener, cfg FrontConfig) *Front {
 		conns:    make(map[*frontConn]struct{}),
 		shutdown: make(chan struct{}),
 	}
+	if l, ok := h.cfg.Store.(peers.Local); ok {
+		f.inline = l.Local()
+	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.fallback = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
 	f.bufs.New = func() any {
@@ -112,6 +120,9 @@ func (f *Front) Fallback() net.Listener { return f.fallback }
 // Serve accepts connections until Shutdown, then returns nil; or returns
 // the listener's error.
 func (f *Front) Serve() error {
+	if ok, err := f.serveFast(); ok {
+		return err
+	}
 	var delay time.Duration // backoff on temporary accept errors, as net/http
 	for {
 		c, err := f.ln.Accept()
@@ -137,7 +148,7 @@ func (f *Front) Serve() error {
 			c.Close()
 			return nil
 		}
-		go f.serveConn(fc)
+		go f.serveConn(fc, nil)
 	}
 }
 
@@ -170,8 +181,9 @@ func (f *Front) untrack(fc *frontConn) {
 }
 
 // serveConn answers requests on one connection until the client or the
-// Front closes it, or hands it to net/http.
-func (f *Front) serveConn(fc *frontConn) {
+// Front closes it, or hands it to net/http. read is what was read from it
+// already (at most frontBufSize bytes).
+func (f *Front) serveConn(fc *frontConn, read []byte) {
 	defer f.untrack(fc)
 	c := fc.c
 	finish := func() { // the connection ends here, served by the front
@@ -186,7 +198,7 @@ func (f *Front) serveConn(fc *frontConn) {
 	bp := f.bufs.Get().(*[]byte)
 	defer f.bufs.Put(bp)
 	buf := *bp
-	n := 0 // bytes of buf read and not yet answered
+	n := copy(buf, read) // bytes of buf read and not yet answered
 	wait := f.cfg.ReadHeaderTimeout
 	for {
 		// Read until buf holds a whole head.
@@ -248,9 +260,18 @@ func (f *Front) directSource(c net.Conn) (netip.Addr, bool) {
 
 // answer answers one announce and writes the reply with one write.
 func (f *Front) answer(c net.Conn, head requestHead, source netip.Addr, closeAfter bool) error {
-	start := time.Now()
 	sc := f.h.pool.Get().(*httpScratch)
 	defer f.h.pool.Put(sc)
+	b := f.reply(sc, head, source, closeAfter)
+	_ = c.SetWriteDeadline(time.Now().Add(f.cfg.WriteTimeout))
+	_, err := c.Write(b)
+	return err
+}
+
+// reply answers one announce into sc.out and returns the whole HTTP
+// response, counted in the metrics.
+func (f *Front) reply(sc *httpScratch, head requestHead, source netip.Addr, closeAfter bool) []byte {
+	start := time.Now()
 	status, result := f.h.answerAnnounce(f.ctx, sc, head.query, source)
 
 	b := append(sc.out[:0], "HTTP/1.1 "...)
@@ -274,9 +295,7 @@ func (f *Front) answer(c net.Conn, head requestHead, source netip.Addr, closeAft
 	// Counted before the write, as net/http's handler is: a client that
 	// has its reply finds it counted.
 	f.h.cfg.Metrics.observe(opAnnounce, protoHTTP, result, start)
-	_ = c.SetWriteDeadline(time.Now().Add(f.cfg.WriteTimeout))
-	_, err := c.Write(b)
-	return err
+	return b
 }
 
 // handoff gives c, with the bytes already read from it, to net/http.
@@ -308,6 +327,11 @@ func (f *Front) Shutdown(ctx context.Context) error {
 	if err != nil && errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
+	f.mu.Lock()
+	for _, c := range f.rawLn {
+		c.Close()
+	}
+	f.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		f.serving.Wait()

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/bencode"
+
+	"github.com/peertune/peertune/tracker/peers"
 )
 
 // frontend is how a test serves HTTP: net/http alone, or a Front in front
@@ -70,7 +72,13 @@ func startFront(t testing.TB, h *HTTP, cfg FrontConfig) (srv *httptest.Server, f
 // counter (served_by front or net_http).
 func frontFixture(t *testing.T, cfg FrontConfig) (addr string, fallbacks *atomic.Int64, conns func(handedOff bool) float64) {
 	t.Helper()
-	f := newFixture(t, nil, nil)
+	return frontFixtureWith(t, cfg, nil)
+}
+
+// frontFixtureWith is frontFixture with mod applied to the Config.
+func frontFixtureWith(t *testing.T, cfg FrontConfig, mod func(*Config)) (addr string, fallbacks *atomic.Int64, conns func(handedOff bool) float64) {
+	t.Helper()
+	f := newFixture(t, nil, mod)
 	h, err := NewHTTP(f.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -168,8 +176,19 @@ func TestFrontKeepAliveAndPipelining(t *testing.T) {
 	}
 }
 
+// networkStore is a peer store that does not say it is peers.Local (as
+// Redis does not): the front answers each connection off its accept loop.
+type networkStore struct{ peers.PeerStore }
+
 func TestFrontConnectionClose(t *testing.T) {
-	addr, fallbacks, conns := frontFixture(t, FrontConfig{})
+	t.Run("memory store", func(t *testing.T) { testFrontConnectionClose(t, nil) })
+	t.Run("store on a network", func(t *testing.T) {
+		testFrontConnectionClose(t, func(c *Config) { c.Store = networkStore{c.Store} })
+	})
+}
+
+func testFrontConnectionClose(t *testing.T, mod func(*Config)) {
+	addr, fallbacks, conns := frontFixtureWith(t, FrontConfig{}, mod)
 	cases := []struct {
 		name, request string
 		close         bool
@@ -211,6 +230,46 @@ func TestFrontConnectionClose(t *testing.T) {
 	}
 	if front, handedOff := conns(false), conns(true); front != 4 || handedOff != 0 {
 		t.Errorf("connections counted: front %v, net/http %v; want 4 and 0", front, handedOff)
+	}
+}
+
+// TestFrontSlowClient sends an announce that is not there whole when the
+// connection is accepted: the front still answers it itself.
+func TestFrontSlowClient(t *testing.T) {
+	addr, fallbacks, conns := frontFixture(t, FrontConfig{})
+	req := announceGET(1, "HTTP/1.1", "Connection: close")
+	cases := []struct {
+		name  string
+		pause time.Duration // before the first byte
+		parts []string
+	}{
+		// Accepted after the listener's defer-accept second, with nothing
+		// to read yet.
+		{"silent at first", 1500 * time.Millisecond, []string{req}},
+		{"head in pieces", 0, []string{req[:20], req[20:90], req[90:]}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, r := dialFront(t, addr)
+			time.Sleep(tc.pause)
+			for _, part := range tc.parts {
+				if _, err := io.WriteString(c, part); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			resp, rep := readReply(t, r)
+			if resp.StatusCode != 200 || rep["peers"] == nil || !resp.Close {
+				t.Fatalf("%d close=%v %v", resp.StatusCode, resp.Close, rep)
+			}
+			wantClosed(t, r)
+			if front := conns(false); front != float64(i+1) {
+				t.Errorf("connections the front ended: %v, want %d", front, i+1)
+			}
+		})
+	}
+	if n := fallbacks.Load(); n != 0 {
+		t.Errorf("net/http served %d requests, want none", n)
 	}
 }
 

@@ -106,3 +106,12 @@ type PeerStore interface {
 	// calls of any method return ErrClosed, and Close again is harmless.
 	Close() error
 }
+
+// Local is an optional extra of a PeerStore. Local reports that its
+// methods answer from process memory and never wait on a network, so that
+// a frontend may call them on its accept loop rather than in a goroutine
+// per request (the memory store; not Redis, whose round trips would hold
+// the loop up).
+type Local interface {
+	Local() bool
+}

@@ -122,7 +122,13 @@ type Store struct {
 	once   sync.Once
 }
 
-var _ peers.PeerStore = (*Store)(nil)
+var (
+	_ peers.PeerStore = (*Store)(nil)
+	_ peers.Local     = (*Store)(nil)
+)
+
+// Local implements peers.Local: the store never waits on I/O.
+func (s *Store) Local() bool { return true }
 
 // New returns a started Store.
 func New(cfg Config) (*Store, error) {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // On Linux the Front answers the common case — a whole announce read at
@@ -106,10 +107,10 @@ func (f *Front) acceptLoop(file *os.File) error {
 	var delay time.Duration // backoff on temporary accept errors, as Serve
 	for {
 		var nfd int
-		var sa syscall.Sockaddr
+		var source netip.Addr
 		var aerr error
 		err := rc.Read(func(fd uintptr) bool {
-			nfd, sa, aerr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			nfd, source, aerr = accept4(int(fd))
 			return aerr != syscall.EAGAIN
 		})
 		if err != nil {
@@ -122,7 +123,7 @@ func (f *Front) acceptLoop(file *os.File) error {
 		case aerr == nil:
 			delay = 0
 			if f.inline {
-				f.serveAccepted(nfd, sa)
+				f.serveAccepted(nfd, source)
 				continue
 			}
 			// A store that waits on a network (Redis) would hold up
@@ -130,7 +131,7 @@ func (f *Front) acceptLoop(file *os.File) error {
 			f.serving.Add(1)
 			go func() {
 				defer f.serving.Done()
-				f.serveAccepted(nfd, sa)
+				f.serveAccepted(nfd, source)
 			}()
 		case errors.Is(aerr, syscall.EINTR) || errors.Is(aerr, syscall.ECONNABORTED):
 		case temporaryAcceptError(aerr):
@@ -149,8 +150,7 @@ func (f *Front) acceptLoop(file *os.File) error {
 
 // serveAccepted answers a new connection on its raw socket fd when it can,
 // or hands it to serveConn as a net.Conn.
-func (f *Front) serveAccepted(fd int, sa syscall.Sockaddr) {
-	source := sockaddrAddr(sa)
+func (f *Front) serveAccepted(fd int, source netip.Addr) {
 	if !source.IsValid() || f.h.trustedProxy(source) {
 		f.adopt(fd, nil)
 		return
@@ -165,7 +165,7 @@ func (f *Front) serveAccepted(fd int, sa syscall.Sockaddr) {
 		return
 	case err != nil || n == 0:
 		f.h.cfg.Metrics.countConn(false)
-		syscall.Close(fd) // the client left
+		closeRaw(fd) // the client left
 		return
 	}
 	end := headEnd(buf[:n])
@@ -184,12 +184,12 @@ func (f *Front) serveAccepted(fd int, sa syscall.Sockaddr) {
 	w, err := writeRaw(fd, b)
 	if err == nil && w == len(b) {
 		f.h.cfg.Metrics.countConn(false)
-		syscall.Close(fd)
+		closeRaw(fd)
 		return
 	}
 	if err != nil && !errors.Is(err, syscall.EAGAIN) {
 		f.h.cfg.Metrics.countConn(false)
-		syscall.Close(fd) // the client left
+		closeRaw(fd) // the client left
 		return
 	}
 	// The socket did not take the whole reply at once: the rest is written
@@ -241,30 +241,67 @@ func (f *Front) conn(fd int) (net.Conn, bool) {
 	return c, true
 }
 
+// The calls on a raw socket never block (it is non-blocking), so they are
+// made as raw system calls: the runtime need not prepare for a goroutine
+// that blocks in the kernel (entersyscall, and sysmon handing its P off).
+
 func readRaw(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	for {
-		n, err := syscall.Read(fd, b)
-		if !errors.Is(err, syscall.EINTR) {
-			return n, err
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno != syscall.EINTR {
+			return rawResult(n, errno)
 		}
 	}
 }
 
 func writeRaw(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	for {
-		n, err := syscall.Write(fd, b)
-		if !errors.Is(err, syscall.EINTR) {
-			return n, err
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno != syscall.EINTR {
+			return rawResult(n, errno)
 		}
 	}
 }
 
-// sockaddrAddr is the address of an accepted peer, IPv4-mapped ones as IPv4.
-func sockaddrAddr(sa syscall.Sockaddr) netip.Addr {
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
+// closeRaw closes a socket that has no unsent data to linger on.
+func closeRaw(fd int) {
+	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+// accept4 accepts a connection, non-blocking and close-on-exec.
+func accept4(fd int) (int, netip.Addr, error) {
+	var rsa syscall.RawSockaddrAny
+	size := uint32(syscall.SizeofSockaddrAny)
+	nfd, _, errno := syscall.RawSyscall6(syscall.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&size)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.Addr{}, errno
+	}
+	return int(nfd), rawSockaddrAddr(&rsa), nil
+}
+
+func rawResult(n uintptr, errno syscall.Errno) (int, error) {
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
+}
+
+// rawSockaddrAddr is the address of an accepted peer, IPv4-mapped ones as
+// IPv4; invalid for any other family.
+func rawSockaddrAddr(rsa *syscall.RawSockaddrAny) netip.Addr {
+	switch rsa.Addr.Family {
+	case syscall.AF_INET:
+		a := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
 		return netip.AddrFrom4(a.Addr)
-	case *syscall.SockaddrInet6:
+	case syscall.AF_INET6:
+		a := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
 		return netip.AddrFrom16(a.Addr).Unmap()
 	}
 	return netip.Addr{}

@@ -162,11 +162,18 @@ func (s *Store) Close() error {
 // groups is how many hash-tag groups the swarms fall into.
 const groups = 64
 
+// groupNames are the names of the groups, two hex digits each: a slice of
+// a constant, where fmt.Sprintf allocated on every announce.
+const groupNames = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+
+// groupName is the name of group i (0 <= i < groups).
+func groupName(i int) string { return groupNames[2*i : 2*i+2] }
+
 // group is the group of the swarm with that hex infohash: its first byte's
 // top six bits, as two hex digits.
 func group(ihHex string) string {
 	b, _ := strconv.ParseUint(ihHex[:2], 16, 8)
-	return fmt.Sprintf("%02x", b>>2)
+	return groupName(int(b >> 2))
 }
 
 // groupKey is a key of group g: its hash tag, then name.
@@ -362,7 +369,7 @@ func (s *Store) Stats(ctx context.Context) (peers.Stats, error) {
 	torrents := make([]*goredis.IntCmd, groups)
 	counts := make([]*goredis.SliceCmd, groups)
 	for i := range groups {
-		g := fmt.Sprintf("%02x", i)
+		g := groupName(i)
 		torrents[i] = pipe.ZCard(ctx, s.groupKey(g, "swarms"))
 		counts[i] = pipe.HMGet(ctx, s.groupKey(g, "stats"), "s", "l")
 	}
@@ -419,7 +426,7 @@ func (s *Store) Sweep(ctx context.Context) error {
 func (s *Store) SweepNow(ctx context.Context) error {
 	pipe := s.rdb.Pipeline()
 	for i := range groups {
-		g := fmt.Sprintf("%02x", i)
+		g := groupName(i)
 		pipe.PExpire(ctx, s.groupKey(g, "swarms"), time.Duration(s.keyTTLMS)*time.Millisecond)
 		pipe.PExpire(ctx, s.groupKey(g, "stats"), time.Duration(s.keyTTLMS)*time.Millisecond)
 	}
@@ -427,7 +434,7 @@ func (s *Store) SweepNow(ctx context.Context) error {
 		return fmt.Errorf("refresh TTLs: %w", err)
 	}
 	for i := range groups {
-		if err := s.sweepGroup(ctx, fmt.Sprintf("%02x", i)); err != nil {
+		if err := s.sweepGroup(ctx, groupName(i)); err != nil {
 			return err
 		}
 	}

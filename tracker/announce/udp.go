@@ -184,9 +184,14 @@ func (u *UDP) validConnID(id uint64, addr netip.AddrPort) bool {
 	return id == u.connID(addr, w) || id == u.connID(addr, w-1)
 }
 
+// networkStoreReaders is how many readers Serve runs when the peer store
+// is not peers.Local.
+const networkStoreReaders = 32
+
 // Serve answers requests on pc until ctx ends or Close is called, then
 // closes pc and returns nil; it returns an error if reading fails. It runs
-// one reader per CPU (at most 4).
+// one reader per CPU (at most 4), or networkStoreReaders when the peer
+// store waits on a network.
 func (u *UDP) Serve(ctx context.Context, pc net.PacketConn) error {
 	u.mu.Lock()
 	if u.closing {
@@ -210,6 +215,11 @@ func (u *UDP) Serve(ctx context.Context, pc net.PacketConn) error {
 		}
 	}()
 	readers := min(runtime.GOMAXPROCS(0), 4)
+	if l, ok := u.cfg.Store.(peers.Local); !ok || !l.Local() {
+		// Each reader waits out its store's round trip (Redis): more
+		// readers, so that round trips overlap.
+		readers = networkStoreReaders
+	}
 	errs := make(chan error, readers)
 	var wg sync.WaitGroup
 	for range readers {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -309,5 +310,36 @@ func TestUDPServeStops(t *testing.T) {
 	}
 	if err := u.Serve(t.Context(), pc2); err == nil {
 		t.Error("Serve after Close succeeded")
+	}
+}
+
+// TestUDPNetworkStore serves a store that is not peers.Local (as Redis is
+// not), which Serve reads with many readers: announces from many clients at
+// once are all answered, and Close still stops every reader.
+func TestUDPNetworkStore(t *testing.T) {
+	known := ih(1)
+	f := newFixture(t, nil, func(c *Config) { c.Store = networkStore{c.Store} })
+	_, addr := f.udpServe("udp4")
+	const clients = 40
+	t.Run("clients", func(t *testing.T) {
+		for i := range clients {
+			t.Run(strconv.Itoa(i), func(t *testing.T) {
+				t.Parallel()
+				c := dialUDP(t, "udp4", addr)
+				id := c.connect()
+				tid := uint32(100 + i)
+				rep := parseAnnounceReply(t, c.roundTrip(announcePacket(id, tid, known, pid(i), 10, 2, 0, uint16(7000+i))), tid, 6)
+				if rep.leechers < 1 || rep.leechers > clients || rep.seeders != 0 {
+					t.Errorf("reply %+v", rep)
+				}
+			})
+		}
+	})
+	swarms, err := f.store.Scrape(t.Context(), []peers.InfoHash{known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if swarms[0].Incomplete != clients {
+		t.Errorf("the store holds %d leechers, want %d", swarms[0].Incomplete, clients)
 	}
 }

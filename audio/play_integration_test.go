@@ -158,6 +158,32 @@ func TestPlayCommandBadInput(t *testing.T) {
 	}
 }
 
+// TestPlayCommandSkipsABadFile plays three files of which two are bad (not
+// audio; cut in half): each bad one is reported by name and skipped, the
+// good one plays, and the exit status says bad input once all have run.
+func TestPlayCommandSkipsABadFile(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.mp3")
+	os.WriteFile(junk, []byte("not an mp3 at all, only words"), 0o644)
+	good := fixturePath(t, "sweep-44k-stereo.flac")
+	data, _ := os.ReadFile(good)
+	cut := filepath.Join(dir, "cut.flac")
+	os.WriteFile(cut, data[:len(data)/2], 0o644)
+	stdout, stderr, code := runPlay(t, nil, "--output", "null", "--fast", "--json", junk, good, cut)
+	if code != 2 {
+		t.Errorf("exit %d, want 2 (bad input)\n%s", code, stderr)
+	}
+	for _, want := range []string{"skipping " + junk, "skipping " + cut, "2 of 3 files could not be played"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"track":"`+good+`"`) {
+		t.Errorf("reports %q, want one, of %s", lines, good)
+	}
+}
+
 // The real oto path without a sound card: ALSA's default pcm is a `file`
 // plugin over the null device, which captures what oto played (float32
 // stereo at the track's rate); it must match the decoded PCM.

@@ -102,14 +102,22 @@ func runPlay(ctx context.Context, cmd *cli.Command, conf *config) error {
 	}
 	jsonOut := cmd.Bool("json")
 	var playErr error
+	var failed []error // files skipped as bad input, as cmus and mpv go on
 	for _, path := range args {
 		rep, err := playFile(ctx, player, path, cmd.Duration("start"), !jsonOut)
 		if err != nil {
 			if ctx.Err() != nil {
-				err = interrupted(ctx) // a signal stopped it: 130 after Ctrl-C, else a clean stop
+				playErr = interrupted(ctx) // a signal stopped it: 130 after Ctrl-C, else a clean stop
+				break
 			}
-			playErr = err
-			break
+			var ue usageError
+			if !errors.As(err, &ue) || len(args) == 1 {
+				playErr = err // the output failed (or the only file): nothing else would play
+				break
+			}
+			fmt.Fprintf(os.Stderr, "peertune: skipping %s: %v\n", path, err)
+			failed = append(failed, err)
+			continue
 		}
 		if jsonOut {
 			line, _ := json.Marshal(rep)
@@ -118,6 +126,10 @@ func runPlay(ctx context.Context, cmd *cli.Command, conf *config) error {
 	}
 	if err := out.Close(); err != nil && playErr == nil {
 		playErr = err
+	}
+	if playErr == nil && len(failed) > 0 {
+		// Bad input, as for one file: exit 2, once the rest has played.
+		playErr = usageErrorf("%d of %d files could not be played; the first: %w", len(failed), len(args), failed[0])
 	}
 	return playErr
 }

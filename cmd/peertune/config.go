@@ -143,12 +143,21 @@ func (c *config) check(root *cli.Command) error {
 		if cmd == nil {
 			return usageErrorf("config file %s: [%s] is not a command (want one of play, seed, tracker, search, cache, ctl, or keys)", path, section)
 		}
+		// A section holds the flags of its command and of the command's
+		// subcommands ([ctl] all is ctl queue's --all).
 		flags := map[string]bool{}
-		for _, f := range cmd.Flags {
-			for _, n := range f.Names() {
-				flags[n] = true
+		var collect func(c *cli.Command)
+		collect = func(c *cli.Command) {
+			for _, f := range c.Flags {
+				for _, n := range f.Names() {
+					flags[n] = true
+				}
+			}
+			for _, sub := range c.Commands {
+				collect(sub)
 			}
 		}
+		collect(cmd)
 		for _, key := range sortedKeys(conf[section]) {
 			if !flags[key] || key == "help" {
 				return usageErrorf("config file %s: [%s] has no flag %q (peertune %s --help lists them)", path, section, key, section)

@@ -21,7 +21,7 @@ func ctlCommand(conf *config) *cli.Command {
 	flags := func(extra ...cli.Flag) []cli.Flag {
 		return append([]cli.Flag{
 			&cli.StringFlag{Name: "cache", Usage: "the cache folder of the player to control (default: the user's cache directory/peertune)", Sources: ctlCacheSources(conf)},
-			&cli.BoolFlag{Name: "json", Usage: "print the player's status (or what queue added) as JSON"},
+			&cli.BoolFlag{Name: "json", Usage: "print the player's status (or what queue added) as JSON", Sources: conf.sources(name, "json")},
 		}, extra...)
 	}
 	verb := func(v, usage, args string, extra ...cli.Flag) *cli.Command {
@@ -44,8 +44,8 @@ func ctlCommand(conf *config) *cli.Command {
 			seekVerb(verb(ctl.VerbSeek, "seek: +10s and -5 move, 1:30 or 90s go to a position (flags before the verb: ctl --json seek -5)", "[+|-]DURATION")),
 			verb(ctl.VerbVolume, "set the volume in percent", "0-100"),
 			verb(ctl.VerbQueue, "queue the best match of each query or track id (every match with --all); none: list the queue", "[QUERY|TRACK_ID…]",
-				&cli.BoolFlag{Name: "all", Usage: "queue every match of a query, not only the best"},
-				&cli.BoolFlag{Name: "album", Usage: "the queries name albums: queue each one's tracks in order"}),
+				&cli.BoolFlag{Name: "all", Usage: "queue every match of a query, not only the best", Sources: conf.sources(name, "all")},
+				&cli.BoolFlag{Name: "album", Usage: "the queries name albums: queue each one's tracks in order", Sources: conf.sources(name, "album")}),
 			verb(ctl.VerbClear, "empty the queue after the current track", ""),
 			verb(ctl.VerbShuffle, "shuffle the tracks after the current one, or put them back in order (none: toggle)", "[on|off|toggle]"),
 			verb(ctl.VerbRepeat, "at a track's end: go on (off), play it again (one), start the queue over after the last (all); none: the next mode", "[off|one|all]"),

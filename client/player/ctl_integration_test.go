@@ -217,8 +217,9 @@ func TestRemoteControl(t *testing.T) {
 func TestMPRIS(t *testing.T) {
 	itest.Need(t, "dbus-daemon", "playerctl")
 	lib := t.TempDir()
-	for _, title := range []string{"Bus One", "Bus Two"} {
-		itest.MakeTrack(t, lib, title, 30, "flac")
+	for i, title := range []string{"Bus One", "Bus Two"} {
+		itest.MakeTrackWithTags(t, lib, title, 30, "flac", "title="+title, "artist=Test Artist",
+			"album=Test Album", "album_artist=Bus Band", fmt.Sprintf("track=%d", i+1))
 	}
 	e := newEnv(t, lib, 0, 2)
 	one, two := e.TrackByTitle("Bus One"), e.TrackByTitle("Bus Two")
@@ -279,6 +280,27 @@ func TestMPRIS(t *testing.T) {
 	if got := playerctl("metadata", "mpris:length"); got != "30000000" && !strings.HasPrefix(got, "299") && !strings.HasPrefix(got, "300") {
 		t.Errorf("mpris:length %q, want about 30 s in microseconds", got)
 	}
+	if got := playerctl("metadata", "xesam:trackNumber"); got != "1" {
+		t.Errorf("xesam:trackNumber %q, want 1", got)
+	}
+	if got := playerctl("metadata", "xesam:albumArtist"); got != "Bus Band" {
+		t.Errorf("xesam:albumArtist %q, want Bus Band", got)
+	}
+
+	// playerctl --follow prints the status at each PropertiesChanged
+	// signal: what a desktop's media widget listens to.
+	follow := itest.Start(t, nil, "playerctl", "-p", "peertune", "--follow", "status")
+	waitForOutput := func(what string, proc *itest.Proc, want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(proc.Stdout(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: playerctl --follow printed %q, want %q in it", what, proc.Stdout(), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitForOutput("follow starts", follow, "Playing\n")
 
 	playerctl("pause")
 	waitFor("pause", []string{"status"}, "Paused")
@@ -288,6 +310,7 @@ func TestMPRIS(t *testing.T) {
 	waitFor("play-pause pauses", []string{"status"}, "Paused")
 	playerctl("play-pause")
 	waitFor("play-pause resumes", []string{"status"}, "Playing")
+	waitForOutput("PropertiesChanged signals", follow, "Playing\nPaused\nPlaying\nPaused\nPlaying\n")
 
 	playerctl("volume", "0.5")
 	waitFor("volume", []string{"volume"}, "0.500000")
@@ -314,6 +337,26 @@ func TestMPRIS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// Relative seeks (MPRIS Seek), forward and back.
+	waitPosition := func(what string, lo, hi float64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			pos, _ := strconv.ParseFloat(playerctl("position"), 64)
+			if pos >= lo && pos < hi {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: position %v, want %v to %v", what, pos, lo, hi)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	playerctl("position", "6+")
+	waitPosition("position 6+", 18, 22)
+	playerctl("position", "10-")
+	waitPosition("position 10-", 8, 13)
+
 	playerctl("loop", "Playlist")
 	waitFor("loop Playlist", []string{"loop"}, "Playlist")
 	playerctl("shuffle", "On")
@@ -327,6 +370,9 @@ func TestMPRIS(t *testing.T) {
 
 	playerctl("next")
 	waitFor("next", []string{"metadata", "title"}, "Bus Two")
+	waitFor("the next track's number", []string{"metadata", "xesam:trackNumber"}, "2")
+	playerctl("previous")
+	waitFor("previous", []string{"metadata", "title"}, "Bus One")
 	playerctl("stop")
 	waitFor("stop", []string{"status"}, "Stopped")
 

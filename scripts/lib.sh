@@ -5,7 +5,7 @@ PEERTUNE_PACKAGES=(
 	gcc libasound2-dev pkg-config # oto, the speaker output (cgo)
 	aria2 opentracker wrk         # real BitTorrent peers, a reference tracker, HTTP load
 	ffmpeg lame flac vorbis-tools espeak-ng sox # real encoders and a reference decoder
-	redis-server nginx tmux curl procps iproute2
+	redis-server redis-tools nginx tmux curl procps iproute2 # redis-server --sentinel is the Sentinel
 	nftables # the network lab's NAT routers (internal/netlab)
 	miniupnpd-nftables # the lab's UPnP home routers
 	transmission-cli python3-libtorrent # real clients in the lab's interop tests

@@ -135,3 +135,10 @@ func (c *Config) serves(ctx context.Context, ih peers.InfoHash) (int, error) {
 	}
 	return resultUnregistered, nil
 }
+
+// isLocal reports whether store says it answers from memory (peers.Local),
+// so that a frontend may call it on its accept or read loop.
+func isLocal(store peers.PeerStore) bool {
+	l, ok := store.(peers.Local)
+	return ok && l.Local()
+}

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/peertune/peertune/tracker/peers"
 )
 
 // Front serves HTTP on a TCP listener: it answers plain announce requests
@@ -100,9 +98,7 @@ func NewFront(h *HTTP, ln net.Listener, cfg FrontConfig) *Front {
 		conns:    make(map[*frontConn]struct{}),
 		shutdown: make(chan struct{}),
 	}
-	if l, ok := h.cfg.Store.(peers.Local); ok {
-		f.inline = l.Local()
-	}
+	f.inline = isLocal(h.cfg.Store)
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.fallback = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
 	f.bufs.New = func() any {
@@ -131,14 +127,10 @@ func (f *Front) Serve() error {
 				return nil
 			}
 			if temporaryAcceptError(err) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				f.h.cfg.Logger.Warn("http accept", "err", err, "retry_in", delay)
-				select {
-				case <-time.After(delay):
+				if f.backOff(&delay, err) {
 					continue
-				case <-f.shutdown:
-					return nil
 				}
+				return nil
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
@@ -149,6 +141,19 @@ func (f *Front) Serve() error {
 			return nil
 		}
 		go f.serveConn(fc, nil)
+	}
+}
+
+// backOff waits after a temporary accept error, twice as long as the last
+// time (5ms to 1s, as net/http); false when Shutdown came first.
+func (f *Front) backOff(delay *time.Duration, err error) bool {
+	*delay = min(max(2**delay, 5*time.Millisecond), time.Second)
+	f.h.cfg.Logger.Warn("http accept", "err", err, "retry_in", *delay)
+	select {
+	case <-time.After(*delay):
+		return true
+	case <-f.shutdown:
+		return false
 	}
 }
 

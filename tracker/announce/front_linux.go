@@ -17,14 +17,13 @@ import (
 // new connection each time sends it — on the raw socket: accept4, read,
 // answer, write, close, and nothing else; inline in the accept loop when
 // the peer store answers from memory (peers.Local), or else in a goroutine
-// of its own. A
-// net.Conn would add two epoll_ctl calls, two deadlines and a goroutine
-// handoff to each connection, which cost as much as the announce itself
-// (profiled under scripts/bench-tracker.sh: accept, close and the
-// scheduler took more than half the tracker's time). Anything else — a
-// head not read whole at once, keep-alive, anything but a plain announce,
-// a reply the socket does not take at once, a trusted proxy — becomes a
-// net.Conn (net.FileConn) and goes on in serveConn as before.
+// of its own. A net.Conn would add two epoll_ctl calls, two deadlines and
+// a goroutine handoff to each connection, which cost as much as the
+// announce itself (profiled under scripts/bench-tracker.sh: accept, close
+// and the scheduler took more than half the tracker's time). Anything
+// else — a head not read whole at once, keep-alive, anything but a plain
+// announce, a reply the socket does not take at once, a trusted proxy —
+// becomes a net.Conn (net.FileConn) and goes on in serveConn as before.
 
 // serveFast runs the accept loop on a TCP listener's raw socket; ok is
 // false when ln is not one (then Serve accepts through net.Listener).
@@ -135,11 +134,7 @@ func (f *Front) acceptLoop(file *os.File) error {
 			}()
 		case errors.Is(aerr, syscall.EINTR) || errors.Is(aerr, syscall.ECONNABORTED):
 		case temporaryAcceptError(aerr):
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			f.h.cfg.Logger.Warn("http accept", "err", aerr, "retry_in", delay)
-			select {
-			case <-time.After(delay):
-			case <-f.shutdown:
+			if !f.backOff(&delay, aerr) {
 				return nil
 			}
 		default:
@@ -164,8 +159,7 @@ func (f *Front) serveAccepted(fd int, source netip.Addr) {
 		f.adopt(fd, nil) // nothing sent yet
 		return
 	case err != nil || n == 0:
-		f.h.cfg.Metrics.countConn(false)
-		closeRaw(fd) // the client left
+		f.closeRaw(fd) // the client left
 		return
 	}
 	end := headEnd(buf[:n])
@@ -182,55 +176,38 @@ func (f *Front) serveAccepted(fd int, source netip.Addr) {
 	defer f.h.pool.Put(sc)
 	b := f.reply(sc, head, source, true)
 	w, err := writeRaw(fd, b)
-	if err == nil && w == len(b) {
-		f.h.cfg.Metrics.countConn(false)
-		closeRaw(fd)
-		return
-	}
-	if err != nil && !errors.Is(err, syscall.EAGAIN) {
-		f.h.cfg.Metrics.countConn(false)
-		closeRaw(fd) // the client left
+	if err == nil && w == len(b) || err != nil && !errors.Is(err, syscall.EAGAIN) {
+		f.closeRaw(fd) // answered, or the client left
 		return
 	}
 	// The socket did not take the whole reply at once: the rest is written
 	// with a deadline, off the accept loop.
 	rest := append([]byte(nil), b[max(w, 0):]...)
-	c, ok := f.conn(fd)
+	fc, ok := f.trackRaw(fd, connActive)
 	if !ok {
-		return
-	}
-	fc := &frontConn{c: c}
-	fc.state.Store(connActive)
-	if !f.track(fc) {
-		c.Close()
 		return
 	}
 	go func() {
 		defer f.untrack(fc)
-		_ = c.SetWriteDeadline(time.Now().Add(f.cfg.WriteTimeout))
-		_, _ = c.Write(rest)
+		_ = fc.c.SetWriteDeadline(time.Now().Add(f.cfg.WriteTimeout))
+		_, _ = fc.c.Write(rest)
 		f.h.cfg.Metrics.countConn(false)
-		c.Close()
+		fc.c.Close()
 	}()
 }
 
 // adopt makes fd a net.Conn and serves it in serveConn, with what was read
 // from it already.
 func (f *Front) adopt(fd int, read []byte) {
-	c, ok := f.conn(fd)
-	if !ok {
-		return
+	if fc, ok := f.trackRaw(fd, connIdle); ok {
+		go f.serveConn(fc, append([]byte(nil), read...))
 	}
-	fc := &frontConn{c: c}
-	if !f.track(fc) {
-		c.Close()
-		return
-	}
-	go f.serveConn(fc, append([]byte(nil), read...))
 }
 
-// conn turns a raw socket into a net.Conn (which owns it from then on).
-func (f *Front) conn(fd int) (net.Conn, bool) {
+// trackRaw turns a raw socket into a tracked net.Conn (which owns it from
+// then on) in the given state; false when it cannot or the Front is
+// shutting down (then the socket is closed).
+func (f *Front) trackRaw(fd int, state int32) (*frontConn, bool) {
 	file := os.NewFile(uintptr(fd), "")
 	c, err := net.FileConn(file) // a dup of fd
 	file.Close()
@@ -238,39 +215,43 @@ func (f *Front) conn(fd int) (net.Conn, bool) {
 		f.h.cfg.Logger.Warn("http accept", "err", fmt.Errorf("socket to net.Conn: %w", err))
 		return nil, false
 	}
-	return c, true
+	fc := &frontConn{c: c}
+	fc.state.Store(state)
+	if !f.track(fc) {
+		c.Close()
+		return nil, false
+	}
+	return fc, true
+}
+
+// closeRaw closes a connection the front ended on its raw socket, counted.
+func (f *Front) closeRaw(fd int) {
+	f.h.cfg.Metrics.countConn(false)
+	closeSocket(fd)
 }
 
 // The calls on a raw socket never block (it is non-blocking), so they are
 // made as raw system calls: the runtime need not prepare for a goroutine
 // that blocks in the kernel (entersyscall, and sysmon handing its P off).
 
-func readRaw(fd int, b []byte) (int, error) {
+func readRaw(fd int, b []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, b) }
+func writeRaw(fd int, b []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, b) }
+
+// rawIO is read(2) or write(2) (trap) of b on fd, again after EINTR.
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
 	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		n, _, errno := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 		if errno != syscall.EINTR {
 			return rawResult(n, errno)
 		}
 	}
 }
 
-func writeRaw(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		if errno != syscall.EINTR {
-			return rawResult(n, errno)
-		}
-	}
-}
-
-// closeRaw closes a socket that has no unsent data to linger on.
-func closeRaw(fd int) {
+// closeSocket closes a socket that has no unsent data to linger on.
+func closeSocket(fd int) {
 	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 

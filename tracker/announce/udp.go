@@ -215,7 +215,7 @@ func (u *UDP) Serve(ctx context.Context, pc net.PacketConn) error {
 		}
 	}()
 	readers := min(runtime.GOMAXPROCS(0), 4)
-	if l, ok := u.cfg.Store.(peers.Local); !ok || !l.Local() {
+	if !isLocal(u.cfg.Store) {
 		// Each reader waits out its store's round trip (Redis): more
 		// readers, so that round trips overlap.
 		readers = networkStoreReaders

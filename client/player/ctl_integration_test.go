@@ -224,20 +224,7 @@ func TestMPRIS(t *testing.T) {
 	e := newEnv(t, lib, 0, 2)
 	one, two := e.TrackByTitle("Bus One"), e.TrackByTitle("Bus Two")
 
-	bus := filepath.Join(t.TempDir(), "bus")
-	daemon := itest.Start(t, nil, "dbus-daemon", "--session", "--nofork", "--nopidfile", "--address=unix:path="+bus)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(bus); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dbus-daemon made no socket\n%s", daemon.Stderr())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	addr := "unix:path=" + bus
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", privateBus(t))
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 
 	playerctl := func(args ...string) string {
@@ -369,7 +356,7 @@ func TestMPRIS(t *testing.T) {
 	// A second player on the bus takes the instance name.
 	other := e.Play(t.TempDir(), "--output", "null", "--mpris", one.ID)
 	name := fmt.Sprintf("org.mpris.MediaPlayer2.peertune.instance%d", other.Cmd.Process.Pid)
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		out, _ := exec.Command("playerctl", "-l").CombinedOutput()
 		if strings.Contains(string(out), "peertune.instance") {

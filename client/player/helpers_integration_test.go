@@ -4,6 +4,7 @@ package player_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,4 +20,23 @@ func TestMain(m *testing.M) { os.Exit(itest.Main(m)) }
 func newEnv(t *testing.T, lib string, uploadRate int64, n int) *itest.Swarm {
 	t.Helper()
 	return itest.NewSwarm(t, lib, n, itest.SwarmOptions{Interval: 5 * time.Second, UploadRate: uploadRate})
+}
+
+// privateBus starts a D-Bus session daemon of the test's own, stopped when
+// the test ends, and returns its address.
+func privateBus(t *testing.T) string {
+	t.Helper()
+	itest.Need(t, "dbus-daemon")
+	bus := filepath.Join(t.TempDir(), "bus")
+	daemon := itest.Start(t, nil, "dbus-daemon", "--session", "--nofork", "--nopidfile", "--address=unix:path="+bus)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(bus); err == nil {
+			return "unix:path=" + bus
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dbus-daemon made no socket\n%s", daemon.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -212,6 +212,19 @@ func TestTUISearchPicks(t *testing.T) {
 
 // TestTUISearchScrollsThroughManyMatches: "/" lists every match, nine at a
 // time; ↓ past the ninth scrolls, and a digit picks among those shown.
+// Regression: a terminal's paste ends its lines with CR (tmux and xterm
+// turn LF into CR), and the search took the lines after it too.
+func TestTUIPasteOfManyLinesTakesTheFirst(t *testing.T) {
+	for _, paste := range []string{"so\rignored", "so\r\nignored", "so\nignored", "so"} {
+		m := &tuiModel{p: newTestPlayer(t), ctx: context.Background(), width: 80, height: 40, keys: defaultKeys(t)}
+		m.Update(tea.KeyPressMsg{Code: '/', Text: "/"})
+		m.Update(tea.PasteMsg{Content: paste})
+		if string(m.query) != "so" {
+			t.Errorf("paste %q: the search is %q, want %q", paste, string(m.query), "so")
+		}
+	}
+}
+
 func TestTUISearchScrollsThroughManyMatches(t *testing.T) {
 	p := newTestPlayer(t)
 	var found []proto.Track

@@ -124,9 +124,13 @@ func (m *tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 	case tea.PasteMsg:
 		if m.searching {
-			// One line of it: a search is a line.
-			line, _, _ := strings.Cut(msg.Content, "\n")
-			m.query = append(m.query, []rune(strings.TrimRight(line, "\r"))...)
+			// One line of it: a search is a line. Terminals end a pasted
+			// line with CR (xterm and tmux turn LF into CR), files with LF.
+			line := msg.Content
+			if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+				line = line[:i]
+			}
+			m.query = append(m.query, []rune(line)...)
 		}
 		return m, nil
 	case tickMsg:

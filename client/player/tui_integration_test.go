@@ -18,24 +18,49 @@ import (
 
 var clockRE = regexp.MustCompile(`(\d+):(\d\d) / 0:20`)
 
-// terminal runs shell in a tmux session of its own, 110 columns by rows,
-// killed when the test ends: send types keys into it, screen is what it
-// shows.
-func terminal(t *testing.T, rows int, shell string) (send func(keys ...string), screen func() string) {
+// tmuxTerm is a shell in a tmux session of its own, 110 columns wide,
+// killed when the test ends.
+type tmuxTerm struct {
+	t             *testing.T
+	sock, session string
+}
+
+// terminal runs shell in a tmux session rows high.
+func terminal(t *testing.T, rows int, shell string) *tmuxTerm {
 	t.Helper()
-	session := fmt.Sprintf("peertune-tui-%d", itest.FreePort(t))
-	sock := filepath.Join(t.TempDir(), "tmux.sock")
-	tmux := func(args ...string) string {
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
+	term := &tmuxTerm{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock"), session: fmt.Sprintf("peertune-tui-%d", itest.FreePort(t))}
+	term.tmux("new-session", "-d", "-s", term.session, "-x", "110", "-y", strconv.Itoa(rows), shell)
+	t.Cleanup(func() { exec.Command("tmux", "-S", term.sock, "kill-server").Run() })
+	return term
+}
+
+func (term *tmuxTerm) tmux(args ...string) string {
+	term.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", term.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		term.t.Fatalf("tmux %v: %v\n%s", args, err, out)
 	}
-	tmux("new-session", "-d", "-s", session, "-x", "110", "-y", strconv.Itoa(rows), shell)
-	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
-	send = func(keys ...string) { tmux(append([]string{"send-keys", "-t", session}, keys...)...) }
-	return send, func() string { return tmux("capture-pane", "-p", "-t", session) }
+	return string(out)
+}
+
+// send types keys (tmux's names: "Enter", "Right", "space", or text).
+func (term *tmuxTerm) send(keys ...string) {
+	term.t.Helper()
+	term.tmux(append([]string{"send-keys", "-t", term.session}, keys...)...)
+}
+
+// paste pastes text as a terminal does, in bracketed-paste marks when the
+// program asked for them.
+func (term *tmuxTerm) paste(text string) {
+	term.t.Helper()
+	term.tmux("set-buffer", "-b", "test", text)
+	term.tmux("paste-buffer", "-p", "-d", "-b", "test", "-t", term.session)
+}
+
+// screen is what the terminal shows.
+func (term *tmuxTerm) screen() string {
+	term.t.Helper()
+	return term.tmux("capture-pane", "-p", "-t", term.session)
 }
 
 // The terminal UI in a real terminal (tmux): the progress advances, space
@@ -68,7 +93,8 @@ func TestTerminalUI(t *testing.T) {
 	tr := e.TrackByCodec("flac")
 	shell := fmt.Sprintf("%s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'; sleep 120",
 		e.Bin, e.TrackerURL, t.TempDir(), tr.ID)
-	send, screen := terminal(t, 30, shell)
+	term := terminal(t, 30, shell)
+	send, screen := term.send, term.screen
 	pos := func() (time.Duration, string) {
 		s := screen()
 		m := clockRE.FindStringSubmatch(s)
@@ -143,7 +169,8 @@ func TestTerminalUIRemote(t *testing.T) {
 	runtime := t.TempDir()
 	shell := fmt.Sprintf("XDG_RUNTIME_DIR=%s %s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; sleep 120",
 		runtime, e.Bin, e.TrackerURL, cache, one.ID)
-	send, screen := terminal(t, 40, shell)
+	term := terminal(t, 40, shell)
+	send, screen := term.send, term.screen
 	waitScreen := screenWaiter(t, screen)
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(e.Bin, args...)
@@ -207,7 +234,8 @@ func TestTerminalUILibrary(t *testing.T) {
 	first := e.TrackByTitle("Elsewhere")
 	shell := fmt.Sprintf("XDG_RUNTIME_DIR=%s %s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null %s; echo EXIT=$?; sleep 120",
 		t.TempDir(), e.Bin, e.TrackerURL, t.TempDir(), first.ID)
-	send, screen := terminal(t, 40, shell)
+	term := terminal(t, 40, shell)
+	send, screen := term.send, term.screen
 	waitScreen := screenWaiter(t, screen)
 	has := func(parts ...string) func(string) bool {
 		return func(s string) bool {

@@ -288,7 +288,7 @@ func (r Request) Check() error {
 		}
 	case VerbVolume:
 		if len(r.Args) != 1 {
-			return errors.New("volume takes one value, 0 to 100")
+			return errors.New("volume takes one value, 0 to 100 (more with play --softvol-max)")
 		}
 		if _, err := ParseVolume(r.Args[0]); err != nil {
 			return err

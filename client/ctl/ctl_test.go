@@ -96,7 +96,7 @@ func TestCallGetsTheHandlersReply(t *testing.T) {
 		t.Errorf("a refused request: %v, want the player's reason as a *RefusedError", err)
 	}
 	// The server checks requests before the handler sees them.
-	for _, req := range []Request{{Verb: "dance"}, {}, {Verb: VerbSeek}, {Verb: VerbVolume, Args: []string{"101"}}, {Verb: VerbPause, Args: []string{"x"}}} {
+	for _, req := range []Request{{Verb: "dance"}, {}, {Verb: VerbSeek}, {Verb: VerbVolume, Args: []string{"401"}}, {Verb: VerbPause, Args: []string{"x"}}} {
 		if _, err := Call(ctx, path, req); err == nil {
 			t.Errorf("%+v: no error", req)
 		}
@@ -200,7 +200,7 @@ func TestParseSeek(t *testing.T) {
 }
 
 func TestParseVolume(t *testing.T) {
-	for in, want := range map[string]int{"0": 0, "80": 80, "100": 100, "55%": 55, " 7 ": 7, "101": -1, "-1": -1, "loud": -1, "": -1, "5.5": -1} {
+	for in, want := range map[string]int{"0": 0, "80": 80, "100": 100, "55%": 55, " 7 ": 7, "101": 101, "400": 400, "401": -1, "-1": -1, "loud": -1, "": -1, "5.5": -1} {
 		v, err := ParseVolume(in)
 		if (want < 0) != (err != nil) || (want >= 0 && v != want) {
 			t.Errorf("ParseVolume(%q) = %d, %v; want %d", in, v, err, want)

@@ -60,6 +60,10 @@ func Control(p *Player, resolve ResolveFunc) ctl.Handler {
 				rep.Error = err.Error()
 				break
 			}
+			if max := p.MaxVolume(); v > max {
+				rep.Error = fmt.Sprintf("volume %d: this player goes to %d (play --softvol-max)", v, max)
+				break
+			}
 			p.SetVolume(float64(v) / 100)
 		case ctl.VerbQueue:
 			if len(req.Args) == 0 {

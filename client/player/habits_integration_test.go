@@ -4,7 +4,9 @@ package player_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -55,7 +57,8 @@ func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 }
 
 // Ctrl-C (SIGINT) stops a player with exit status 130, as a shell expects
-// of an interrupted program; SIGTERM is a clean stop (0).
+// of an interrupted program; SIGTERM is a clean stop (0); the tracker and
+// seeder stop with 0 on either.
 func TestInterruptExits130(t *testing.T) {
 	lib := t.TempDir()
 	itest.MakeTrack(t, lib, "Long Enough", 20, "flac")
@@ -80,6 +83,89 @@ func TestInterruptExits130(t *testing.T) {
 	p.Signal(syscall.SIGINT)
 	if code, err := p.Wait(10 * time.Second); err != nil || code != 130 {
 		t.Errorf("a local file, SIGINT: exit %d (%v), want 130\n%s", code, err, p.Stderr())
+	}
+	// The servers are not interrupted programs but services: Ctrl-C stops
+	// them as SIGTERM does, cleanly, with 0.
+	for _, srv := range []struct {
+		name string
+		proc *itest.Proc
+	}{{"seeder", e.Seeder}, {"tracker", e.Tracker}} {
+		srv.proc.Signal(syscall.SIGINT)
+		if code, err := srv.proc.Wait(10 * time.Second); err != nil || code != 0 {
+			t.Errorf("the %s on SIGINT: exit %d (%v), want 0\n%s", srv.name, code, err, srv.proc.Stderr())
+		}
+	}
+}
+
+// play --softvol-max lets ctl (as the + key and MPRIS) go above 100 % up to
+// it, and no further; without it 100 % is the most.
+func TestSoftVolMax(t *testing.T) {
+	lib := t.TempDir()
+	itest.MakeTrack(t, lib, "Loud", 30, "flac")
+	e := newEnv(t, lib, 0, 1)
+	tr := e.TrackByTitle("Loud")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	volume := func(cache, v string) (int, string) {
+		t.Helper()
+		out, err := exec.Command(e.Bin, "ctl", "--cache", cache, "volume", v).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	statusVolume := func(cache string) int {
+		t.Helper()
+		out, err := exec.Command(e.Bin, "ctl", "--cache", cache, "status", "--json").Output()
+		if err != nil {
+			t.Fatalf("ctl status: %v", err)
+		}
+		var st struct{ Volume int }
+		if err := json.Unmarshal(out, &st); err != nil {
+			t.Fatalf("ctl status --json: %v: %q", err, out)
+		}
+		return st.Volume
+	}
+	for _, c := range []struct {
+		flags    []string
+		max      int
+		tooLoud  string
+		loudOK   string
+		wantLoud int
+	}{
+		{[]string{"--softvol-max", "150"}, 150, "160", "150", 150},
+		{nil, 100, "120", "100", 100},
+	} {
+		cache := t.TempDir()
+		p := e.Play(cache, append(append([]string{"--output", "null"}, c.flags...), tr.ID)...)
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			code, _ := volume(cache, c.loudOK)
+			if code == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%v: no player answers ctl", c.flags)
+			}
+			time.Sleep(100 * time.Millisecond) // the player is starting
+		}
+		if v := statusVolume(cache); v != c.wantLoud {
+			t.Errorf("%v: ctl volume %s, status says %d", c.flags, c.loudOK, v)
+		}
+		if code, out := volume(cache, c.tooLoud); code != 1 || !strings.Contains(out, fmt.Sprintf("goes to %d", c.max)) || !strings.Contains(out, "--softvol-max") {
+			t.Errorf("%v: ctl volume %s: exit %d, %q; want 1, naming the player's most and the flag", c.flags, c.tooLoud, code, out)
+		}
+		if v := statusVolume(cache); v != c.wantLoud {
+			t.Errorf("%v: a refused volume changed it to %d", c.flags, v)
+		}
+		p.Stop(10 * time.Second)
+	}
+	out, err := exec.Command(e.Bin, "play", "--tracker", e.TrackerURL, "--cache", t.TempDir(), "--softvol-max", "401", tr.ID).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "--softvol-max 401") {
+		t.Errorf("--softvol-max 401: %v, %s", err, out)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -429,6 +430,9 @@ func (p *Player) seek(to func(pos time.Duration) time.Duration) {
 
 // TogglePause pauses or resumes playback.
 func (p *Player) TogglePause() { p.cfg.Audio.SetPaused(!p.cfg.Audio.Paused()) }
+
+// MaxVolume is the highest volume in percent (Config.MaxVolume).
+func (p *Player) MaxVolume() int { return int(math.Round(p.cfg.MaxVolume * 100)) }
 
 // SetVolume sets the volume (linear gain, 0 to Config.MaxVolume).
 func (p *Player) SetVolume(v float64) {

@@ -2,6 +2,7 @@ package audio
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -41,6 +42,15 @@ func TestTruncatedAndCorruptFiles(t *testing.T) {
 			switch {
 			case err != nil:
 				checkErrNames(t, err, f.codec)
+				// Regression: a flac error said the sample was the
+				// last, as beep's decoder does once it has failed.
+				var sample int
+				if i := strings.Index(err.Error(), "(sample "); i >= 0 {
+					fmt.Sscanf(err.Error()[i:], "(sample %d)", &sample)
+					if total := int(info.Duration.Seconds() * float64(info.SampleRate)); sample < total/4 || sample > total*3/4 {
+						t.Errorf("corrupt in the middle, the error says sample %d of %d", sample, total)
+					}
+				}
 			case f.codec == CodecFLAC:
 				t.Errorf("corrupt flac decoded without error")
 			}

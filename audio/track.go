@@ -181,10 +181,13 @@ func (t *Track) Stream(samples [][2]float64) (n int, ok bool) {
 			n, ok = 0, false
 		}
 	}()
+	// A decoder that fails may lose its place (beep's flac then says it is
+	// at the end): the error names the sample it had reached.
+	at := t.dec.Position()
 	n, ok = t.dec.Stream(samples)
 	if !ok {
 		if err := t.dec.Err(); err != nil {
-			t.err = t.describe(err)
+			t.err = t.describe(err, at)
 			return 0, false
 		}
 		if err := t.ctx.Err(); err != nil {
@@ -200,13 +203,14 @@ func (t *Track) Stream(samples [][2]float64) (n int, ok bool) {
 	return n, ok
 }
 
-// describe names the format and byte offset in a decoder's error.
-func (t *Track) describe(err error) error {
+// describe names the format, byte offset and sample (at) in a decoder's
+// error.
+func (t *Track) describe(err error, at int) error {
 	if t.meta.Codec == CodecMP3 || t.meta.Codec == CodecWAV {
 		return fmt.Errorf("%s: %w", t.meta.Name, err) // they name the byte themselves
 	}
 	return fmt.Errorf("%s: %s: decoding failed near byte %d (sample %d): %w",
-		t.meta.Name, t.meta.Codec, t.src.off, t.dec.Position(), err)
+		t.meta.Name, t.meta.Codec, t.src.off, at, err)
 }
 
 // checkComplete turns an early end of the stream into an error: the

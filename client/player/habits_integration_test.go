@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,14 +17,27 @@ import (
 	"github.com/peertune/peertune/internal/itest"
 )
 
-// A track that cannot be played (no source has it) is skipped with a
-// message, the next one plays, and the exit status says one failed, as
+// A track that cannot be played (no source has it, or its bytes are
+// corrupt) is skipped with a message, the next one plays, and the exit status says one failed, as
 // cmus and mpv go on.
 func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 	lib := t.TempDir()
 	itest.MakeTrack(t, lib, "Playable", 3, "flac")
-	e := newEnv(t, lib, 0, 1)
-	good := e.TrackByTitle("Playable")
+	// A corrupt one: its headers are sound (the seeder publishes it), its
+	// frames from a third of the way on are not.
+	corrupt := itest.MakeTrack(t, lib, "Corrupt", 10, "flac")
+	data, err := os.ReadFile(corrupt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(data) / 3; i < len(data)*2/3; i++ {
+		data[i] ^= byte(i*131 + 7)
+	}
+	if err := os.WriteFile(corrupt, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, lib, 0, 2)
+	good, broken := e.TrackByTitle("Playable"), e.TrackByTitle("Corrupt")
 	// A second seeder publishes a track whose only seed URL is dead.
 	nowhere := t.TempDir()
 	itest.MakeTrack(t, nowhere, "Nowhere", 3, "flac")
@@ -31,7 +45,7 @@ func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 	itest.Start(t, nil, e.Bin, "seed", "--tracker", e.TrackerURL, "--token", "tok", "--listen", fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t)),
 		"--no-http", "--no-bt", "--public-url", dead, nowhere)
 	deadline := time.Now().Add(30 * time.Second)
-	for len(e.Tracks()) < 2 {
+	for len(e.Tracks()) < 3 {
 		if time.Now().After(deadline) {
 			t.Fatal("the second seeder published nothing")
 		}
@@ -39,7 +53,7 @@ func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 	}
 	bad := e.TrackByTitle("Nowhere")
 
-	p := e.Play(t.TempDir(), "--output", "null", "--fast", bad.ID, good.ID)
+	p := e.Play(t.TempDir(), "--output", "null", "--fast", bad.ID, broken.ID, good.ID)
 	code, err := p.Wait(60 * time.Second)
 	if err != nil {
 		t.Fatalf("the player is still running: %v", err)
@@ -51,8 +65,13 @@ func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1: a track failed", code)
 	}
-	if !strings.Contains(p.Stderr(), "skipping a track that cannot be played") || !strings.Contains(p.Stderr(), "Nowhere") {
-		t.Errorf("stderr does not say which track was skipped:\n%s", p.Stderr())
+	for _, want := range []string{"Nowhere", "Test Artist – Corrupt: flac: decoding failed near byte", "2 tracks could not be played"} {
+		if !strings.Contains(p.Stderr(), want) {
+			t.Errorf("stderr lacks %q: it does not say which tracks were skipped and why:\n%s", want, p.Stderr())
+		}
+	}
+	if n := strings.Count(p.Stderr(), "skipping a track that cannot be played"); n != 2 {
+		t.Errorf("%d tracks skipped, want 2:\n%s", n, p.Stderr())
 	}
 }
 

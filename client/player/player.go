@@ -820,7 +820,13 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 		rep.Stats = s.Stats()
 	}
 	if err != nil {
-		return rep, p.trackError(ctx, s, fmt.Errorf("playing %q: %w", title(t), err))
+		// The track's own errors begin with its name (meta.Name); the
+		// output's and a cancellation do not.
+		var oe *audio.OutputError
+		if errors.As(err, &oe) || ctx.Err() != nil {
+			err = fmt.Errorf("playing %q: %w", title(t), err)
+		}
+		return rep, p.trackError(ctx, s, err)
 	}
 	return rep, nil
 }

@@ -134,7 +134,7 @@ func TestRemoteControl(t *testing.T) {
 	waitStatus("seek 15 goes to 0:15", func(st ctl.Status) bool { return st.PositionS >= 15 && st.PositionS < 18 })
 	control("seek", "-10")
 	waitStatus("seek -10 goes back", func(st ctl.Status) bool { return st.PositionS >= 4 && st.PositionS < 9 })
-	for _, bad := range [][]string{{"volume", "101"}, {"seek", "soon"}, {"dance"}, {"pause", "now"}} {
+	for _, bad := range [][]string{{"volume", "401"}, {"seek", "soon"}, {"dance"}, {"pause", "now"}} {
 		if _, errOut, code := run(append([]string{"ctl", "--cache", cache}, bad...)...); code != 2 {
 			t.Errorf("ctl %v: exit %d (%s), want 2", bad, code, errOut)
 		}
@@ -182,6 +182,17 @@ func TestRemoteControl(t *testing.T) {
 	if q := status().Queue; len(q) != 0 {
 		t.Errorf("after clear the queue is %v", q)
 	}
+	// --all: every match, by ctl and by a second play.
+	if err := json.Unmarshal([]byte(control("queue", "--json", "--all", "Remote")), &added); err != nil || len(added.Added) != 3 {
+		t.Errorf("queue --all Remote: %+v, %v; want the three tracks", added, err)
+	}
+	if _, errOut, code := run("play", "--tracker", e.TrackerURL, "--cache", cache, "--output", "null", "--all", "Remote"); code != 0 || strings.Count(errOut, "queued ") != 3 {
+		t.Errorf("play --all Remote into the player: exit %d, %q; want the three tracks queued", code, errOut)
+	}
+	if q := status().Queue; len(q) != 6 || !slices.Contains(q[3:], one.ID) || !slices.Contains(q[3:], two.ID) || !slices.Contains(q[3:], three.ID) {
+		t.Errorf("after queue --all and play --all the queue is %v", q)
+	}
+	control("clear")
 	control("repeat", "one")
 	control("shuffle")
 	if st := status(); st.Repeat != "one" || !st.Shuffle {

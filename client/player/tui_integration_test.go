@@ -279,3 +279,75 @@ func TestTerminalUILibrary(t *testing.T) {
 		t.Errorf("exit status after q:\n%s", s)
 	}
 }
+
+// TestTerminalUIKeysFromTheConfigFile: the config file's [keys] rebinds the
+// UI's keys in a real terminal (the old key does nothing, the new one acts,
+// the help shows it), and a queue longer than the screen scrolls with the
+// cursor.
+func TestTerminalUIKeysFromTheConfigFile(t *testing.T) {
+	itest.Need(t, "tmux")
+	lib := t.TempDir()
+	itest.MakeTrack(t, lib, "Rebound", 30, "flac")
+	e := newEnv(t, lib, 0, 1)
+	tr := e.TrackByTitle("Rebound")
+	config := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(config, "peertune"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toml := "[keys]\npause = \"x\"\nquit = [\"Q\", \"ctrl+q\"]\ncursor-down = \"ctrl+n\"\n"
+	if err := os.WriteFile(filepath.Join(config, "peertune", "config.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The same track 40 times over: a queue longer than 30 rows.
+	ids := strings.Repeat(tr.ID+" ", 40)
+	shell := fmt.Sprintf("XDG_CONFIG_HOME=%s XDG_RUNTIME_DIR=%s %s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null --mpris=false %s; echo EXIT=$?; sleep 120",
+		config, t.TempDir(), e.Bin, e.TrackerURL, t.TempDir(), ids)
+	term := terminal(t, 30, shell)
+	waitScreen := screenWaiter(t, term.screen)
+	has := func(parts ...string) func(string) bool {
+		return func(s string) bool {
+			for _, p := range parts {
+				if !strings.Contains(s, p) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	waitScreen("the UI plays, the help shows the rebound keys", has("playing", "Rebound", "x pause", "Q/ctrl+q quit"))
+	waitScreen("a long queue shows how many more", has("▶  1. Test Artist – Rebound", "… 30 more"))
+	if s := term.screen(); strings.Contains(s, "40. Test Artist") {
+		t.Errorf("all 40 queued tracks on a 30-row screen:\n%s", s)
+	}
+	term.send("space")
+	time.Sleep(time.Second)
+	if s := term.screen(); strings.Contains(s, "paused") {
+		t.Errorf("space still pauses after pause was rebound to x:\n%s", s)
+	}
+	term.send("x")
+	waitScreen("x pauses", has("paused"))
+	term.send("x")
+	waitScreen("x resumes", has("playing"))
+
+	// The cursor (down rebound to ctrl+n) walks down the queue, and the
+	// queue scrolls to keep it on the screen.
+	for range 30 {
+		term.send("C-n")
+	}
+	waitScreen("the queue scrolls with the cursor", has("›  31. Test Artist – Rebound", "before"))
+	if s := term.screen(); strings.Contains(s, "▶  1. Test Artist") {
+		t.Errorf("the top of the queue is still shown with the cursor at 31:\n%s", s)
+	}
+
+	term.send("q")
+	time.Sleep(time.Second)
+	if s := term.screen(); strings.Contains(s, "EXIT=") {
+		t.Fatalf("q still quits after quit was rebound:\n%s", s)
+	}
+	term.send("Q")
+	waitScreen("Q quits", has("EXIT="))
+	if s := term.screen(); !strings.Contains(s, "EXIT=0") {
+		t.Errorf("exit status after Q:\n%s", s)
+	}
+}

@@ -30,7 +30,7 @@ const (
 	VerbPrev    = "prev"
 	VerbStop    = "stop"
 	VerbSeek    = "seek"    // Args[0]: [+|-]DURATION (see ParseSeek)
-	VerbVolume  = "volume"  // Args[0]: 0 to 100
+	VerbVolume  = "volume"  // Args[0]: percent, 0 to 100 (up to the player's --softvol-max)
 	VerbQueue   = "queue"   // Args: queries or track ids to add (best match, every match with All); none: list
 	VerbClear   = "clear"   // empty the queue after the current track
 	VerbShuffle = "shuffle" // Args[0]: on, off or toggle (none: toggle)
@@ -66,7 +66,7 @@ type Status struct {
 	Track     *proto.Track `json:"track"` // the current track; null when there is none
 	PositionS float64      `json:"position_s"`
 	DurationS float64      `json:"duration_s"`
-	Volume    int          `json:"volume"` // percent, 0 to 100
+	Volume    int          `json:"volume"` // percent, 0 to 100 (more with --softvol-max)
 	Queue     []string     `json:"queue"`  // ids of the tracks after the current one
 	Shuffle   bool         `json:"shuffle"`
 	Repeat    string       `json:"repeat"` // off, one or all
@@ -288,7 +288,7 @@ func (r Request) Check() error {
 		}
 	case VerbVolume:
 		if len(r.Args) != 1 {
-			return errors.New("volume takes one value, 0 to 100 (more with play --softvol-max)")
+			return fmt.Errorf("volume takes one value in percent, 0 to 100 (to %d with play --softvol-max)", VolumeCeiling)
 		}
 		if _, err := ParseVolume(r.Args[0]); err != nil {
 			return err

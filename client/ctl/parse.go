@@ -72,16 +72,16 @@ func parseClock(t string) (time.Duration, error) {
 	return time.Duration(math.Round(total * float64(time.Second))), nil
 }
 
-// MaxVolume is the highest volume in percent a player may be started to
-// allow (play --softvol-max); a player allows 100 unless told more.
-const MaxVolume = 400
+// VolumeCeiling is the highest volume in percent a player may be started
+// to allow (play --softvol-max); a player allows 100 unless told more.
+const VolumeCeiling = 400
 
-// ParseVolume reads a volume in percent, 0 to MaxVolume ("80" or "80%");
+// ParseVolume reads a volume in percent, 0 to VolumeCeiling ("80" or "80%");
 // whether the player goes above 100 is its --softvol-max.
 func ParseVolume(s string) (int, error) {
 	v, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(s), "%"))
-	if err != nil || v < 0 || v > MaxVolume {
-		return 0, fmt.Errorf("volume %q: want a whole number from 0 to 100 (to %d with play --softvol-max)", s, MaxVolume)
+	if err != nil || v < 0 || v > VolumeCeiling {
+		return 0, fmt.Errorf("volume %q: want a whole number from 0 to 100 (to %d with play --softvol-max)", s, VolumeCeiling)
 	}
 	return v, nil
 }

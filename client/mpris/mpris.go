@@ -222,8 +222,10 @@ func (s *Server) export() error {
 			}},
 			"Metadata": {Value: metadata(snap), Emit: prop.EmitTrue},
 			"Volume": {Value: s.last.volume, Writable: true, Emit: prop.EmitTrue, Callback: func(ch *prop.Change) *dbus.Error {
+				// MPRIS sets no ceiling: above 1.0 goes up to the
+				// player's --softvol-max, where SetVolume stops it.
 				v, _ := ch.Value.(float64)
-				s.p.SetVolume(min(max(v, 0), 1))
+				s.p.SetVolume(max(v, 0))
 				return nil
 			}},
 			"Position":      {Value: micros(snap.Position), Emit: prop.EmitFalse},
@@ -306,7 +308,7 @@ func (s *Server) poll(ctx context.Context) {
 }
 
 func stateOf(snap player.Snapshot) state {
-	st := state{status: "Stopped", trackID: snap.Track.ID, volume: math.Round(min(snap.Volume, 1)*100) / 100, length: micros(snap.Duration),
+	st := state{status: "Stopped", trackID: snap.Track.ID, volume: math.Round(snap.Volume*100) / 100, length: micros(snap.Duration),
 		loop: "None", shuffle: snap.Shuffle}
 	switch snap.Repeat {
 	case player.RepeatOne:

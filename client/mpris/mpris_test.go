@@ -21,7 +21,7 @@ func TestStateOf(t *testing.T) {
 		{player.StatePlaying, 1, "Playing", 1},
 		{player.StateBuffering, 0.5, "Playing", 0.5}, // waiting for bytes is still playing
 		{player.StatePaused, 0.333, "Paused", 0.33},
-		{player.StateStopped, 1.5, "Stopped", 1}, // above 100 %: MPRIS's 1.0
+		{player.StateStopped, 1.5, "Stopped", 1.5}, // above 100 % (--softvol-max): as it is
 		{player.StateIdle, 0, "Stopped", 0},
 	} {
 		st := stateOf(player.Snapshot{State: tc.state, Volume: tc.volume, Duration: 3 * time.Second})

@@ -60,8 +60,8 @@ func Control(p *Player, resolve ResolveFunc) ctl.Handler {
 				rep.Error = err.Error()
 				break
 			}
-			if max := p.MaxVolume(); v > max {
-				rep.Error = fmt.Sprintf("volume %d: this player goes to %d (play --softvol-max)", v, max)
+			if most := p.MaxVolume(); v > most {
+				rep.Error = fmt.Sprintf("volume %d%%: above this player's maximum of %d%% (start it with play --softvol-max to allow more)", v, most)
 				break
 			}
 			p.SetVolume(float64(v) / 100)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,8 +19,8 @@ import (
 )
 
 // A track that cannot be played (no source has it, or its bytes are
-// corrupt) is skipped with a message, the next one plays, and the exit status says one failed, as
-// cmus and mpv go on.
+// corrupt) is skipped with a message, the next one plays, and the exit
+// status says some failed, as cmus and mpv go on.
 func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 	lib := t.TempDir()
 	itest.MakeTrack(t, lib, "Playable", 3, "flac")
@@ -65,6 +66,9 @@ func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1: a track failed", code)
 	}
+	if strings.Contains(p.Stderr(), `Corrupt": Test Artist – Corrupt`) {
+		t.Errorf("the error names the track twice:\n%s", p.Stderr())
+	}
 	for _, want := range []string{"Nowhere", "Test Artist – Corrupt: flac: decoding failed near byte", "2 tracks could not be played"} {
 		if !strings.Contains(p.Stderr(), want) {
 			t.Errorf("stderr lacks %q: it does not say which tracks were skipped and why:\n%s", want, p.Stderr())
@@ -77,7 +81,7 @@ func TestSkipsATrackThatCannotBePlayed(t *testing.T) {
 
 // Ctrl-C (SIGINT) stops a player with exit status 130, as a shell expects
 // of an interrupted program; SIGTERM is a clean stop (0); the tracker and
-// seeder stop with 0 on either.
+// seeder stop with 0 on SIGINT.
 func TestInterruptExits130(t *testing.T) {
 	lib := t.TempDir()
 	itest.MakeTrack(t, lib, "Long Enough", 20, "flac")
@@ -104,7 +108,7 @@ func TestInterruptExits130(t *testing.T) {
 		t.Errorf("a local file, SIGINT: exit %d (%v), want 130\n%s", code, err, p.Stderr())
 	}
 	// The servers are not interrupted programs but services: Ctrl-C stops
-	// them as SIGTERM does, cleanly, with 0.
+	// them cleanly, with 0 (SIGTERM too: every test's Stop checks that).
 	for _, srv := range []struct {
 		name string
 		proc *itest.Proc
@@ -116,17 +120,21 @@ func TestInterruptExits130(t *testing.T) {
 	}
 }
 
-// play --softvol-max lets ctl (as the + key and MPRIS) go above 100 % up to
-// it, and no further; without it 100 % is the most.
+// play --softvol-max lets ctl and MPRIS go above 100 % up to it (the +
+// key too: TestVolumeStopsAtMaxVolume), and no further: ctl refuses more,
+// naming the player's maximum and the flag; without the flag 100 % is the
+// most.
 func TestSoftVolMax(t *testing.T) {
+	itest.Need(t, "playerctl")
 	lib := t.TempDir()
 	itest.MakeTrack(t, lib, "Loud", 30, "flac")
 	e := newEnv(t, lib, 0, 1)
 	tr := e.TrackByTitle("Loud")
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
-	volume := func(cache, v string) (int, string) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", privateBus(t))
+	ctlRun := func(cache string, args ...string) (int, string) {
 		t.Helper()
-		out, err := exec.Command(e.Bin, "ctl", "--cache", cache, "volume", v).CombinedOutput()
+		out, err := exec.Command(e.Bin, append([]string{"ctl", "--cache", cache}, args...)...).CombinedOutput()
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return ee.ExitCode(), string(out)
@@ -137,47 +145,57 @@ func TestSoftVolMax(t *testing.T) {
 	}
 	statusVolume := func(cache string) int {
 		t.Helper()
-		out, err := exec.Command(e.Bin, "ctl", "--cache", cache, "status", "--json").Output()
-		if err != nil {
-			t.Fatalf("ctl status: %v", err)
+		code, out := ctlRun(cache, "status", "--json")
+		if code != 0 {
+			t.Fatalf("ctl status: exit %d, %s", code, out)
 		}
 		var st struct{ Volume int }
-		if err := json.Unmarshal(out, &st); err != nil {
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
 			t.Fatalf("ctl status --json: %v: %q", err, out)
 		}
 		return st.Volume
 	}
 	for _, c := range []struct {
 		flags    []string
-		max      int
+		most     int
 		tooLoud  string
-		loudOK   string
-		wantLoud int
+		mprisSet string // playerctl volume
+		mprisGot int    // what ctl status says after it
 	}{
-		{[]string{"--softvol-max", "150"}, 150, "160", "150", 150},
-		{nil, 100, "120", "100", 100},
+		{[]string{"--softvol-max", "150"}, 150, "160", "1.4", 140},
+		{nil, 100, "120", "1.4", 100},
 	} {
 		cache := t.TempDir()
-		p := e.Play(cache, append(append([]string{"--output", "null"}, c.flags...), tr.ID)...)
+		p := e.Play(cache, append(append([]string{"--output", "null", "--mpris"}, c.flags...), tr.ID)...)
 		deadline := time.Now().Add(15 * time.Second)
-		for {
-			code, _ := volume(cache, c.loudOK)
-			if code == 0 {
-				break
-			}
+		for code, _ := ctlRun(cache, "status"); code != 0; code, _ = ctlRun(cache, "status") {
 			if time.Now().After(deadline) {
 				t.Fatalf("%v: no player answers ctl", c.flags)
 			}
 			time.Sleep(100 * time.Millisecond) // the player is starting
 		}
-		if v := statusVolume(cache); v != c.wantLoud {
-			t.Errorf("%v: ctl volume %s, status says %d", c.flags, c.loudOK, v)
+		if code, out := ctlRun(cache, "volume", strconv.Itoa(c.most)); code != 0 {
+			t.Errorf("%v: ctl volume %d: exit %d, %q", c.flags, c.most, code, out)
 		}
-		if code, out := volume(cache, c.tooLoud); code != 1 || !strings.Contains(out, fmt.Sprintf("goes to %d", c.max)) || !strings.Contains(out, "--softvol-max") {
-			t.Errorf("%v: ctl volume %s: exit %d, %q; want 1, naming the player's most and the flag", c.flags, c.tooLoud, code, out)
+		if v := statusVolume(cache); v != c.most {
+			t.Errorf("%v: ctl volume %d, status says %d", c.flags, c.most, v)
 		}
-		if v := statusVolume(cache); v != c.wantLoud {
+		if code, out := ctlRun(cache, "volume", c.tooLoud); code != 1 || !strings.Contains(out, fmt.Sprintf("maximum of %d%%", c.most)) || !strings.Contains(out, "--softvol-max") {
+			t.Errorf("%v: ctl volume %s: exit %d, %q; want 1, naming the player's maximum and the flag", c.flags, c.tooLoud, code, out)
+		}
+		if v := statusVolume(cache); v != c.most {
 			t.Errorf("%v: a refused volume changed it to %d", c.flags, v)
+		}
+		// MPRIS: a Volume above 1.0 goes as far as the player allows.
+		if out, err := exec.Command("playerctl", "-p", "peertune", "volume", c.mprisSet).CombinedOutput(); err != nil {
+			t.Fatalf("playerctl volume %s: %v, %s", c.mprisSet, err, out)
+		}
+		deadline = time.Now().Add(10 * time.Second)
+		for v := statusVolume(cache); v != c.mprisGot; v = statusVolume(cache) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v: playerctl volume %s: status says %d, want %d", c.flags, c.mprisSet, v, c.mprisGot)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		p.Stop(10 * time.Second)
 	}

@@ -821,9 +821,9 @@ func (p *Player) playOne(ctx context.Context, t proto.Track) (Report, error) {
 	}
 	if err != nil {
 		// The track's own errors begin with its name (meta.Name); the
-		// output's and a cancellation do not.
+		// output's do not. (A cancellation is trackError's.)
 		var oe *audio.OutputError
-		if errors.As(err, &oe) || ctx.Err() != nil {
+		if errors.As(err, &oe) {
 			err = fmt.Errorf("playing %q: %w", title(t), err)
 		}
 		return rep, p.trackError(ctx, s, err)

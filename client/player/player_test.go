@@ -210,8 +210,6 @@ func TestTUISearchPicks(t *testing.T) {
 	}
 }
 
-// TestTUISearchScrollsThroughManyMatches: "/" lists every match, nine at a
-// time; ↓ past the ninth scrolls, and a digit picks among those shown.
 // Regression: a terminal's paste ends its lines with CR (tmux and xterm
 // turn LF into CR), and the search took the lines after it too.
 func TestTUIPasteOfManyLinesTakesTheFirst(t *testing.T) {
@@ -225,6 +223,8 @@ func TestTUIPasteOfManyLinesTakesTheFirst(t *testing.T) {
 	}
 }
 
+// TestTUISearchScrollsThroughManyMatches: "/" lists every match, nine at a
+// time; ↓ past the ninth scrolls, and a digit picks among those shown.
 func TestTUISearchScrollsThroughManyMatches(t *testing.T) {
 	p := newTestPlayer(t)
 	var found []proto.Track

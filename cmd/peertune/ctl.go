@@ -42,7 +42,7 @@ func ctlCommand(conf *config) *cli.Command {
 			verb(ctl.VerbPrev, "go back to the previous track", ""),
 			verb(ctl.VerbStop, "stop at the current track (play starts it again)", ""),
 			seekVerb(verb(ctl.VerbSeek, "seek: +10s and -5 move, 1:30 or 90s go to a position (flags before the verb: ctl --json seek -5)", "[+|-]DURATION")),
-			verb(ctl.VerbVolume, "set the volume in percent", "0-100 (to --softvol-max)"),
+			verb(ctl.VerbVolume, "set the volume in percent, 0-100 (up to the player's --softvol-max, at most 400)", "PERCENT"),
 			verb(ctl.VerbQueue, "queue the best match of each query or track id (every match with --all); none: list the queue", "[QUERY|TRACK_ID…]",
 				&cli.BoolFlag{Name: "all", Usage: "queue every match of a query, not only the best", Sources: conf.sources(name, "all")},
 				&cli.BoolFlag{Name: "album", Usage: "the queries name albums: queue each one's tracks in order", Sources: conf.sources(name, "album")}),

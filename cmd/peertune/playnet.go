@@ -54,8 +54,8 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, conf *config, args []
 	if cmd.Int("max-peers") < 1 {
 		return usageErrorf("--max-peers must be at least 1")
 	}
-	if v := cmd.Int("softvol-max"); v < 100 || v > 400 {
-		return usageErrorf("--softvol-max %d: want 100 to 400 (percent)", v)
+	if v := cmd.Int("softvol-max"); v < 100 || v > ctl.VolumeCeiling {
+		return usageErrorf("--softvol-max %d: want 100 to %d (percent)", v, ctl.VolumeCeiling)
 	}
 	if cmd.Duration("linger") < 0 || cmd.Duration("start") < 0 || cmd.Duration("head") < 0 {
 		return usageErrorf("--linger, --start and --head must not be negative")

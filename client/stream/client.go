@@ -349,6 +349,7 @@ func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) 
 	if err != nil {
 		return nil, fmt.Errorf("track %s: %w", track.ID, err)
 	}
+	spec.ChunkSize = RequestSize
 	spec.Webseeds = nil // our own policy fetches from seed URLs
 	spec.DhtNodes = nil
 	spec.Sources = nil

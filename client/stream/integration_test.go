@@ -91,6 +91,11 @@ func TestHeadFromHTTPRestFromPeer(t *testing.T) {
 	if stB.PeersSeen != 1 {
 		t.Errorf("B: saw %d peers, want 1", stB.PeersSeen)
 	}
+	// B asked its peer for RequestSize chunks, not anacrolix's 16 KiB.
+	ts := sb.t.Stats()
+	if n := ts.ChunksReadUseful.Int64(); n == 0 || ts.BytesReadUsefulData.Int64() > n*RequestSize {
+		t.Errorf("B: %d useful bytes in %d chunks from its peer, want chunks of at most %d", ts.BytesReadUsefulData.Int64(), n, RequestSize)
+	}
 }
 
 // While the seed server's HTTP side works, a player asks nothing of its

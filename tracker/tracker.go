@@ -373,6 +373,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.closeAll()
 	s.logStart()
 	s.rate.Sample(time.Now()) // the rate's baseline, before the first announce is answered
+	// Caught before the tracker says it is ready: an uncaught SIGHUP
+	// would end it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	// Ready before the first request is handled: the listeners are bound
+	// (New), so a request that came early waits in the backlog and is
+	// answered by a tracker that serves. (Set after the servers started,
+	// a /readyz answered in between said "starting": TestRoutesWithThePage
+	// failed on it once.)
+	s.ready.Store(true)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := s.front.Serve(); err != nil {
@@ -398,11 +409,6 @@ func (s *Server) Serve(ctx context.Context) error {
 			return nil
 		})
 	}
-	// Caught before the tracker says it is ready: an uncaught SIGHUP
-	// would end it.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	g.Go(func() error {
 		s.reloadOnHangup(gctx, hup)
 		return nil
@@ -423,7 +429,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		return nil
 	})
-	s.ready.Store(true)
 	err := g.Wait()
 	if err == nil {
 		s.log.Info("stopped")

@@ -48,13 +48,15 @@ const (
 // The seed server's side of the source policy, in HTTP headers of seed-URL
 // requests and responses.
 //
-// A player marks each Range request with HeaderFetch: FetchUrgent for the
-// head and emergencies (bytes about to play), FetchFill for a piece that no
+// A player marks each Range request with HeaderFetch: FetchHead for the
+// head (a newcomer waiting for its first audio), FetchUrgent for
+// emergencies (bytes about to play), FetchFill for a piece that no
 // listener it is connected to holds yet (the seed's first copy of it, sent
-// early). A seed server serves urgent requests first and fill requests only
-// from upload it has to spare; one that has none answers a fill request 503
-// with Retry-After. Servers that do not know the header (nginx, a CDN) serve
-// every request alike.
+// early). A seed server serves heads first, then urgent requests, and fill
+// requests only from upload it has to spare; one that has none answers a
+// fill request 503 with Retry-After. A seed server that knows no FetchHead
+// takes it as urgent (anything but fill is); servers that do not know the
+// header (nginx, a CDN) serve every request alike.
 //
 // Every response of the seed server to a file request carries
 // HeaderSeedSpare: the upload rate it has to spare now, in bytes per second
@@ -62,6 +64,7 @@ const (
 // or SpareUnlimited when it has no cap.
 const (
 	HeaderFetch     = "Peertune-Fetch"
+	FetchHead       = "head"
 	FetchUrgent     = "urgent"
 	FetchFill       = "fill"
 	HeaderSeedSpare = "Peertune-Seed-Spare"

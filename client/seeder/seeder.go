@@ -90,7 +90,8 @@ type Seeder struct {
 	limiter   *rate.Limiter
 	spare     *spareMeter
 	fills     *fillsInFlight
-	urgent    *urgentGate
+	urgent    *urgentGate // urgent writers (heads too) waiting: fills wait
+	heads     *urgentGate // head writers waiting: urgent writers wait
 	metrics   *metrics
 	index     *fileIndex
 	bt        *btSeeder // nil with NoBT
@@ -209,6 +210,7 @@ func New(cfg Config) (*Seeder, error) {
 	}
 	s.spare = newSpareMeter(s.limiter, s.metrics.uploadedNotFill, nil)
 	s.urgent = newUrgentGate()
+	s.heads = newUrgentGate()
 	s.fills = newFillsInFlight()
 	ok = true
 	return s, nil
@@ -255,7 +257,7 @@ func (s *Seeder) Handler() http.Handler {
 	if u, err := url.Parse(s.publicURL); err == nil {
 		prefix = strings.TrimRight(u.Path, "/")
 	}
-	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, spare: s.spare, urgent: s.urgent,
+	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, spare: s.spare, urgent: s.urgent, heads: s.heads,
 		fills: s.fills, metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
 }
 

@@ -84,6 +84,7 @@ type SeedHandler struct {
 	limiter *rate.Limiter
 	spare   *spareMeter // shared by every handler of the seeder
 	urgent  *urgentGate // likewise
+	heads   *urgentGate // likewise
 	fills   *fillsInFlight
 	metrics *metrics
 	gather  prometheus.Gatherer
@@ -124,7 +125,8 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 	// requests.
 	spare, limited := h.spare.spare()
 	w.Header().Set(proto.HeaderSeedSpare, spareHeader(spare, limited))
-	fill := strings.EqualFold(strings.TrimSpace(r.Header.Get(proto.HeaderFetch)), proto.FetchFill)
+	class := fetchClassOf(r.Header.Get(proto.HeaderFetch))
+	fill := class == classFill
 	// r.URL.Path is already percent-decoded, so "%2e%2e" arrives as "..";
 	// validRel refuses it, as it refuses "//abs", dot elements and
 	// anything but an audio extension. Only indexed paths are served.
@@ -179,7 +181,7 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 		hdr.Set("Content-Type", ct)
 	}
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, gate: h.urgent, fill: fill,
+	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, urgent: h.urgent, heads: h.heads, class: class,
 		counter: &h.metrics.httpUpload, fillCounter: &h.metrics.fillUpload}
 	// A SectionReader per request: concurrent requests never share a
 	// file offset.
@@ -207,19 +209,45 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// fetchClass is how soon a request's bytes are needed, by its
+// proto.HeaderFetch: a head (a newcomer waits for its first audio), urgent
+// (an emergency, or a request that says nothing), or a fill.
+type fetchClass int
+
+const (
+	classHead fetchClass = iota
+	classUrgent
+	classFill
+)
+
+func fetchClassOf(header string) fetchClass {
+	switch v := strings.TrimSpace(header); {
+	case strings.EqualFold(v, proto.FetchHead):
+		return classHead
+	case strings.EqualFold(v, proto.FetchFill):
+		return classFill
+	}
+	return classUrgent
+}
+
 // limitedWriter paces a response body with the upload limiter shared with
 // BitTorrent, and counts the bytes sent. It hides the ResponseWriter's
 // ReadFrom (sendfile), so every byte goes through Write.
 //
-// An urgent writer (any request not marked fill) marks itself at gate
-// while it waits for tokens; a fill writer takes no tokens while an
-// urgent one waits, so urgent responses get the cap first.
+// The classes take the cap in turn: a head or urgent writer marks itself
+// at urgent while it waits for tokens, a head writer at heads too; a fill
+// writer takes no tokens while an urgent one waits, an urgent writer none
+// while a head one waits. A saturated seed server thus starts a newcomer
+// within its head timeout rather than after everyone's emergencies
+// (bench-internet behind NAT: heads timed out after 2 s and newcomers
+// waited up to 13 s for their first audio from peers).
 type limitedWriter struct {
 	*statusWriter
 	ctx         context.Context
 	limiter     *rate.Limiter
-	gate        *urgentGate
-	fill        bool
+	urgent      *urgentGate
+	heads       *urgentGate
+	class       fetchClass
 	counter     interface{ Add(int64) int64 }
 	fillCounter interface{ Add(int64) int64 } // fill bytes, counted in counter too
 }
@@ -238,7 +266,7 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 		m, err := w.statusWriter.Write(p[:n])
 		written += m
 		w.counter.Add(int64(m))
-		if w.fill {
+		if w.class == classFill {
 			w.fillCounter.Add(int64(m))
 		}
 		if err != nil {
@@ -257,16 +285,24 @@ func (w *limitedWriter) wait(n int) error {
 	if w.limiter.Limit() == rate.Inf {
 		return nil
 	}
-	waiting := false // an urgent writer marked at the gate
+	waiting := false // a head or urgent writer marked at its gates
 	defer func() {
 		if waiting {
-			w.gate.leave()
+			w.urgent.leave()
+			if w.class == classHead {
+				w.heads.leave()
+			}
 		}
 	}()
 	for {
-		if w.fill {
-			if err := w.gate.wait(w.ctx); err != nil {
+		switch w.class {
+		case classFill:
+			if err := w.urgent.wait(w.ctx); err != nil {
 				return fmt.Errorf("waiting for urgent uploads: %w", err)
+			}
+		case classUrgent:
+			if err := w.heads.wait(w.ctx); err != nil {
+				return fmt.Errorf("waiting for head uploads: %w", err)
 			}
 		}
 		r := w.limiter.ReserveN(time.Now(), n)
@@ -278,9 +314,12 @@ func (w *limitedWriter) wait(n int) error {
 			return nil
 		}
 		r.Cancel()
-		if !w.fill && !waiting {
+		if w.class != classFill && !waiting {
 			waiting = true
-			w.gate.enter()
+			w.urgent.enter()
+			if w.class == classHead {
+				w.heads.enter()
+			}
 		}
 		t := time.NewTimer(d)
 		select {

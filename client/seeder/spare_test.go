@@ -288,6 +288,56 @@ func TestSeedUrgentBeforeFill(t *testing.T) {
 	}
 }
 
+// With a cap, a head started while an emergency download runs gets the
+// bandwidth first: a newcomer's first audio does not wait behind the
+// emergencies of everyone already playing.
+func TestSeedHeadBeforeEmergency(t *testing.T) {
+	const capBytes = 1 << 20
+	url, _ := bigTrackServer(t, capBytes)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+
+	var emergencyBytes atomic.Int64
+	emergencyDone := make(chan time.Time, 1)
+	go func() {
+		resp, err := get(ctx, url, "bytes=0-1572863", proto.FetchUrgent, &emergencyBytes) // 1.5 MiB
+		if err != nil || resp.StatusCode != http.StatusPartialContent {
+			t.Errorf("emergency: %v %v", resp, err)
+		}
+		emergencyDone <- time.Now()
+	}()
+	time.Sleep(300 * time.Millisecond)
+	const headSize = 512 << 10
+	before := emergencyBytes.Load()
+	start := time.Now()
+	var headBytes atomic.Int64
+	resp, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", 1<<20, 1<<20+headSize-1), proto.FetchHead, &headBytes)
+	headEnd := time.Now()
+	during := emergencyBytes.Load() - before
+	if err != nil || resp.StatusCode != http.StatusPartialContent || headBytes.Load() != headSize {
+		t.Fatalf("head: %v %v, %d bytes", resp, err, headBytes.Load())
+	}
+	emergencyEnd := <-emergencyDone
+	t.Logf("head %d B in %.2f s; the emergency sent %d B meanwhile and ended %.2f s after it",
+		headSize, headEnd.Sub(start).Seconds(), during, emergencyEnd.Sub(headEnd).Seconds())
+	// Shared alike, the emergency would get as much as the head.
+	if during > headSize/4 {
+		t.Errorf("the emergency got %d bytes while the head got %d: want under a quarter", during, headSize)
+	}
+	if !emergencyEnd.After(headEnd) {
+		t.Error("the emergency ended before the head")
+	}
+}
+
+func TestFetchClassOf(t *testing.T) {
+	for header, want := range map[string]fetchClass{"head": classHead, " HEAD ": classHead, "urgent": classUrgent,
+		"": classUrgent, "soon": classUrgent, "fill": classFill, "Fill": classFill} {
+		if got := fetchClassOf(header); got != want {
+			t.Errorf("fetchClassOf(%q) = %d, want %d", header, got, want)
+		}
+	}
+}
+
 // counterReaches waits up to a second for c to reach want (the server
 // counts a chunk once its Write returns, which may be after the client
 // has read it) and returns its value.

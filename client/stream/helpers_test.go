@@ -88,12 +88,25 @@ type seedServer struct {
 	status   atomic.Int64 // non-zero: answer every request with this status
 	delay    atomic.Int64 // nanoseconds before answering
 	limit    atomic.Pointer[rate.Limiter]
+
+	mu    sync.Mutex
+	kinds map[string]string // a request's Range → its proto.HeaderFetch
+}
+
+// kindOf is the proto.HeaderFetch of the last request for rng.
+func (s *seedServer) kindOf(rng string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kinds[rng]
 }
 
 func newSeedServer(t testing.TB, data []byte) *seedServer {
-	s := &seedServer{}
+	s := &seedServer{kinds: map[string]string{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		s.mu.Lock()
+		s.kinds[r.Header.Get("Range")] = r.Header.Get(proto.HeaderFetch)
+		s.mu.Unlock()
 		if d := s.delay.Load(); d > 0 {
 			select {
 			case <-time.After(time.Duration(d)):

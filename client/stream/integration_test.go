@@ -54,6 +54,10 @@ func TestHeadFromHTTPRestFromPeer(t *testing.T) {
 	if stA.BytesSeedHead != headBytes {
 		t.Errorf("A: head %d bytes, want %d", stA.BytesSeedHead, headBytes)
 	}
+	// The head is marked as one: a seed server serves it before emergencies.
+	if k := seed.kindOf(fmt.Sprintf("bytes=0-%d", headBytes-1)); k != proto.FetchHead {
+		t.Errorf("A: the head's request was marked %q, want %q", k, proto.FetchHead)
+	}
 	// Alone, A takes the rest from the seed server too: inside the lead
 	// as needed, beyond it as fills.
 	if past := stA.BytesSeedEmergency + stA.BytesSeedFill; past != stA.Size-headBytes {

@@ -87,7 +87,10 @@ func (s *Stream) fetchSeedURL(ctx context.Context, id int, url string, a policy.
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, end-1))
 	kind := proto.FetchUrgent
-	if !a.Kind.Urgent() {
+	switch {
+	case a.Kind == policy.KindHead:
+		kind = proto.FetchHead
+	case !a.Kind.Urgent():
 		kind = proto.FetchFill
 	}
 	req.Header.Set(proto.HeaderFetch, kind)

@@ -249,23 +249,10 @@ func TestMPRIS(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	waitFor := func(what string, args []string, want string) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		var got string
-		for time.Now().Before(deadline) {
-			out, _ := exec.Command("playerctl", append([]string{"-p", "peertune"}, args...)...).CombinedOutput()
-			if got = strings.TrimSpace(string(out)); got == want {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("%s: playerctl %v says %q, want %q", what, args, got, want)
-	}
 
 	cache := t.TempDir()
 	p := e.Play(cache, "--output", "null", "--mpris", one.ID, two.ID)
-	waitFor("the player is on the bus, playing", []string{"status"}, "Playing")
+	waitPlayerctl(t, "the player is on the bus, playing", "Playing", "status")
 	if got := playerctl("metadata", "title"); got != "Bus One" {
 		t.Errorf("metadata title %q, want Bus One", got)
 	}
@@ -304,17 +291,17 @@ func TestMPRIS(t *testing.T) {
 	waitForOutput("follow starts", follow, "Playing\n")
 
 	playerctl("pause")
-	waitFor("pause", []string{"status"}, "Paused")
+	waitPlayerctl(t, "pause", "Paused", "status")
 	playerctl("play")
-	waitFor("play", []string{"status"}, "Playing")
+	waitPlayerctl(t, "play", "Playing", "status")
 	playerctl("play-pause")
-	waitFor("play-pause pauses", []string{"status"}, "Paused")
+	waitPlayerctl(t, "play-pause pauses", "Paused", "status")
 	playerctl("play-pause")
-	waitFor("play-pause resumes", []string{"status"}, "Playing")
+	waitPlayerctl(t, "play-pause resumes", "Playing", "status")
 	waitForOutput("PropertiesChanged signals", follow, "Playing\nPaused\nPlaying\nPaused\nPlaying\n")
 
 	playerctl("volume", "0.5")
-	waitFor("volume", []string{"volume"}, "0.500000")
+	waitPlayerctl(t, "volume", "0.500000", "volume")
 	control := func(args ...string) string {
 		out, err := exec.Command(e.Bin, append([]string{"ctl", "--cache", cache}, args...)...).Output()
 		if err != nil {
@@ -349,23 +336,23 @@ func TestMPRIS(t *testing.T) {
 	waitPosition("position 10-", 8, 13)
 
 	playerctl("loop", "Playlist")
-	waitFor("loop Playlist", []string{"loop"}, "Playlist")
+	waitPlayerctl(t, "loop Playlist", "Playlist", "loop")
 	playerctl("shuffle", "On")
-	waitFor("shuffle On", []string{"shuffle"}, "On")
+	waitPlayerctl(t, "shuffle On", "On", "shuffle")
 	if st := control("status", "--json"); !strings.Contains(st, `"repeat":"all"`) || !strings.Contains(st, `"shuffle":true`) {
 		t.Errorf("after playerctl loop Playlist and shuffle On, ctl status: %s", st)
 	}
 	playerctl("shuffle", "Off")
 	playerctl("loop", "None")
-	waitFor("loop None", []string{"loop"}, "None")
+	waitPlayerctl(t, "loop None", "None", "loop")
 
 	playerctl("next")
-	waitFor("next", []string{"metadata", "title"}, "Bus Two")
-	waitFor("the next track's number", []string{"metadata", "xesam:trackNumber"}, "2")
+	waitPlayerctl(t, "next", "Bus Two", "metadata", "title")
+	waitPlayerctl(t, "the next track's number", "2", "metadata", "xesam:trackNumber")
 	playerctl("previous")
-	waitFor("previous", []string{"metadata", "title"}, "Bus One")
+	waitPlayerctl(t, "previous", "Bus One", "metadata", "title")
 	playerctl("stop")
-	waitFor("stop", []string{"status"}, "Stopped")
+	waitPlayerctl(t, "stop", "Stopped", "status")
 
 	// A second player on the bus takes the instance name.
 	other := e.Play(t.TempDir(), "--output", "null", "--mpris", one.ID)

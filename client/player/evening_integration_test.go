@@ -52,16 +52,6 @@ func TestAnEveningWithThePlayer(t *testing.T) {
 		bus, runtime, playCmd, e.TrackByTitle("Opener").ID, playCmd)
 	term := terminal(t, 40, shell)
 	waitScreen := screenWaiter(t, term.screen)
-	has := func(parts ...string) func(string) bool {
-		return func(s string) bool {
-			for _, p := range parts {
-				if !strings.Contains(s, p) {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	inOrder := func(parts ...string) func(string) bool {
 		return func(s string) bool {
 			at := 0
@@ -106,22 +96,9 @@ func TestAnEveningWithThePlayer(t *testing.T) {
 			t.Fatalf("playerctl %v: %v\n%s", args, err, out)
 		}
 	}
-	waitMPRIS := func(what string, want string, args ...string) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		var got string
-		for time.Now().Before(deadline) {
-			out, _ := exec.Command("playerctl", append([]string{"-p", "peertune"}, args...)...).CombinedOutput()
-			if got = strings.TrimSpace(string(out)); got == want {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("%s: playerctl %v says %q, want %q", what, args, got, want)
-	}
 
-	waitScreen("the player plays in the terminal", has("▶  1. Solo Artist – Opener", "playing"))
-	waitMPRIS("MPRIS is on for a terminal player", "Opener", "metadata", "title")
+	waitScreen("the player plays in the terminal", screenHas("▶  1. Solo Artist – Opener", "playing"))
+	waitPlayerctl(t, "MPRIS is on for a terminal player", "Opener", "metadata", "title")
 
 	// Another terminal: an album into the running player, then next.
 	if out, code := run("play", "--tracker", e.TrackerURL, "--cache", cache, "--output", "null", "--album", "Night Album"); code != 0 || !strings.Contains(out, "queued") {
@@ -131,32 +108,32 @@ func TestAnEveningWithThePlayer(t *testing.T) {
 	if out, code := run("ctl", "--cache", cache, "next"); code != 0 {
 		t.Fatalf("ctl next: exit %d, %q", code, out)
 	}
-	waitScreen("ctl next plays the album", has("▶  2. Evening Band – Dusk", "playing"))
+	waitScreen("ctl next plays the album", screenHas("▶  2. Evening Band – Dusk", "playing"))
 
 	// The media keys.
 	mediaKey("play-pause")
-	waitScreen("the play/pause key pauses", has("paused"))
-	waitMPRIS("MPRIS status", "Paused", "status")
+	waitScreen("the play/pause key pauses", screenHas("paused"))
+	waitPlayerctl(t, "MPRIS status", "Paused", "status")
 	mediaKey("play-pause")
-	waitScreen("the play/pause key resumes", has("▶  2. Evening Band – Dusk", "playing"))
+	waitScreen("the play/pause key resumes", screenHas("▶  2. Evening Band – Dusk", "playing"))
 	mediaKey("next")
-	waitScreen("the next key", has("▶  3. Evening Band – Midnight", "playing"))
-	waitMPRIS("MPRIS metadata follows", "Midnight", "metadata", "title")
+	waitScreen("the next key", screenHas("▶  3. Evening Band – Midnight", "playing"))
+	waitPlayerctl(t, "MPRIS metadata follows", "Midnight", "metadata", "title")
 
 	// A pasted search: one line of the paste is the query, its matches are
 	// offered, a digit adds one.
 	term.send("/")
-	waitScreen("/ opens the search", has("search: █"))
+	waitScreen("/ opens the search", screenHas("search: █"))
 	term.paste("Evening Band\nnot this line")
-	waitScreen("the paste is in the search field", has("search: Evening Band█"))
+	waitScreen("the paste is in the search field", screenHas("search: Evening Band█"))
 	term.send("Enter")
-	waitScreen("the search offers every match", has(`3 matches for "Evening Band"`, "Dusk (Night Album)", "Midnight (Night Album)", "Dawn (Night Album)"))
+	waitScreen("the search offers every match", screenHas(`3 matches for "Evening Band"`, "Dusk (Night Album)", "Midnight (Night Album)", "Dawn (Night Album)"))
 	pick := regexp.MustCompile(`(\d)\. Evening Band – Dawn \(Night Album\)`).FindStringSubmatch(term.screen())
 	if pick == nil {
 		t.Fatalf("no numbered match for Dawn:\n%s", term.screen())
 	}
 	term.send(pick[1])
-	waitScreen("the digit adds the match", has("added Evening Band – Dawn", "5. Evening Band – Dawn"))
+	waitScreen("the digit adds the match", screenHas("added Evening Band – Dawn", "5. Evening Band – Dawn"))
 
 	// Queue editing: the cursor goes down to the added track, d removes it;
 	// K moves the one above up past the playing track, J moves it back.
@@ -171,7 +148,7 @@ func TestAnEveningWithThePlayer(t *testing.T) {
 
 	// Shuffle, repeat, a seek and the volume, all to be restored.
 	term.send("s", "r")
-	waitScreen("s and r", has("shuffle", "repeat all"))
+	waitScreen("s and r", screenHas("shuffle", "repeat all"))
 	unseeked := status().PositionS
 	term.send("Right", "Right")
 	deadline := time.Now().Add(10 * time.Second)
@@ -184,14 +161,14 @@ func TestAnEveningWithThePlayer(t *testing.T) {
 	if out, code := run("ctl", "--cache", cache, "volume", "40"); code != 0 {
 		t.Fatalf("ctl volume: exit %d, %q", code, out)
 	}
-	waitScreen("the volume", has("volume 40%"))
+	waitScreen("the volume", screenHas("volume 40%"))
 	before := status()
 	if before.Track == nil || before.Track.Title != "Midnight" || !before.Shuffle || before.Repeat != "all" || before.Volume != 40 {
 		t.Fatalf("before quitting: %+v", before)
 	}
 
 	term.send("q")
-	waitScreen("q quits", has("EXIT="))
+	waitScreen("q quits", screenHas("EXIT="))
 	if s := term.screen(); !strings.Contains(s, "EXIT=0") {
 		t.Fatalf("exit status after q:\n%s", s)
 	}
@@ -200,15 +177,15 @@ func TestAnEveningWithThePlayer(t *testing.T) {
 	}
 
 	term.send("Enter") // the shell runs play --resume
-	waitScreen("--resume goes on where it was", has("playing", "Midnight", "shuffle", "repeat all", "volume 40%",
+	waitScreen("--resume goes on where it was", screenHas("playing", "Midnight", "shuffle", "repeat all", "volume 40%",
 		"1. Solo Artist – Opener", "▶  3. Evening Band – Midnight", "4. Evening Band – Dawn"))
 	after := status()
 	if after.Track == nil || after.Track.Title != "Midnight" || after.PositionS < before.PositionS-1 || after.PositionS > before.PositionS+30 {
 		t.Errorf("resumed at %+v; quit at %+v", after, before)
 	}
-	waitMPRIS("the resumed player is on the bus", "Midnight", "metadata", "title")
+	waitPlayerctl(t, "the resumed player is on the bus", "Midnight", "metadata", "title")
 	term.send("q")
-	waitScreen("q quits the resumed player", has("RESUMED="))
+	waitScreen("q quits the resumed player", screenHas("RESUMED="))
 	if s := term.screen(); !strings.Contains(s, "RESUMED=0") {
 		t.Errorf("exit status of the resumed player:\n%s", s)
 	}

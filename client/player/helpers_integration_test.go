@@ -4,7 +4,9 @@ package player_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,4 +41,20 @@ func privateBus(t *testing.T) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitPlayerctl waits up to 15 s for `playerctl -p peertune ARGS` to print
+// want, failing the test with what it printed last.
+func waitPlayerctl(t *testing.T, what, want string, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		out, _ := exec.Command("playerctl", append([]string{"-p", "peertune"}, args...)...).CombinedOutput()
+		if got = strings.TrimSpace(string(out)); got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: playerctl %v says %q, want %q", what, args, got, want)
 }

@@ -85,6 +85,18 @@ func screenWaiter(t *testing.T, screen func() string) func(what string, ok func(
 	}
 }
 
+// screenHas is a screenWaiter condition: the screen shows every part.
+func screenHas(parts ...string) func(string) bool {
+	return func(s string) bool {
+		for _, p := range parts {
+			if !strings.Contains(s, p) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func TestTerminalUI(t *testing.T) {
 	itest.Need(t, "tmux")
 	lib := t.TempDir()
@@ -237,19 +249,9 @@ func TestTerminalUILibrary(t *testing.T) {
 	term := terminal(t, 40, shell)
 	send, screen := term.send, term.screen
 	waitScreen := screenWaiter(t, screen)
-	has := func(parts ...string) func(string) bool {
-		return func(s string) bool {
-			for _, p := range parts {
-				if !strings.Contains(s, p) {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	waitScreen("the UI plays", has("playing", "Elsewhere"))
+	waitScreen("the UI plays", screenHas("playing", "Elsewhere"))
 	send("Tab")
-	waitScreen("tab: the artists", has("library: artists", "Another Artist", "Lib Band", "2 albums"))
+	waitScreen("tab: the artists", screenHas("library: artists", "Another Artist", "Lib Band", "2 albums"))
 	send("Down", "Enter")
 	waitScreen("enter: Lib Band's albums, by year", func(s string) bool {
 		i, j := strings.Index(s, "2001  First Record"), strings.Index(s, "2005  Second Record")
@@ -270,11 +272,11 @@ func TestTerminalUILibrary(t *testing.T) {
 		return strings.Contains(s, "added First Record (2 tracks)") && i >= 0 && j > i
 	})
 	send("Left")
-	waitScreen("←: back to the albums", has("library: Lib Band", "2005  Second Record"))
+	waitScreen("←: back to the albums", screenHas("library: Lib Band", "2005  Second Record"))
 	send("Tab")
 	waitScreen("tab: the library closes", func(s string) bool { return !strings.Contains(s, "library:") })
 	send("q")
-	waitScreen("q exits", has("EXIT="))
+	waitScreen("q exits", screenHas("EXIT="))
 	if s := screen(); !strings.Contains(s, "EXIT=0") {
 		t.Errorf("exit status after q:\n%s", s)
 	}
@@ -304,46 +306,36 @@ func TestTerminalUIKeysFromTheConfigFile(t *testing.T) {
 		config, t.TempDir(), e.Bin, e.TrackerURL, t.TempDir(), ids)
 	term := terminal(t, 30, shell)
 	waitScreen := screenWaiter(t, term.screen)
-	has := func(parts ...string) func(string) bool {
-		return func(s string) bool {
-			for _, p := range parts {
-				if !strings.Contains(s, p) {
-					return false
-				}
-			}
-			return true
-		}
-	}
 
-	waitScreen("the UI plays, the help shows the rebound keys", has("▶  1. Test Artist – Rebound", "playing", "x pause", "Q/ctrl+q quit"))
-	waitScreen("a long queue shows how many more", has("▶  1. Test Artist – Rebound", "… 30 more"))
+	waitScreen("the UI plays, the help shows the rebound keys", screenHas("▶  1. Test Artist – Rebound", "playing", "x pause", "Q/ctrl+q quit"))
+	waitScreen("a long queue shows how many more", screenHas("▶  1. Test Artist – Rebound", "… 30 more"))
 	if s := term.screen(); strings.Contains(s, "40. Test Artist") {
 		t.Errorf("all 40 queued tracks on a 30-row screen:\n%s", s)
 	}
 	// Keys are taken in order: had space still paused, x would resume.
 	term.send("space", "x")
-	waitScreen("x pauses, space does not", has("paused"))
+	waitScreen("x pauses, space does not", screenHas("paused"))
 	term.send("x")
-	waitScreen("x resumes", has("playing"))
+	waitScreen("x resumes", screenHas("playing"))
 
 	// The cursor (down rebound to ctrl+n) walks down the queue, and the
 	// queue scrolls to keep it on the screen.
 	for range 30 {
 		term.send("C-n")
 	}
-	waitScreen("the queue scrolls with the cursor", has("›  31. Test Artist – Rebound", "before"))
+	waitScreen("the queue scrolls with the cursor", screenHas("›  31. Test Artist – Rebound", "before"))
 	if s := term.screen(); strings.Contains(s, "▶  1. Test Artist") {
 		t.Errorf("the top of the queue is still shown with the cursor at 31:\n%s", s)
 	}
 
 	// Had q still quit, s would not show shuffle.
 	term.send("q", "s")
-	waitScreen("q does not quit", has("shuffle"))
+	waitScreen("q does not quit", screenHas("shuffle"))
 	if s := term.screen(); strings.Contains(s, "EXIT=") {
 		t.Fatalf("q still quits after quit was rebound:\n%s", s)
 	}
 	term.send("Q")
-	waitScreen("Q quits", has("EXIT="))
+	waitScreen("Q quits", screenHas("EXIT="))
 	if s := term.screen(); !strings.Contains(s, "EXIT=0") {
 		t.Errorf("exit status after Q:\n%s", s)
 	}

@@ -247,42 +247,7 @@ func TestSeedFillRefusedWithoutSpare(t *testing.T) {
 // With a cap, an urgent download started while a fill download runs gets
 // the bandwidth first: the fill hardly moves until the urgent one ends.
 func TestSeedUrgentBeforeFill(t *testing.T) {
-	const capBytes = 1 << 20
-	url, m := bigTrackServer(t, capBytes)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-	defer cancel()
-
-	var fillBytes atomic.Int64
-	fillDone := make(chan time.Time, 1)
-	go func() {
-		resp, err := get(ctx, url, "bytes=0-1572863", proto.FetchFill, &fillBytes) // 1.5 MiB
-		if err != nil || resp.StatusCode != http.StatusPartialContent {
-			t.Errorf("fill: %v %v", resp, err)
-		}
-		fillDone <- time.Now()
-	}()
-	time.Sleep(300 * time.Millisecond)
-	const urgentSize = 512 << 10
-	fillBefore := fillBytes.Load()
-	start := time.Now()
-	var urgentBytes atomic.Int64
-	resp, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", 1<<20, 1<<20+urgentSize-1), proto.FetchUrgent, &urgentBytes)
-	urgentEnd := time.Now()
-	fillDuring := fillBytes.Load() - fillBefore
-	if err != nil || resp.StatusCode != http.StatusPartialContent || urgentBytes.Load() != urgentSize {
-		t.Fatalf("urgent: %v %v, %d bytes", resp, err, urgentBytes.Load())
-	}
-	fillEnd := <-fillDone
-	urgentS := urgentEnd.Sub(start).Seconds()
-	t.Logf("urgent %d B in %.2f s (%.0f%% of the cap); fill sent %d B meanwhile; fill ended %.2f s after the urgent one",
-		urgentSize, urgentS, 100*urgentSize/urgentS/capBytes, fillDuring, fillEnd.Sub(urgentEnd).Seconds())
-	// Shared alike, the fill would get as much as the urgent one.
-	if fillDuring > urgentSize/4 {
-		t.Errorf("the fill got %d bytes while the urgent download got %d: want under a quarter", fillDuring, urgentSize)
-	}
-	if !fillEnd.After(urgentEnd) {
-		t.Error("the fill ended before the urgent download")
-	}
+	m := checkFirst(t, proto.FetchFill, proto.FetchUrgent)
 	if got := counterReaches(&m.fillUpload, 1536<<10); got != 1536<<10 {
 		t.Errorf("fill bytes %d, want %d", got, 1536<<10)
 	}
@@ -292,41 +257,52 @@ func TestSeedUrgentBeforeFill(t *testing.T) {
 // bandwidth first: a newcomer's first audio does not wait behind the
 // emergencies of everyone already playing.
 func TestSeedHeadBeforeEmergency(t *testing.T) {
+	checkFirst(t, proto.FetchUrgent, proto.FetchHead)
+}
+
+// checkFirst starts a 1.5 MiB download marked later on a seed server
+// capped at 1 MiB/s, then a 512 KiB one marked first: the first gets the
+// cap, the later one under a quarter of its bytes meanwhile, and ends
+// after it. It returns the server's metrics.
+func checkFirst(t *testing.T, later, first string) *metrics {
+	t.Helper()
 	const capBytes = 1 << 20
-	url, _ := bigTrackServer(t, capBytes)
+	url, m := bigTrackServer(t, capBytes)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 
-	var emergencyBytes atomic.Int64
-	emergencyDone := make(chan time.Time, 1)
+	var laterBytes atomic.Int64
+	laterDone := make(chan time.Time, 1)
 	go func() {
-		resp, err := get(ctx, url, "bytes=0-1572863", proto.FetchUrgent, &emergencyBytes) // 1.5 MiB
+		resp, err := get(ctx, url, "bytes=0-1572863", later, &laterBytes) // 1.5 MiB
 		if err != nil || resp.StatusCode != http.StatusPartialContent {
-			t.Errorf("emergency: %v %v", resp, err)
+			t.Errorf("%s: %v %v", later, resp, err)
 		}
-		emergencyDone <- time.Now()
+		laterDone <- time.Now()
 	}()
 	time.Sleep(300 * time.Millisecond)
-	const headSize = 512 << 10
-	before := emergencyBytes.Load()
+	const firstSize = 512 << 10
+	before := laterBytes.Load()
 	start := time.Now()
-	var headBytes atomic.Int64
-	resp, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", 1<<20, 1<<20+headSize-1), proto.FetchHead, &headBytes)
-	headEnd := time.Now()
-	during := emergencyBytes.Load() - before
-	if err != nil || resp.StatusCode != http.StatusPartialContent || headBytes.Load() != headSize {
-		t.Fatalf("head: %v %v, %d bytes", resp, err, headBytes.Load())
+	var firstBytes atomic.Int64
+	resp, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", 1<<20, 1<<20+firstSize-1), first, &firstBytes)
+	firstEnd := time.Now()
+	during := laterBytes.Load() - before
+	if err != nil || resp.StatusCode != http.StatusPartialContent || firstBytes.Load() != firstSize {
+		t.Fatalf("%s: %v %v, %d bytes", first, resp, err, firstBytes.Load())
 	}
-	emergencyEnd := <-emergencyDone
-	t.Logf("head %d B in %.2f s; the emergency sent %d B meanwhile and ended %.2f s after it",
-		headSize, headEnd.Sub(start).Seconds(), during, emergencyEnd.Sub(headEnd).Seconds())
-	// Shared alike, the emergency would get as much as the head.
-	if during > headSize/4 {
-		t.Errorf("the emergency got %d bytes while the head got %d: want under a quarter", during, headSize)
+	laterEnd := <-laterDone
+	firstS := firstEnd.Sub(start).Seconds()
+	t.Logf("%s %d B in %.2f s (%.0f%% of the cap); %s sent %d B meanwhile and ended %.2f s after it",
+		first, firstSize, firstS, 100*firstSize/firstS/capBytes, later, during, laterEnd.Sub(firstEnd).Seconds())
+	// Shared alike, the later one would get as much as the first.
+	if during > firstSize/4 {
+		t.Errorf("the %s download got %d bytes while the %s one got %d: want under a quarter", later, during, first, firstSize)
 	}
-	if !emergencyEnd.After(headEnd) {
-		t.Error("the emergency ended before the head")
+	if !laterEnd.After(firstEnd) {
+		t.Errorf("the %s download ended before the %s one", later, first)
 	}
+	return m
 }
 
 func TestFetchClassOf(t *testing.T) {

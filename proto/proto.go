@@ -49,14 +49,17 @@ const (
 // requests and responses.
 //
 // A player marks each Range request with HeaderFetch: FetchHead for the
-// head (a newcomer waiting for its first audio), FetchUrgent for
-// emergencies (bytes about to play), FetchFill for a piece that no
-// listener it is connected to holds yet (the seed's first copy of it, sent
-// early). A seed server serves heads first, then urgent requests, and fill
-// requests only from upload it has to spare; one that has none answers a
-// fill request 503 with Retry-After. A seed server that knows no FetchHead
-// takes it as urgent (anything but fill is); servers that do not know the
-// header (nginx, a CDN) serve every request alike.
+// head (a newcomer waiting for its first audio), FetchUnheld for an
+// emergency whose first piece no listener it is connected to holds (only
+// the seed server can send it), FetchUrgent for other emergencies (bytes
+// about to play), FetchFill for a piece beyond them that no listener it
+// is connected to holds yet (the seed's first copy of it, sent early). A
+// seed server serves heads first, then unheld, then urgent requests, and
+// fill requests only from upload it has to spare; one that has none
+// answers a fill request 503 with Retry-After. A seed server that knows no
+// FetchHead or FetchUnheld takes it as urgent (anything but fill is);
+// servers that do not know the header (nginx, a CDN) serve every request
+// alike.
 //
 // Every response of the seed server to a file request carries
 // HeaderSeedSpare: the upload rate it has to spare now, in bytes per second
@@ -65,6 +68,7 @@ const (
 const (
 	HeaderFetch     = "Peertune-Fetch"
 	FetchHead       = "head"
+	FetchUnheld     = "unheld"
 	FetchUrgent     = "urgent"
 	FetchFill       = "fill"
 	HeaderSeedSpare = "Peertune-Seed-Spare"

@@ -296,10 +296,10 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "buffer low and no listener holds the next piece: emergency at once",
+			name: "buffer low and no listener holds the next piece: emergency at once, marked unheld (only the seed server can send it)",
 			snap: snap().at(5, 2).listener(span(0, 6)...),
 			check: func(t *testing.T, d Decision) {
-				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8})
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8, Unheld: true})
 			},
 		},
 		{
@@ -311,7 +311,7 @@ func TestDecide(t *testing.T) {
 			}(),
 			check: func(t *testing.T, d Decision) {
 				wantCancel(t, d, 8, ErrUrgent)
-				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8})
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8, Unheld: true})
 			},
 		},
 		{
@@ -337,7 +337,7 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "inside the lead, pieces no listener holds come from the seed server in steps",
+			name: "inside the lead, pieces no listener holds come from the seed server in steps (not marked unheld: they are not about to play)",
 			snap: snap().at(0, 5),
 			check: func(t *testing.T, d Decision) {
 				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 5, Last: 10}, StartFetch{Kind: KindFill})
@@ -736,7 +736,7 @@ func wantFetches(t *testing.T, d Decision, want ...StartFetch) {
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Kind != w.Kind || (w.Kind != KindFill && (g.First != w.First || g.Last != w.Last)) {
+		if g.Kind != w.Kind || g.Unheld != w.Unheld || (w.Kind != KindFill && (g.First != w.First || g.Last != w.Last)) {
 			t.Errorf("fetch %d: %+v, want %+v", i, g, w)
 		}
 	}

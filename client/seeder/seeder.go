@@ -90,8 +90,7 @@ type Seeder struct {
 	limiter   *rate.Limiter
 	spare     *spareMeter
 	fills     *fillsInFlight
-	urgent    *urgentGate // urgent writers (heads too) waiting: fills wait
-	heads     *urgentGate // head writers waiting: urgent writers wait
+	gates     *classGates // HTTP writers waiting for tokens, by class
 	metrics   *metrics
 	index     *fileIndex
 	bt        *btSeeder // nil with NoBT
@@ -209,8 +208,7 @@ func New(cfg Config) (*Seeder, error) {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	s.spare = newSpareMeter(s.limiter, s.metrics.uploadedNotFill, nil)
-	s.urgent = newUrgentGate()
-	s.heads = newUrgentGate()
+	s.gates = newClassGates()
 	s.fills = newFillsInFlight()
 	ok = true
 	return s, nil
@@ -257,7 +255,7 @@ func (s *Seeder) Handler() http.Handler {
 	if u, err := url.Parse(s.publicURL); err == nil {
 		prefix = strings.TrimRight(u.Path, "/")
 	}
-	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, spare: s.spare, urgent: s.urgent, heads: s.heads,
+	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, spare: s.spare, gates: s.gates,
 		fills: s.fills, metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
 }
 

@@ -83,8 +83,7 @@ type SeedHandler struct {
 	index   *fileIndex
 	limiter *rate.Limiter
 	spare   *spareMeter // shared by every handler of the seeder
-	urgent  *urgentGate // likewise
-	heads   *urgentGate // likewise
+	gates   *classGates // likewise
 	fills   *fillsInFlight
 	metrics *metrics
 	gather  prometheus.Gatherer
@@ -181,7 +180,7 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 		hdr.Set("Content-Type", ct)
 	}
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, urgent: h.urgent, heads: h.heads, class: class,
+	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, gates: h.gates, class: class,
 		counter: &h.metrics.httpUpload, fillCounter: &h.metrics.fillUpload}
 	// A SectionReader per request: concurrent requests never share a
 	// file offset.
@@ -196,7 +195,7 @@ func (h *SeedHandler) fillAllowed(s int64, limited bool) bool {
 	if !limited {
 		return true
 	}
-	return !h.urgent.waiting() && s >= fillThreshold(h.limiter.Limit())
+	return !h.gates.waiting(classUrgent) && s >= fillThreshold(h.limiter.Limit())
 }
 
 type statusWriter struct {
@@ -210,12 +209,15 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 // fetchClass is how soon a request's bytes are needed, by its
-// proto.HeaderFetch: a head (a newcomer waits for its first audio), urgent
-// (an emergency, or a request that says nothing), or a fill.
+// proto.HeaderFetch, soonest first: a head (a newcomer waits for its first
+// audio), unheld (an emergency for a piece that no listener the player
+// knows holds: only the seed server can send it), urgent (an emergency, or
+// a request that says nothing), or a fill.
 type fetchClass int
 
 const (
 	classHead fetchClass = iota
+	classUnheld
 	classUrgent
 	classFill
 )
@@ -224,6 +226,8 @@ func fetchClassOf(header string) fetchClass {
 	switch v := strings.TrimSpace(header); {
 	case strings.EqualFold(v, proto.FetchHead):
 		return classHead
+	case strings.EqualFold(v, proto.FetchUnheld):
+		return classUnheld
 	case strings.EqualFold(v, proto.FetchFill):
 		return classFill
 	}
@@ -234,19 +238,19 @@ func fetchClassOf(header string) fetchClass {
 // BitTorrent, and counts the bytes sent. It hides the ResponseWriter's
 // ReadFrom (sendfile), so every byte goes through Write.
 //
-// The classes take the cap in turn: a head or urgent writer marks itself
-// at urgent while it waits for tokens, a head writer at heads too; a fill
-// writer takes no tokens while an urgent one waits, an urgent writer none
-// while a head one waits. A saturated seed server thus starts a newcomer
-// within its head timeout rather than after everyone's emergencies
-// (bench-internet behind NAT: heads timed out after 2 s and newcomers
-// waited up to 13 s for their first audio from peers).
+// The classes take the cap in turn, soonest first: a writer waiting for
+// tokens marks itself at the gates (classGates), and takes none while a
+// writer of a sooner class waits. A saturated seed server thus starts a
+// newcomer within its head timeout rather than after everyone's
+// emergencies (bench-internet behind NAT: heads timed out after 2 s and
+// newcomers waited up to 13 s for their first audio from peers), and
+// sends the first listener, whom no one is ahead of, what only it can
+// send before what other listeners could.
 type limitedWriter struct {
 	*statusWriter
 	ctx         context.Context
 	limiter     *rate.Limiter
-	urgent      *urgentGate
-	heads       *urgentGate
+	gates       *classGates
 	class       fetchClass
 	counter     interface{ Add(int64) int64 }
 	fillCounter interface{ Add(int64) int64 } // fill bytes, counted in counter too
@@ -285,25 +289,15 @@ func (w *limitedWriter) wait(n int) error {
 	if w.limiter.Limit() == rate.Inf {
 		return nil
 	}
-	waiting := false // a head or urgent writer marked at its gates
+	waiting := false // marked at the gates
 	defer func() {
 		if waiting {
-			w.urgent.leave()
-			if w.class == classHead {
-				w.heads.leave()
-			}
+			w.gates.leave(w.class)
 		}
 	}()
 	for {
-		switch w.class {
-		case classFill:
-			if err := w.urgent.wait(w.ctx); err != nil {
-				return fmt.Errorf("waiting for urgent uploads: %w", err)
-			}
-		case classUrgent:
-			if err := w.heads.wait(w.ctx); err != nil {
-				return fmt.Errorf("waiting for head uploads: %w", err)
-			}
+		if err := w.gates.wait(w.ctx, w.class); err != nil {
+			return fmt.Errorf("waiting for sooner uploads: %w", err)
 		}
 		r := w.limiter.ReserveN(time.Now(), n)
 		if !r.OK() {
@@ -314,12 +308,9 @@ func (w *limitedWriter) wait(n int) error {
 			return nil
 		}
 		r.Cancel()
-		if w.class != classFill && !waiting {
+		if !waiting {
 			waiting = true
-			w.urgent.enter()
-			if w.class == classHead {
-				w.heads.enter()
-			}
+			w.gates.enter(w.class)
 		}
 		t := time.NewTimer(d)
 		select {

@@ -127,8 +127,48 @@ func (m *spareMeter) run(ctx context.Context) {
 	}
 }
 
-// urgentGate counts the urgent HTTP writers waiting for the upload
-// limiter; fill writers wait at it until none is.
+// classGates marks the HTTP writers waiting for the upload limiter by
+// class: gate k counts the waiting writers of class k or sooner, and a
+// writer of class c takes no tokens while gate c-1 is shut. Fill writers
+// never wait for tokens at a gate (they are refused instead, see
+// fillAllowed), so the last gate is classUrgent's.
+type classGates [classFill]*urgentGate
+
+func newClassGates() *classGates {
+	var g classGates
+	for k := range g {
+		g[k] = newUrgentGate()
+	}
+	return &g
+}
+
+// enter marks a writer of class c waiting; leave undoes it.
+func (g *classGates) enter(c fetchClass) {
+	for k := c; k < classFill; k++ {
+		g[k].enter()
+	}
+}
+
+func (g *classGates) leave(c fetchClass) {
+	for k := c; k < classFill; k++ {
+		g[k].leave()
+	}
+}
+
+// waiting reports whether a writer of class c or sooner waits.
+func (g *classGates) waiting(c fetchClass) bool { return g[min(c, classFill-1)].waiting() }
+
+// wait returns once no writer of a class sooner than c waits, or with
+// ctx's error.
+func (g *classGates) wait(ctx context.Context, c fetchClass) error {
+	if c == classHead {
+		return nil
+	}
+	return g[c-1].wait(ctx)
+}
+
+// urgentGate counts the HTTP writers of some classes waiting for the
+// upload limiter; writers of later classes wait at it until none is.
 type urgentGate struct {
 	mu   sync.Mutex
 	n    int

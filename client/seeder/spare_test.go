@@ -260,6 +260,17 @@ func TestSeedHeadBeforeEmergency(t *testing.T) {
 	checkFirst(t, proto.FetchUrgent, proto.FetchHead)
 }
 
+// With a cap, an emergency for a piece no listener holds (only the seed
+// server can send it: the first listener's) goes before emergencies that
+// other listeners could serve, and a head before it.
+func TestSeedUnheldBeforeUrgent(t *testing.T) {
+	checkFirst(t, proto.FetchUrgent, proto.FetchUnheld)
+}
+
+func TestSeedHeadBeforeUnheld(t *testing.T) {
+	checkFirst(t, proto.FetchUnheld, proto.FetchHead)
+}
+
 // checkFirst starts a 1.5 MiB download marked later on a seed server
 // capped at 1 MiB/s, then a 512 KiB one marked first: the first gets the
 // cap, the later one under a quarter of its bytes meanwhile, and ends
@@ -307,7 +318,7 @@ func checkFirst(t *testing.T, later, first string) *metrics {
 
 func TestFetchClassOf(t *testing.T) {
 	for header, want := range map[string]fetchClass{"head": classHead, " HEAD ": classHead, "urgent": classUrgent,
-		"": classUrgent, "soon": classUrgent, "fill": classFill, "Fill": classFill} {
+		"unheld": classUnheld, "Unheld ": classUnheld, "": classUrgent, "soon": classUrgent, "fill": classFill, "Fill": classFill} {
 		if got := fetchClassOf(header); got != want {
 			t.Errorf("fetchClassOf(%q) = %d, want %d", header, got, want)
 		}

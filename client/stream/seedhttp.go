@@ -86,13 +86,7 @@ func (s *Stream) fetchSeedURL(ctx context.Context, id int, url string, a policy.
 		return 0, fmt.Errorf("bad seed URL: %w", err)
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, end-1))
-	kind := proto.FetchUrgent
-	switch {
-	case a.Kind == policy.KindHead:
-		kind = proto.FetchHead
-	case !a.Kind.Urgent():
-		kind = proto.FetchFill
-	}
+	kind := fetchMark(a)
 	req.Header.Set(proto.HeaderFetch, kind)
 	resp, err := s.c.http.Do(req)
 	if err != nil {
@@ -251,4 +245,18 @@ func parseContentRange(h string) (first, last, total int64, err error) {
 		}
 	}
 	return first, last, total, nil
+}
+
+// fetchMark is a fetch's proto.HeaderFetch: how soon the seed server is to
+// send it.
+func fetchMark(a policy.StartFetch) string {
+	switch {
+	case a.Kind == policy.KindHead:
+		return proto.FetchHead
+	case !a.Kind.Urgent():
+		return proto.FetchFill
+	case a.Unheld:
+		return proto.FetchUnheld
+	}
+	return proto.FetchUrgent
 }

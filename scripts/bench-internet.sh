@@ -17,10 +17,13 @@
 # OUT/summary.json: {"public": S, "nat": S}, S = {"started", "finished",
 # "playbacks_with_underrun", "seed_share", "ttfa_p50_ms", "ttfa_p95_ms",
 # "peer_wire_bytes", "peer_counted_bytes", "connections": {"outgoing",
-# "incoming", "holepunched", "upnp", "utp", "tcp"}}: the first fields as
+# "incoming", "holepunched", "upnp", "utp", "tcp"}, "underrun_s",
+# "underrun_p50_s"}: the first fields as
 # bench-swarm's, except peer_wire_bytes, here the piece data the players
 # read over BitTorrent, wasted chunks included (uTP is not in ss's TCP
-# counters); connections are player-to-player, summed over the players.
+# counters); connections are player-to-player, summed over the players;
+# underrun_s is the seconds playback waited, summed over the players, and
+# underrun_p50_s the median player's.
 # OUT/public and OUT/nat hold every process's output. The table, with the
 # targets, goes to stdout and OUT/table.md.
 #

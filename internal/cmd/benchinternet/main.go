@@ -84,6 +84,12 @@ func main() {
 type Summary struct {
 	benchsummary.Run
 	Connections Connections `json:"connections"`
+	// Seconds the players' playback waited for bytes: summed over the
+	// players, and the median player's (over the players with a report).
+	// How far a run is from no underrun at all, where the count of
+	// playbacks with one says little once every playback has one.
+	UnderrunS    float64 `json:"underrun_s"`
+	UnderrunP50S float64 `json:"underrun_p50_s"`
 }
 
 // Connections sums the players' player-to-player connections. UPnP counts
@@ -254,7 +260,7 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		players[i] = player{p, time.Now()}
 	}
 	s := &Summary{Run: benchsummary.Run{Started: len(players)}}
-	var ttfa []float64
+	var ttfa, waited []float64
 	var network int64 // bytes the players' reports count from the network
 	for i, pl := range players {
 		// A slow swarm plays a track in more than its length: the slack is
@@ -265,9 +271,10 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		if err != nil {
 			log.Warn("player reports", "player", i+1, "err", err)
 		}
-		done, underrun := false, false
+		done, underrun, wait := false, false, 0.0
 		for _, r := range reps {
 			underrun = underrun || r.Underruns > 0
+			wait += r.UnderrunMs / 1000
 			done = done || r.PlayedS >= track.DurationS-max(1, 0.02*track.DurationS)
 			s.PeerCountedBytes += r.BytesPeers
 			s.PeerWireBytes += r.BytesPeersWire
@@ -280,6 +287,8 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		}
 		if len(reps) > 0 {
 			ttfa = append(ttfa, reps[0].TTFAms)
+			waited = append(waited, wait)
+			s.UnderrunS += wait
 		}
 		if code == 0 && done {
 			s.Finished++
@@ -300,6 +309,8 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 	}
 	slices.Sort(ttfa)
 	s.TTFAp50ms, s.TTFAp95ms = benchsummary.Percentile(ttfa, 50), benchsummary.Percentile(ttfa, 95)
+	slices.Sort(waited)
+	s.UnderrunP50S = benchsummary.Percentile(waited, 50)
 	return s, nil
 }
 
@@ -502,6 +513,9 @@ func table(res map[string]*Summary) string {
 	row("finished / started", func(s *Summary) string { return fmt.Sprintf("%d / %d", s.Finished, s.Started) }, "")
 	row("playbacks with an underrun", func(s *Summary) string { return strconv.Itoa(s.PlaybacksWithUnderrun) },
 		"0 in both "+mark(both && pub.PlaybacksWithUnderrun == 0 && nat.PlaybacksWithUnderrun == 0))
+	row("time in underrun, all players / median player", func(s *Summary) string {
+		return fmt.Sprintf("%.0f / %.1f s", s.UnderrunS, s.UnderrunP50S)
+	}, "")
 	row("seed share", func(s *Summary) string { return fmt.Sprintf("%.1f %%", 100*s.SeedShare) },
 		"NAT ≤ 1.5 × public "+mark(both && nat.SeedShare <= 1.5*pub.SeedShare))
 	row("time to first audio p50", func(s *Summary) string { return fmt.Sprintf("%.0f ms", s.TTFAp50ms) }, "")

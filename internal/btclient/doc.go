@@ -9,9 +9,4 @@
 //
 // Config returns a *torrent.ClientConfig that the caller finishes before
 // torrent.NewClient: its DefaultStorage, Callbacks and so on.
-//
-// A player paces its upload (pacer.go: Pace decides over a tick's
-// counters, RunPacer carries it out on the client's limiter) and brings
-// its own TCP sockets (tcp.go: ListenTCP, Options.OwnTCP), which hold at
-// most NotSentLowat unsent so that they push back when the line is full.
 package btclient

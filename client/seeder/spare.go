@@ -132,12 +132,12 @@ func (m *spareMeter) run(ctx context.Context) {
 // writer of class c takes no tokens while gate c-1 is shut. Fill writers
 // never wait for tokens at a gate (they are refused instead, see
 // fillAllowed), so the last gate is classUrgent's.
-type classGates [classFill]*urgentGate
+type classGates [classFill]*gate
 
 func newClassGates() *classGates {
 	var g classGates
 	for k := range g {
-		g[k] = newUrgentGate()
+		g[k] = newGate()
 	}
 	return &g
 }
@@ -167,22 +167,22 @@ func (g *classGates) wait(ctx context.Context, c fetchClass) error {
 	return g[c-1].wait(ctx)
 }
 
-// urgentGate counts the HTTP writers of some classes waiting for the
-// upload limiter; writers of later classes wait at it until none is.
-type urgentGate struct {
+// gate counts the HTTP writers of some classes waiting for the upload
+// limiter; writers of later classes wait at it until none is.
+type gate struct {
 	mu   sync.Mutex
 	n    int
 	idle chan struct{} // closed while n == 0
 }
 
-func newUrgentGate() *urgentGate {
-	g := &urgentGate{idle: make(chan struct{})}
+func newGate() *gate {
+	g := &gate{idle: make(chan struct{})}
 	close(g.idle)
 	return g
 }
 
 // enter marks an urgent writer waiting; leave undoes it.
-func (g *urgentGate) enter() {
+func (g *gate) enter() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.n == 0 {
@@ -191,7 +191,7 @@ func (g *urgentGate) enter() {
 	g.n++
 }
 
-func (g *urgentGate) leave() {
+func (g *gate) leave() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.n--
@@ -201,14 +201,14 @@ func (g *urgentGate) leave() {
 }
 
 // waiting reports whether an urgent writer waits for the limiter.
-func (g *urgentGate) waiting() bool {
+func (g *gate) waiting() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.n > 0
 }
 
 // wait returns once no urgent writer waits, or with ctx's error.
-func (g *urgentGate) wait(ctx context.Context) error {
+func (g *gate) wait(ctx context.Context) error {
 	for {
 		g.mu.Lock()
 		n, idle := g.n, g.idle

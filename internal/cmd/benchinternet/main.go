@@ -288,7 +288,6 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 		if len(reps) > 0 {
 			ttfa = append(ttfa, reps[0].TTFAms)
 			waited = append(waited, wait)
-			s.UnderrunS += wait
 		}
 		if code == 0 && done {
 			s.Finished++
@@ -309,6 +308,9 @@ func runOne(ctx context.Context, c config, name string, share float64, log *slog
 	}
 	slices.Sort(ttfa)
 	s.TTFAp50ms, s.TTFAp95ms = benchsummary.Percentile(ttfa, 50), benchsummary.Percentile(ttfa, 95)
+	for _, w := range waited {
+		s.UnderrunS += w
+	}
 	slices.Sort(waited)
 	s.UnderrunP50S = benchsummary.Percentile(waited, 50)
 	return s, nil

@@ -61,6 +61,12 @@ const (
 // servers that do not know the header (nginx, a CDN) serve every request
 // alike.
 //
+// A player also tells, in HeaderDue, how soon the request's first byte is
+// to play, in whole milliseconds ("0" for a head); within a class a seed
+// server serves the soonest due first, one request after another rather
+// than all side by side (a request without it is due FetchDefaultDue after
+// it arrived).
+//
 // Every response of the seed server to a file request carries
 // HeaderSeedSpare: the upload rate it has to spare now, in bytes per second
 // (its cap less what it sent over HTTP and BitTorrent in the last seconds),
@@ -71,9 +77,14 @@ const (
 	FetchUnheld     = "unheld"
 	FetchUrgent     = "urgent"
 	FetchFill       = "fill"
+	HeaderDue       = "Peertune-Due"
 	HeaderSeedSpare = "Peertune-Seed-Spare"
 	SpareUnlimited  = "unlimited"
 )
+
+// FetchDefaultDue is when a seed-URL request without HeaderDue is taken to
+// be due, after it arrived: about what an emergency has left to play.
+const FetchDefaultDue = 3 * time.Second
 
 // Codecs a track may have.
 const (

@@ -223,6 +223,9 @@ type StartFetch struct {
 	// behind the first (bench-internet's public run: 1402 s of underrun
 	// with them marked, 723 s without).
 	Unheld bool
+	// Due is how soon the first piece is to play (0 when it is playing):
+	// the seed server serves the soonest due of a class first.
+	Due time.Duration
 }
 
 // CancelFetch stops a fetch in flight; its Result carries Reason.
@@ -532,6 +535,10 @@ func (d *decider) head() {
 }
 
 func (d *decider) start(f StartFetch) {
+	if d.BytesPerSecond > 0 {
+		ahead := max(int64(f.First)*d.PieceLen-d.Playhead, 0)
+		f.Due = time.Duration(float64(ahead) / d.BytesPerSecond * float64(time.Second)).Round(time.Millisecond)
+	}
 	d.act(f)
 	for i := f.First; i <= f.Last; i++ {
 		d.inFlight[i] = true

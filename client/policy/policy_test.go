@@ -139,7 +139,7 @@ func TestDecide(t *testing.T) {
 			name: "the head starts at the first piece the cache lacks",
 			snap: func() Snapshot { s := snap().complete(0, 0); s.Memory = Memory{}; s.Now = t0; return s }(),
 			check: func(t *testing.T, d Decision) {
-				wantFetches(t, d, StartFetch{Kind: KindHead, First: 1, Last: 2})
+				wantFetches(t, d, StartFetch{Kind: KindHead, First: 1, Last: 2, Due: time.Second})
 			},
 		},
 		{
@@ -281,7 +281,7 @@ func TestDecide(t *testing.T) {
 				return s
 			}(),
 			check: func(t *testing.T, d Decision) {
-				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8})
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8, Due: 2 * time.Second})
 			},
 		},
 		{
@@ -299,7 +299,7 @@ func TestDecide(t *testing.T) {
 			name: "buffer low and no listener holds the next piece: emergency at once, marked unheld (only the seed server can send it)",
 			snap: snap().at(5, 2).listener(span(0, 6)...),
 			check: func(t *testing.T, d Decision) {
-				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8, Unheld: true})
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8, Unheld: true, Due: 2 * time.Second})
 			},
 		},
 		{
@@ -311,7 +311,7 @@ func TestDecide(t *testing.T) {
 			}(),
 			check: func(t *testing.T, d Decision) {
 				wantCancel(t, d, 8, ErrUrgent)
-				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8, Unheld: true})
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 7, Last: 8, Unheld: true, Due: 2 * time.Second})
 			},
 		},
 		{
@@ -340,7 +340,7 @@ func TestDecide(t *testing.T) {
 			name: "inside the lead, pieces no listener holds come from the seed server in steps (not marked unheld: they are not about to play)",
 			snap: snap().at(0, 5),
 			check: func(t *testing.T, d Decision) {
-				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 5, Last: 10}, StartFetch{Kind: KindFill})
+				wantFetches(t, d, StartFetch{Kind: KindEmergency, First: 5, Last: 10, Due: 5 * time.Second}, StartFetch{Kind: KindFill})
 			},
 		},
 		{
@@ -736,7 +736,7 @@ func wantFetches(t *testing.T, d Decision, want ...StartFetch) {
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Kind != w.Kind || g.Unheld != w.Unheld || (w.Kind != KindFill && (g.First != w.First || g.Last != w.Last)) {
+		if g.Kind != w.Kind || g.Unheld != w.Unheld || (w.Kind != KindFill && (g.First != w.First || g.Last != w.Last || g.Due != w.Due)) {
 			t.Errorf("fetch %d: %+v, want %+v", i, g, w)
 		}
 	}

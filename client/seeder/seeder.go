@@ -87,10 +87,11 @@ type Seeder struct {
 	dir       string
 	log       *slog.Logger
 	root      *os.Root
-	limiter   *rate.Limiter
+	limiter   *rate.Limiter // the cap for HTTP ...
+	btLimiter *rate.Limiter // ... and for BitTorrent: each owes what the other takes (limitedWriter.wait)
 	spare     *spareMeter
 	fills     *fillsInFlight
-	gates     *classGates // HTTP writers waiting for tokens, by class
+	queue     *uploadQueue // HTTP writers waiting for tokens, in the order they take them
 	metrics   *metrics
 	index     *fileIndex
 	bt        *btSeeder // nil with NoBT
@@ -169,6 +170,7 @@ func New(cfg Config) (*Seeder, error) {
 	}
 	s.stateSaved = len(s.state.Files) > 0
 	s.limiter = newUploadLimiter(cfg.UploadRate)
+	s.btLimiter = newUploadLimiter(cfg.UploadRate)
 
 	ok := false
 	defer func() {
@@ -195,7 +197,7 @@ func New(cfg Config) (*Seeder, error) {
 	}
 	peerConns := newPeerConns()
 	if !cfg.NoBT {
-		opts := btclient.Options{Listen: cfg.BTListen, UPnP: cfg.UPnP, NoTCP: cfg.NoTCP, NoUTP: cfg.NoUTP, UploadLimiter: s.limiter}
+		opts := btclient.Options{Listen: cfg.BTListen, UPnP: cfg.UPnP, NoTCP: cfg.NoTCP, NoUTP: cfg.NoUTP, UploadLimiter: s.btLimiter}
 		if s.bt, err = newBTSeeder(opts, peerConns, s.log); err != nil {
 			return nil, err
 		}
@@ -208,15 +210,17 @@ func New(cfg Config) (*Seeder, error) {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	s.spare = newSpareMeter(s.limiter, s.metrics.uploadedNotFill, nil)
-	s.gates = newClassGates()
+	s.queue = newUploadQueue()
 	s.fills = newFillsInFlight()
 	ok = true
 	return s, nil
 }
 
-// newUploadLimiter is the one limiter HTTP and BitTorrent uploads share
-// (see btclient.NewUploadLimiter: its burst is at least one 16 KiB chunk
-// and small against a second of the rate).
+// newUploadLimiter is a limiter of the upload cap (see
+// btclient.NewUploadLimiter: its burst is at least one 16 KiB chunk and
+// small against a second of the rate). HTTP and BitTorrent have one each,
+// and what HTTP takes from one the other owes (limitedWriter.wait):
+// together they keep to the cap, and heads go before BitTorrent.
 func newUploadLimiter(bytesPerSecond int64) *rate.Limiter {
 	return btclient.NewUploadLimiter(bytesPerSecond)
 }
@@ -255,7 +259,7 @@ func (s *Seeder) Handler() http.Handler {
 	if u, err := url.Parse(s.publicURL); err == nil {
 		prefix = strings.TrimRight(u.Path, "/")
 	}
-	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, spare: s.spare, gates: s.gates,
+	return &SeedHandler{prefix: prefix, root: s.root, index: s.index, limiter: s.limiter, btLimiter: s.btLimiter, spare: s.spare, queue: s.queue,
 		fills: s.fills, metrics: s.metrics, gather: s.cfg.Registry, log: s.log}
 }
 

@@ -177,6 +177,12 @@ func TestStateRoundTrip(t *testing.T) {
 // server with the seed handler.
 func seedServer(t *testing.T, dir string, limiter *rate.Limiter, files ...string) (*httptest.Server, *metrics) {
 	t.Helper()
+	return seedServerWithBT(t, dir, limiter, nil, files...)
+}
+
+// seedServerWithBT is seedServer with bt as the BitTorrent side's limiter.
+func seedServerWithBT(t *testing.T, dir string, limiter, bt *rate.Limiter, files ...string) (*httptest.Server, *metrics) {
+	t.Helper()
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +201,7 @@ func seedServer(t *testing.T, dir string, limiter *rate.Limiter, files ...string
 		}
 		ix.set(rel, servedFile{size: st.Size(), modTime: st.ModTime(), infoHash: fmt.Sprintf("%040x", i+1), codec: codecForName(rel)})
 	}
-	h := &SeedHandler{root: root, index: ix, limiter: limiter, spare: newSpareMeter(limiter, m.uploadedNotFill, nil), gates: newClassGates(), fills: newFillsInFlight(),
+	h := &SeedHandler{root: root, index: ix, limiter: limiter, btLimiter: bt, spare: newSpareMeter(limiter, m.uploadedNotFill, nil), queue: newUploadQueue(), fills: newFillsInFlight(),
 		metrics: m, gather: reg, log: testLog(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -404,7 +410,7 @@ func TestSeedHandlerPublicURLPrefix(t *testing.T) {
 	m, _ := newMetrics(prometheus.NewRegistry(), nil, newPeerConns())
 	lim := rate.NewLimiter(rate.Inf, 0)
 	h := &SeedHandler{prefix: "/music", root: root, index: ix, limiter: lim, spare: newSpareMeter(lim, m.uploadedNotFill, nil), fills: newFillsInFlight(),
-		gates: newClassGates(), metrics: m, log: testLog(t)}
+		queue: newUploadQueue(), metrics: m, log: testLog(t)}
 	for target, want := range map[string]int{"/music/a.mp3": 200, "/a.mp3": 200, "/music/../out.mp3": 404, "/music/%2e%2e/out.mp3": 404, "/musicx/a.mp3": 404} {
 		req := httptest.NewRequest(http.MethodGet, "http://x"+target, nil)
 		rec := httptest.NewRecorder()

@@ -78,16 +78,17 @@ func (ix *fileIndex) remove(rel string) {
 type SeedHandler struct {
 	// prefix is the path of --public-url (e.g. "/music"), accepted in
 	// front of a file's path for servers behind a proxy that keeps it.
-	prefix  string
-	root    *os.Root
-	index   *fileIndex
-	limiter *rate.Limiter
-	spare   *spareMeter // shared by every handler of the seeder
-	gates   *classGates // likewise
-	fills   *fillsInFlight
-	metrics *metrics
-	gather  prometheus.Gatherer
-	log     *slog.Logger
+	prefix    string
+	root      *os.Root
+	index     *fileIndex
+	limiter   *rate.Limiter // the cap for HTTP ...
+	btLimiter *rate.Limiter // ... and for the seed's BitTorrent side; nil: none
+	spare     *spareMeter   // shared by every handler of the seeder
+	queue     *uploadQueue  // likewise
+	fills     *fillsInFlight
+	metrics   *metrics
+	gather    prometheus.Gatherer
+	log       *slog.Logger
 }
 
 func (h *SeedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +181,8 @@ func (h *SeedHandler) serveFile(w http.ResponseWriter, r *http.Request) int {
 		hdr.Set("Content-Type", ct)
 	}
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, gates: h.gates, class: class,
+	lw := &limitedWriter{statusWriter: rw, ctx: r.Context(), limiter: h.limiter, bt: h.btLimiter, queue: h.queue,
+		place:   h.queue.place(class, dueOf(r.Header.Get(proto.HeaderDue), time.Now())),
 		counter: &h.metrics.httpUpload, fillCounter: &h.metrics.fillUpload}
 	// A SectionReader per request: concurrent requests never share a
 	// file offset.
@@ -195,7 +197,7 @@ func (h *SeedHandler) fillAllowed(s int64, limited bool) bool {
 	if !limited {
 		return true
 	}
-	return !h.gates.waiting(classUrgent) && s >= fillThreshold(h.limiter.Limit())
+	return !h.queue.waitingUpTo(classUrgent) && s >= fillThreshold(h.limiter.Limit())
 }
 
 type statusWriter struct {
@@ -234,24 +236,24 @@ func fetchClassOf(header string) fetchClass {
 	return classUrgent
 }
 
-// limitedWriter paces a response body with the upload limiter shared with
-// BitTorrent, and counts the bytes sent. It hides the ResponseWriter's
+// limitedWriter paces a response body with the upload cap, ahead of
+// BitTorrent's uploads, and counts the bytes sent. It hides the ResponseWriter's
 // ReadFrom (sendfile), so every byte goes through Write.
 //
-// The classes take the cap in turn, soonest first: a writer waiting for
-// tokens marks itself at the gates (classGates), and takes none while a
-// writer of a sooner class waits. A saturated seed server thus starts a
-// newcomer within its head timeout rather than after everyone's
-// emergencies (bench-internet behind NAT: heads timed out after 2 s and
-// newcomers waited up to 13 s for their first audio from peers), and
-// sends the first listener, whom no one is ahead of, what only it can
-// send before what other listeners could.
+// The writers take the cap in the uploadQueue's order: by class, soonest
+// first, then by due. A saturated seed server thus starts a newcomer
+// within its head timeout rather than after everyone's emergencies
+// (bench-internet behind NAT: heads timed out after 2 s and newcomers
+// waited up to 13 s for their first audio from peers), and sends the
+// first listener, whom no one is ahead of, what only it can send before
+// what other listeners could.
 type limitedWriter struct {
 	*statusWriter
 	ctx         context.Context
 	limiter     *rate.Limiter
-	gates       *classGates
-	class       fetchClass
+	bt          *rate.Limiter // the BitTorrent side's, or nil
+	queue       *uploadQueue
+	place       *queued // this request's place in queue
 	counter     interface{ Add(int64) int64 }
 	fillCounter interface{ Add(int64) int64 } // fill bytes, counted in counter too
 }
@@ -270,7 +272,7 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 		m, err := w.statusWriter.Write(p[:n])
 		written += m
 		w.counter.Add(int64(m))
-		if w.class == classFill {
+		if w.place.class == classFill {
 			w.fillCounter.Add(int64(m))
 		}
 		if err != nil {
@@ -281,42 +283,52 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// wait takes n tokens once they are there. Like anacrolix (which reserves,
-// and on a delay cancels and retries later), it never reserves tokens
-// ahead: a queue of HTTP reservations would keep the limiter in debt and
-// starve BitTorrent uploads.
+// wait takes n tokens once they are there, in the queue's order. Like
+// anacrolix (which reserves, and on a delay cancels and retries later), it
+// never reserves tokens ahead: a queue of HTTP reservations would keep a
+// limiter in debt. Heads and unheld requests take them from HTTP's
+// limiter, which BitTorrent does not use, and the BitTorrent side's owes
+// them: they go before BitTorrent uploads (served alike, the BitTorrent
+// side, open to players whose HTTP requests timed out, took the cap from
+// the heads of newcomers behind NAT: bench-internet's time to first audio
+// p95 21.7 s). Other requests take them from the BitTorrent side's
+// limiter, sharing it with BitTorrent uploads as before, and HTTP's owes
+// them.
 func (w *limitedWriter) wait(n int) error {
 	if w.limiter.Limit() == rate.Inf {
 		return nil
 	}
-	waiting := false // marked at the gates
-	defer func() {
-		if waiting {
-			w.gates.leave(w.class)
-		}
-	}()
+	take, owe := w.limiter, w.bt
+	if w.bt != nil && w.place.class > classUnheld {
+		take, owe = w.bt, w.limiter
+	}
+	w.queue.enter(w.place)
+	defer w.queue.leave(w.place)
 	for {
-		if err := w.gates.wait(w.ctx, w.class); err != nil {
+		if err := w.queue.waitFirst(w.ctx, w.place); err != nil {
 			return fmt.Errorf("waiting for sooner uploads: %w", err)
 		}
-		r := w.limiter.ReserveN(time.Now(), n)
+		r := take.ReserveN(time.Now(), n)
 		if !r.OK() {
 			return fmt.Errorf("upload limiter: %d bytes exceed the burst", n)
 		}
 		d := r.Delay()
 		if d == 0 {
+			if owe != nil {
+				owe.ReserveN(time.Now(), n)
+			}
 			return nil
 		}
 		r.Cancel()
-		if !waiting {
-			waiting = true
-			w.gates.enter(w.class)
-		}
+		// Until the tokens are there, or a sooner writer comes first.
+		_, changed := w.queue.first(w.place)
 		t := time.NewTimer(d)
 		select {
 		case <-w.ctx.Done():
 			t.Stop()
 			return fmt.Errorf("upload limiter: %w", w.ctx.Err())
+		case <-changed:
+			t.Stop()
 		case <-t.C:
 		}
 	}

@@ -111,9 +111,13 @@ func bigTrackServer(t *testing.T, capBytes int64) (string, *metrics) {
 	return srv.URL + "/big.wav", m
 }
 
-// get fetches url with the Range and Peertune-Fetch headers (either may be
-// ""), counting the body's bytes into n as they come.
-func get(ctx context.Context, url, rng, fetch string, n *atomic.Int64) (*http.Response, error) {
+// mark is how a request is marked: its Peertune-Fetch and Peertune-Due
+// headers ("": none).
+type mark struct{ fetch, due string }
+
+// get fetches url with the Range header ("": none) and the mark, counting
+// the body's bytes into n as they come.
+func get(ctx context.Context, url, rng string, m mark, n *atomic.Int64) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -121,8 +125,11 @@ func get(ctx context.Context, url, rng, fetch string, n *atomic.Int64) (*http.Re
 	if rng != "" {
 		req.Header.Set("Range", rng)
 	}
-	if fetch != "" {
-		req.Header.Set(proto.HeaderFetch, fetch)
+	if m.fetch != "" {
+		req.Header.Set(proto.HeaderFetch, m.fetch)
+	}
+	if m.due != "" {
+		req.Header.Set(proto.HeaderDue, m.due)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -204,7 +211,7 @@ func TestSeedFillRefusedWithoutSpare(t *testing.T) {
 	defer cancel()
 	urgentDone := make(chan error, 1)
 	go func() {
-		_, err := get(ctx, url, "", proto.FetchUrgent, nil)
+		_, err := get(ctx, url, "", mark{fetch: proto.FetchUrgent}, nil)
 		urgentDone <- err
 	}()
 	// The meter sees it after a window; before, the urgent writer waiting
@@ -235,7 +242,7 @@ func TestSeedFillRefusedWithoutSpare(t *testing.T) {
 	// Idle for a window: fills are served, and counted apart.
 	time.Sleep(spareWindow + 2*spareStep)
 	var n atomic.Int64
-	resp, err = get(context.Background(), url, "bytes=0-65535", proto.FetchFill, &n)
+	resp, err = get(context.Background(), url, "bytes=0-65535", mark{fetch: proto.FetchFill}, &n)
 	if err != nil || resp.StatusCode != http.StatusPartialContent || n.Load() != 64<<10 {
 		t.Fatalf("fill when idle: %v %v, %d bytes", resp.Status, err, n.Load())
 	}
@@ -247,7 +254,7 @@ func TestSeedFillRefusedWithoutSpare(t *testing.T) {
 // With a cap, an urgent download started while a fill download runs gets
 // the bandwidth first: the fill hardly moves until the urgent one ends.
 func TestSeedUrgentBeforeFill(t *testing.T) {
-	m := checkFirst(t, proto.FetchFill, proto.FetchUrgent)
+	m := checkFirst(t, mark{fetch: proto.FetchFill}, mark{fetch: proto.FetchUrgent})
 	if got := counterReaches(&m.fillUpload, 1536<<10); got != 1536<<10 {
 		t.Errorf("fill bytes %d, want %d", got, 1536<<10)
 	}
@@ -257,25 +264,134 @@ func TestSeedUrgentBeforeFill(t *testing.T) {
 // bandwidth first: a newcomer's first audio does not wait behind the
 // emergencies of everyone already playing.
 func TestSeedHeadBeforeEmergency(t *testing.T) {
-	checkFirst(t, proto.FetchUrgent, proto.FetchHead)
+	checkFirst(t, mark{fetch: proto.FetchUrgent}, mark{fetch: proto.FetchHead})
 }
 
 // With a cap, an emergency for a piece no listener holds (only the seed
 // server can send it: the first listener's) goes before emergencies that
 // other listeners could serve, and a head before it.
 func TestSeedUnheldBeforeUrgent(t *testing.T) {
-	checkFirst(t, proto.FetchUrgent, proto.FetchUnheld)
+	checkFirst(t, mark{fetch: proto.FetchUrgent}, mark{fetch: proto.FetchUnheld})
 }
 
 func TestSeedHeadBeforeUnheld(t *testing.T) {
-	checkFirst(t, proto.FetchUnheld, proto.FetchHead)
+	checkFirst(t, mark{fetch: proto.FetchUnheld}, mark{fetch: proto.FetchHead})
+}
+
+// Within a class, the request due sooner goes first, though it came later.
+func TestSeedSoonerDueFirst(t *testing.T) {
+	checkFirst(t, mark{fetch: proto.FetchUrgent, due: "5000"}, mark{fetch: proto.FetchUrgent, due: "200"})
+}
+
+// Within a class and due alike, the requests go one after another in the
+// order they came, each at the whole cap: side by side, both ended late.
+func TestSeedOneRequestAfterAnother(t *testing.T) {
+	const capBytes = 1 << 20
+	url, _ := bigTrackServer(t, capBytes)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	const size = 512 << 10
+	var firstBytes, secondBytes atomic.Int64
+	secondDone := make(chan time.Time, 1)
+	start := time.Now()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		resp, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", 1<<20, 1<<20+size-1), mark{fetch: proto.FetchUrgent, due: "1000"}, &secondBytes)
+		if err != nil || resp.StatusCode != http.StatusPartialContent {
+			t.Errorf("second: %v %v", resp, err)
+		}
+		secondDone <- time.Now()
+	}()
+	resp, err := get(ctx, url, fmt.Sprintf("bytes=0-%d", size-1), mark{fetch: proto.FetchUrgent, due: "1000"}, &firstBytes)
+	firstEnd := time.Now()
+	during := secondBytes.Load()
+	if err != nil || resp.StatusCode != http.StatusPartialContent || firstBytes.Load() != size {
+		t.Fatalf("first: %v %v, %d bytes", resp, err, firstBytes.Load())
+	}
+	secondEnd := <-secondDone
+	t.Logf("first %d B in %.2f s; the second got %d B meanwhile and ended %.2f s later",
+		size, firstEnd.Sub(start).Seconds(), during, secondEnd.Sub(firstEnd).Seconds())
+	if during > size/4 {
+		t.Errorf("the second request got %d bytes while the first got %d: want under a quarter", during, size)
+	}
+	if !secondEnd.After(firstEnd) {
+		t.Errorf("the second request ended before the first")
+	}
+}
+
+// A head goes before the seed's BitTorrent uploads (which take tokens the
+// way anacrolix does: reserve, and on a delay cancel and retry), and an
+// urgent request shares the cap with them.
+func TestSeedHeadBeforeBitTorrent(t *testing.T) {
+	const capBytes = 1 << 20
+	for _, c := range []struct {
+		fetch           string
+		minShare, maxBT float64 // of the cap while the request runs
+	}{
+		{proto.FetchHead, 0.7, 0.25},
+		{proto.FetchUrgent, 0.25, 0.75},
+	} {
+		t.Run(c.fetch, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "big.wav"), randomBytes(t, 2<<20))
+			bt := newUploadLimiter(capBytes)
+			srv, _ := seedServerWithBT(t, dir, newUploadLimiter(capBytes), bt, "big.wav")
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			defer cancel()
+			var btBytes atomic.Int64
+			btDone := make(chan struct{})
+			go func() { // BitTorrent uploads, as many as the cap lets out
+				defer close(btDone)
+				for ctx.Err() == nil {
+					r := bt.ReserveN(time.Now(), 16<<10)
+					if d := r.Delay(); d > 0 {
+						r.Cancel()
+						time.Sleep(d)
+						continue
+					}
+					btBytes.Add(16 << 10)
+				}
+			}()
+			time.Sleep(300 * time.Millisecond)
+			const size = 512 << 10
+			before, start := btBytes.Load(), time.Now()
+			var n atomic.Int64
+			resp, err := get(ctx, srv.URL+"/big.wav", fmt.Sprintf("bytes=0-%d", size-1), mark{fetch: c.fetch}, &n)
+			el := time.Since(start).Seconds()
+			during := float64(btBytes.Load()-before) / el / capBytes
+			cancel()
+			<-btDone
+			if err != nil || resp.StatusCode != http.StatusPartialContent || n.Load() != size {
+				t.Fatalf("%v %v, %d bytes", resp, err, n.Load())
+			}
+			share := size / el / capBytes
+			t.Logf("%s: %.0f%% of the cap; BitTorrent %.0f%% meanwhile", c.fetch, 100*share, 100*during)
+			if share < c.minShare || during > c.maxBT {
+				t.Errorf("%s got %.0f%% of the cap and BitTorrent %.0f%%: want at least %.0f%% and at most %.0f%%",
+					c.fetch, 100*share, 100*during, 100*c.minShare, 100*c.maxBT)
+			}
+		})
+	}
+}
+
+func TestDueOf(t *testing.T) {
+	now := time.Unix(1000, 0)
+	for header, want := range map[string]time.Duration{
+		"0": 0, "250": 250 * time.Millisecond, " 1500 ": 1500 * time.Millisecond,
+		"": proto.FetchDefaultDue, "soon": proto.FetchDefaultDue, "-5": proto.FetchDefaultDue, "1.5": proto.FetchDefaultDue,
+		"999999999999": time.Hour,
+	} {
+		if got := dueOf(header, now).Sub(now); got != want {
+			t.Errorf("dueOf(%q) = now+%v, want now+%v", header, got, want)
+		}
+	}
 }
 
 // checkFirst starts a 1.5 MiB download marked later on a seed server
 // capped at 1 MiB/s, then a 512 KiB one marked first: the first gets the
 // cap, the later one under a quarter of its bytes meanwhile, and ends
 // after it. It returns the server's metrics.
-func checkFirst(t *testing.T, later, first string) *metrics {
+func checkFirst(t *testing.T, later, first mark) *metrics {
 	t.Helper()
 	const capBytes = 1 << 20
 	url, m := bigTrackServer(t, capBytes)
@@ -349,7 +465,7 @@ func TestSeedFillRefusedWhileTheSameBytesAreFilled(t *testing.T) {
 	var first atomic.Int64
 	firstDone := make(chan error, 1)
 	go func() {
-		_, err := get(ctx, url, "bytes=0-1048575", proto.FetchFill, &first)
+		_, err := get(ctx, url, "bytes=0-1048575", mark{fetch: proto.FetchFill}, &first)
 		firstDone <- err
 	}()
 	for first.Load() == 0 {
@@ -357,7 +473,7 @@ func TestSeedFillRefusedWhileTheSameBytesAreFilled(t *testing.T) {
 	}
 	fill := func(rng string) (int, string) {
 		t.Helper()
-		resp, err := get(context.Background(), url, rng, proto.FetchFill, nil)
+		resp, err := get(context.Background(), url, rng, mark{fetch: proto.FetchFill}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,7 +526,7 @@ func TestSpareLeavesFillsOut(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			get(ctx, url, "bytes=0-1048575", kind, nil)
+			get(ctx, url, "bytes=0-1048575", mark{fetch: kind}, nil)
 		}()
 		time.Sleep(spareWindow + 2*spareStep)
 		got := spareNow()

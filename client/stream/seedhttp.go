@@ -88,6 +88,7 @@ func (s *Stream) fetchSeedURL(ctx context.Context, id int, url string, a policy.
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, end-1))
 	kind := fetchMark(a)
 	req.Header.Set(proto.HeaderFetch, kind)
+	req.Header.Set(proto.HeaderDue, strconv.FormatInt(a.Due.Milliseconds(), 10))
 	resp, err := s.c.http.Do(req)
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,10 @@ type Client struct {
 	portMap   *btclient.PortMapping // with cfg.UPnP, once the router mapped the port
 
 	portMapDone chan struct{} // with cfg.UPnP: closed when mapPort returned
+
+	tcp       *btclient.TCP      // unless cfg.NoTCP or cfg.NoUploadPacing: TCP for peers, closed after cl
+	stopPacer context.CancelFunc // unless cfg.NoUploadPacing: stops the upload pacer ...
+	pacerDone chan struct{}      // ... which closes this on return
 }
 
 // New creates the cache directories, opens the piece-completion store, starts
@@ -133,17 +138,22 @@ func New(cfg Config) (*Client, error) {
 	c.store = cachestore.New(disk, cfg.MemoryFallback, cachestore.Hooks{OnFull: c.onDiskFull, OnNotComplete: c.onPieceNotComplete})
 
 	var limiter *rate.Limiter
-	if cfg.UploadRate > 0 {
-		// A burst of one chunk (the least anacrolix allows): under a cap
-		// below the line's rate, chunks cross it one after another at its
-		// full speed, not side by side (each slowly, while the peer that
-		// asked for it takes it from another peer too, and both copies
-		// arrive), and the requests wait where a cancel still reaches
-		// them. bench-internet, public, 85 % of the line: 262 s of
-		// underrun in all and wire 1.56× with it, 2.01× without a cap.
+	pace := btclient.PaceParams{Max: float64(cfg.UploadRate)}
+	switch {
+	case !cfg.NoUploadPacing:
+		limiter = btclient.NewPacedLimiter(pace)
+	case cfg.UploadRate > 0:
+		// A burst of one chunk, as the pacer's (the least anacrolix
+		// allows): under a cap below the line's rate, chunks cross it one
+		// after another at its full speed, not side by side (each slowly,
+		// while the peer that asked for it takes it from another peer too,
+		// and both copies arrive), and the requests wait where a cancel
+		// still reaches them. bench-internet, public, 85 % of the line:
+		// 262 s of underrun in all and wire 1.56× with it, 2.01× without
+		// a cap.
 		limiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), btclient.ChunkSize)
 	}
-	tc, err := btclient.Config(btclient.Options{
+	if err := c.startBT(btclient.Options{
 		Listen:           cfg.ListenAddr,
 		PeerIDPrefix:     proto.PeerIDPrefixPlayer,
 		NoTCP:            cfg.NoTCP,
@@ -151,22 +161,21 @@ func New(cfg Config) (*Client, error) {
 		UploadLimiter:    limiter,
 		MaxConnsPerTrack: cmp.Or(cfg.MaxPeers, DefaultMaxPeers),
 		Logger:           anaLog,
-	})
-	if err != nil {
+	}); err != nil {
 		c.store.Close()
 		c.unlock()
-		return nil, fmt.Errorf("stream: %w", err)
+		return nil, err
 	}
-	tc.DefaultStorage = c.store
-	tc.Callbacks.ReceivedUsefulData = append(tc.Callbacks.ReceivedUsefulData, c.onUsefulData)
-	tc.Callbacks.PeerConnAdded = append(tc.Callbacks.PeerConnAdded, c.onPeerConnAdded)
-	tc.Callbacks.ReadExtendedHandshake = c.onExtendedHandshake
-	tc.Callbacks.ReadMessage = c.onReadMessage
-	c.cl, err = torrent.NewClient(tc)
-	if err != nil {
-		c.store.Close()
-		c.unlock()
-		return nil, fmt.Errorf("starting BitTorrent client on %s: %w", cfg.ListenAddr, err)
+	if !cfg.NoUploadPacing {
+		ctx, stop := context.WithCancel(context.Background())
+		c.stopPacer = stop
+		c.pacerDone = make(chan struct{})
+		go func() {
+			defer close(c.pacerDone)
+			btclient.RunPacer(ctx, pace, limiter, c.cl, c.tcp, func(s btclient.PaceState) {
+				c.log.Debug("upload pacing: a queue on the line", "queue", s.Queue, "rate", int64(s.SentRate), "limit", int64(s.Limit))
+			})
+		}()
 	}
 	if err := c.addCachedTracks(); err != nil {
 		c.Close()
@@ -177,6 +186,57 @@ func New(cfg Config) (*Client, error) {
 		go c.mapPort()
 	}
 	return c, nil
+}
+
+// startBT starts the BitTorrent client. With upload pacing, TCP is ours
+// (btclient.TCP: sockets that hold little unsent data, whose round trips
+// the pacer reads) on the port it takes, and uTP anacrolix's on the same
+// port; a port free for TCP may be taken for UDP, so with port 0 a few
+// are tried.
+func (c *Client) startBT(opts btclient.Options) error {
+	ownTCP := !c.cfg.NoTCP && !c.cfg.NoUploadPacing
+	host, port, err := net.SplitHostPort(opts.Listen)
+	if err != nil {
+		return fmt.Errorf("stream: listen address %q: %w", opts.Listen, err)
+	}
+	for attempt := 1; ; attempt++ {
+		o := opts
+		var tcp *btclient.TCP
+		if ownTCP {
+			if tcp, err = btclient.ListenTCP(opts.Listen); err != nil {
+				return fmt.Errorf("stream: %w", err)
+			}
+			o.Listen, o.OwnTCP = net.JoinHostPort(host, strconv.Itoa(tcp.Port())), true
+		}
+		closeTCP := func() {
+			if tcp != nil {
+				tcp.Close()
+			}
+		}
+		tc, err := btclient.Config(o)
+		if err != nil {
+			closeTCP()
+			return fmt.Errorf("stream: %w", err)
+		}
+		tc.DefaultStorage = c.store
+		tc.Callbacks.ReceivedUsefulData = append(tc.Callbacks.ReceivedUsefulData, c.onUsefulData)
+		tc.Callbacks.PeerConnAdded = append(tc.Callbacks.PeerConnAdded, c.onPeerConnAdded)
+		tc.Callbacks.ReadExtendedHandshake = c.onExtendedHandshake
+		tc.Callbacks.ReadMessage = c.onReadMessage
+		cl, err := torrent.NewClient(tc)
+		if err != nil {
+			closeTCP()
+			if ownTCP && port == "0" && attempt < 4 {
+				continue // the UDP port was taken
+			}
+			return fmt.Errorf("starting BitTorrent client on %s: %w", o.Listen, err)
+		}
+		if tcp != nil {
+			tcp.Attach(cl)
+		}
+		c.cl, c.tcp = cl, tcp
+		return nil
+	}
 }
 
 // mapPort asks the home router to forward the listen port; the mapping is
@@ -516,8 +576,17 @@ func (c *Client) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.stopPacer != nil {
+		c.stopPacer()
+		<-c.pacerDone
+	}
 	if c.cl != nil {
 		errs = append(errs, c.cl.Close()...)
+		if c.tcp != nil {
+			if err := c.tcp.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing the TCP listener: %w", err))
+			}
+		}
 		// Closing the store also closes the completion store.
 		if err := c.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing piece-completion store: %w", err))

@@ -64,6 +64,13 @@ type Config struct {
 	ListenAddr string
 	// UploadRate caps BitTorrent upload in bytes per second; 0 is unlimited.
 	UploadRate int64
+	// NoUploadPacing turns the upload pacer off (btclient.RunPacer), which
+	// keeps upload just under the rate the line carries once its TCP
+	// connections' round trips show a queue at the router, so that chunks
+	// cross a slow uplink one after another rather than side by side
+	// (where the peers that asked for them take them from other peers too,
+	// and both copies arrive). Off, TCP sockets are anacrolix's own.
+	NoUploadPacing bool
 	// MaxPeers caps a track's BitTorrent connections (other listeners and
 	// the seed server); 0 means DefaultMaxPeers.
 	MaxPeers int

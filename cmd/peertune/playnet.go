@@ -132,16 +132,17 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, conf *config, args []
 	}
 
 	sc, err := stream.New(stream.Config{
-		CacheDir:   cacheDir,
-		CacheSize:  cacheSize,
-		ListenAddr: cmd.String("bt-listen"),
-		UploadRate: uploadRate,
-		MaxPeers:   int(cmd.Int("max-peers")),
-		UPnP:       cmd.Bool("upnp"),
-		NoTCP:      cmd.Bool("no-tcp"),
-		NoUTP:      cmd.Bool("no-utp"),
-		Logger:     log,
-		Policy:     stream.Policy{Head: cmd.Duration("head")},
+		CacheDir:       cacheDir,
+		CacheSize:      cacheSize,
+		ListenAddr:     cmd.String("bt-listen"),
+		UploadRate:     uploadRate,
+		NoUploadPacing: cmd.Bool("no-upload-pacing"),
+		MaxPeers:       int(cmd.Int("max-peers")),
+		UPnP:           cmd.Bool("upnp"),
+		NoTCP:          cmd.Bool("no-tcp"),
+		NoUTP:          cmd.Bool("no-utp"),
+		Logger:         log,
+		Policy:         stream.Policy{Head: cmd.Duration("head")},
 	})
 	if errors.Is(err, stream.ErrCacheInUse) {
 		return fmt.Errorf("%w: give each player its own --cache", err)

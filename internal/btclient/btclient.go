@@ -35,6 +35,10 @@ type Options struct {
 	// is the one hole punching (BEP 55) works over, so a listener behind
 	// NAT needs it to be reached by another.
 	NoTCP, NoUTP bool
+	// OwnTCP: the caller brings TCP (a TCP of ListenTCP, attached to the
+	// client): anacrolix listens and dials over uTP only. Listen's port
+	// should then be the TCP listener's.
+	OwnTCP bool
 	// UploadLimiter paces uploads; its burst must be at least ChunkSize
 	// (unless its limit is rate.Inf). It may be shared with other
 	// uploads. Nil: UploadRate decides.
@@ -80,6 +84,9 @@ func Config(o Options) (*torrent.ClientConfig, error) {
 	if o.MaxConnsPerTrack < 0 {
 		return nil, fmt.Errorf("connection limit %d: negative", o.MaxConnsPerTrack)
 	}
+	if o.NoTCP && o.OwnTCP {
+		return nil, errors.New("TCP both off and brought by the caller")
+	}
 	if o.NoTCP && o.NoUTP {
 		return nil, errors.New("TCP and uTP both off: no transport left to reach a peer")
 	}
@@ -108,7 +115,7 @@ func Config(o Options) (*torrent.ClientConfig, error) {
 	// long for a listener who is waiting for the music.
 	cfg.NominalDialTimeout = dialTimeout
 	cfg.MinDialTimeout = min(cfg.MinDialTimeout, dialTimeout)
-	cfg.DisableTCP = o.NoTCP
+	cfg.DisableTCP = o.NoTCP || o.OwnTCP
 	cfg.DisableUTP = o.NoUTP
 	cfg.ListenHost = func(string) string { return host }
 	cfg.ListenPort = port

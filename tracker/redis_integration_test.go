@@ -242,12 +242,17 @@ func (s failoverSetup) announceAll(t *testing.T, peer int) (bool, error) {
 
 // afterKill measures how long after kill every announce succeeds again on
 // both trackers and both find every track in the catalog (at most 10 s).
-func (s failoverSetup) afterKill(t *testing.T, kill func(), state, diag func() string) {
+func (s failoverSetup) afterKill(t *testing.T, replicated, kill func(), state, diag func() string) {
 	t.Helper()
 	if ok, err := s.announceAll(t, 3); !ok {
 		t.Fatalf("before the kill: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond) // replication is asynchronous
+	// Replication is asynchronous: a master killed before its replica has
+	// the seeders' announces takes them along (a real seeder announces
+	// again within the interval; these announce once). A fixed half
+	// second was too short on a loaded machine (TestClusterFailover:
+	// "lost its seeder").
+	replicated()
 	kill()
 	killed := time.Now()
 	var last error
@@ -310,7 +315,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 	t.Logf("killing master %s, which holds %d keys", victim.Addr, most)
-	s.afterKill(t, victim.Kill, func() string { return c.State(t) }, func() string { return c.Diagnose(t) })
+	s.afterKill(t, func() { victim.WaitReplicated(t, 5*time.Second) }, victim.Kill, func() string { return c.State(t) }, func() string { return c.Diagnose(t) })
 }
 
 // TestSentinelFailover: the same with a primary and a replica that three
@@ -318,7 +323,7 @@ func TestClusterFailover(t *testing.T) {
 func TestSentinelFailover(t *testing.T) {
 	set := itest.NewRedisSentinelSet(t)
 	s := newFailoverSetup(t, set.URL)
-	s.afterKill(t, set.Primary.Kill, func() string { return "primary " + set.PrimaryAddr(t) }, func() string { return "" })
+	s.afterKill(t, func() { set.Primary.WaitReplicated(t, 5*time.Second) }, set.Primary.Kill, func() string { return "primary " + set.PrimaryAddr(t) }, func() string { return "" })
 	if addr := set.PrimaryAddr(t); addr != set.Replica.Addr {
 		t.Errorf("the Sentinels name %s as the primary, want the replica %s", addr, set.Replica.Addr)
 	}

@@ -239,6 +239,59 @@ func (c *RedisCluster) Masters(t testing.TB) []*RedisNode {
 	return out
 }
 
+// WaitReplicated waits until every replica of master n has taken all n
+// had written when it was called (replication is asynchronous: a master
+// killed before its replica caught up takes its last writes with it).
+func (n *RedisNode) WaitReplicated(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	rdb := goredis.NewClient(&goredis.Options{Addr: n.Addr})
+	defer rdb.Close()
+	var want int64 = -1
+	deadline := time.Now().Add(timeout)
+	for {
+		info, err := rdb.Info(context.Background(), "replication").Result()
+		if err != nil {
+			t.Fatalf("INFO replication on %s: %v", n.Addr, err)
+		}
+		master, replicas := replicationOffsets(info)
+		if want < 0 {
+			want = master
+		}
+		caught := len(replicas) > 0
+		for _, off := range replicas {
+			caught = caught && off >= want
+		}
+		if caught {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas of %s did not reach offset %d in %v: %s", n.Addr, want, timeout, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replicationOffsets reads a master's INFO replication: its offset and
+// each replica's ("slaveN:ip=…,port=…,state=…,offset=N,lag=…").
+func replicationOffsets(info string) (master int64, replicas []int64) {
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
+			master, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if !strings.HasPrefix(line, "slave") || !strings.Contains(line, "offset=") {
+			continue
+		}
+		for _, f := range strings.Split(line, ",") {
+			if v, ok := strings.CutPrefix(f, "offset="); ok {
+				off, _ := strconv.ParseInt(v, 10, 64)
+				replicas = append(replicas, off)
+			}
+		}
+	}
+	return master, replicas
+}
+
 // DBSize is how many keys node n holds.
 func (n *RedisNode) DBSize(t testing.TB) int64 {
 	t.Helper()

@@ -9,4 +9,10 @@
 //
 // Config returns a *torrent.ClientConfig that the caller finishes before
 // torrent.NewClient: its DefaultStorage, Callbacks and so on.
+//
+// A player paces its upload (pacer.go: Pace decides over a tick's sample,
+// RunPacer carries it out on the client's limiter) by the queue its line
+// builds at the router, which the round trips of its own TCP sockets show
+// (tcp.go: ListenTCP, Options.OwnTCP, TCP.Lines; the sockets hold at most
+// NotSentLowat unsent).
 package btclient

@@ -13,34 +13,11 @@ import (
 // Both ends of a peer connection, dialled and accepted, hold at most
 // NotSentLowat unsent.
 func TestTCPSocketsHoldLittleUnsent(t *testing.T) {
-	tcp, err := ListenTCP("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tcp.Close()
+	tcp, dialled, in := tcpPair(t)
+	defer dialled.Close()
 	if tcp.Port() == 0 || tcp.DialerNetwork() != "tcp4" {
 		t.Fatalf("port %d network %q", tcp.Port(), tcp.DialerNetwork())
 	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := tcp.ln.Accept()
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- c
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	dialled, err := tcp.Dial(ctx, tcp.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dialled.Close()
-	in := <-accepted
-	if in == nil {
-		t.FailNow()
-	}
-	defer in.Close()
 	for name, c := range map[string]net.Conn{"dialled": dialled, "accepted": in} {
 		if got := notSentLowat(t, c); got != NotSentLowat {
 			t.Errorf("%s: TCP_NOTSENT_LOWAT %d, want %d", name, got, NotSentLowat)
@@ -51,30 +28,7 @@ func TestTCPSocketsHoldLittleUnsent(t *testing.T) {
 // A socket with data of ours on its way is busy, and the kernel knows its
 // round trip; loopback peers are not looked at (no slow uplink is there).
 func TestTCPLines(t *testing.T) {
-	tcp, err := ListenTCP("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tcp.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := tcp.ln.Accept()
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- c
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	dialled, err := tcp.Dial(ctx, tcp.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := <-accepted
-	if in == nil {
-		t.FailNow()
-	}
-	defer in.Close()
+	tcp, dialled, _ := tcpPair(t)
 	if got := tcp.Lines(); len(got) != 0 {
 		t.Errorf("Lines over loopback: %+v, want none", got)
 	}
@@ -104,6 +58,38 @@ func TestTCPLines(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d connections kept after one closed, want 1", n)
 	}
+}
+
+// tcpPair is a TCP on loopback and a connection dialled through it and
+// accepted by it; the TCP and the accepted end are closed when t ends.
+func tcpPair(t *testing.T) (tcp *TCP, dialled, accepted net.Conn) {
+	t.Helper()
+	tcp, err := ListenTCP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tcp.Close() })
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, err := tcp.ln.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		acc <- c
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dialled, err = tcp.Dial(ctx, tcp.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted = <-acc
+	if accepted == nil {
+		dialled.Close()
+		t.FailNow()
+	}
+	t.Cleanup(func() { accepted.Close() })
+	return tcp, dialled, accepted
 }
 
 func notSentLowat(t *testing.T, c net.Conn) int {

@@ -18,7 +18,8 @@ import (
 // a share each: side by side, every emergency of a dozen listeners ended
 // late, the first listener's (whom no one is ahead of) among them; one
 // after another, the soonest due ends in time and the rest no later than
-// before. BitTorrent uploads take tokens between the writers, as before.
+// before. BitTorrent uploads take tokens after heads and unheld requests
+// and beside the others (limitedWriter.wait).
 type uploadQueue struct {
 	mu      sync.Mutex
 	waiting []*queued

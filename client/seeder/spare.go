@@ -22,7 +22,7 @@ const (
 // the shared upload limiter less the rate it sent at over the last
 // spareWindow for everything but fills (urgent HTTP and BitTorrent), from
 // samples of the upload counters. Fills do not count: they take only what
-// urgent uploads leave (they yield at the urgent gate), so the fills in
+// urgent uploads leave (they come last in the uploadQueue), so the fills in
 // flight do not keep another listener's fill out; counted, they made the
 // seeder refuse fills while it had upload to spare, and a seed that died
 // early left pieces no listener had (the swarm simulator's seed death:

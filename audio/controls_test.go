@@ -178,3 +178,51 @@ func TestPlayerStopAndCancelWithBlockedReader(t *testing.T) {
 		})
 	}
 }
+
+// Regression: a terminal player died when the next track was asked for its
+// status before its first samples ("nil pointer dereference" in
+// clock.underruns: the session was published before its clock was made).
+// Status and Underruns answer at any moment of a track, also while it waits
+// for its first samples.
+func TestStatusWhileWaitingForTheFirstSamples(t *testing.T) {
+	data, err := os.ReadFile(fixturePath(t, "sweep-44k-stereo.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The header (44 bytes) reads at once; the samples never come.
+	r := &slowReader{data: data, burst: 64 << 10, interval: 10 * time.Millisecond,
+		stalls: []stall{{at: 44, d: time.Hour}}, closed: make(chan struct{})}
+	tr, err := Open(context.Background(), r, Meta{Name: "samples-late.wav", Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	p, _ := NewPlayer(NewNullOutput(), PlayerOptions{})
+	done := make(chan struct{})
+	var rep Report
+	go func() {
+		defer close(done)
+		rep, _ = p.Play(context.Background(), tr)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !p.Status().Playing {
+		if time.Now().After(deadline) {
+			t.Fatal("Status never showed the track")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range 50 { // while it waits
+		if st := p.Status(); st.Position != 0 || st.Underruns != 0 {
+			t.Fatalf("before the first samples: %+v", st)
+		}
+		if u := p.Underruns(); len(u) != 0 {
+			t.Fatalf("underruns before the first samples: %+v", u)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	p.Stop()
+	<-done
+	if !rep.Stopped || rep.Played != 0 || len(rep.Underruns) != 0 {
+		t.Errorf("a track stopped before its first samples reported %+v", rep)
+	}
+}

@@ -188,6 +188,10 @@ func (p *Player) Play(ctx context.Context, t *Track) (Report, error) {
 		ended:   make(chan struct{}),
 	}
 	s.ring.base = t.PositionTime()
+	// Whole before it is published: Status and Underruns read the
+	// session from other goroutines at any moment, also while it waits
+	// for its first samples.
+	s.clock = &clock{ring: s.ring, rate: rate, fast: p.opts.Fast, resume: chunk}
 	p.mu.Lock()
 	p.cur = s
 	p.mu.Unlock()
@@ -231,7 +235,6 @@ func (p *Player) Play(ctx context.Context, t *Track) (Report, error) {
 	rep := Report{TTFA: time.Since(start)}
 
 	// The output chain: buffer (with its clock) → pause → volume.
-	s.clock = &clock{ring: s.ring, rate: rate, fast: p.opts.Fast, resume: chunk}
 	var chain beep.Streamer = s.clock
 	chain = &pauser{s: chain, paused: &p.paused}
 	chain = &volume{s: chain, gain: &p.gain, muted: &p.muted}
@@ -285,12 +288,10 @@ loop:
 
 func (p *Player) finish(rep Report, s *session) Report {
 	rep.Position = s.ring.position()
-	if s.clock != nil {
-		rep.Played = time.Duration(float64(s.clock.played.Load()) / float64(s.rate) * float64(time.Second))
-		rep.Underruns = s.clock.underruns()
-		for _, u := range rep.Underruns {
-			rep.UnderrunTotal += u.Duration
-		}
+	rep.Played = time.Duration(float64(s.clock.played.Load()) / float64(s.rate) * float64(time.Second))
+	rep.Underruns = s.clock.underruns()
+	for _, u := range rep.Underruns {
+		rep.UnderrunTotal += u.Duration
 	}
 	return rep
 }

@@ -42,11 +42,12 @@ func TestAnEveningWithThePlayer(t *testing.T) {
 	}
 	e := newEnv(t, lib, 0, 4)
 	cache, runtime := t.TempDir(), t.TempDir()
+	t.Cleanup(func() { logIfFailed(t, filepath.Join(cache, "player.log")) })
 	bus := privateBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
 	t.Setenv("XDG_RUNTIME_DIR", runtime)
 
-	playCmd := fmt.Sprintf("%s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null", e.Bin, e.TrackerURL, cache)
+	playCmd := fmt.Sprintf("%s play --tracker %s --cache %s --bt-listen 127.0.0.1:0 --output null --log-level debug", e.Bin, e.TrackerURL, cache)
 	// After the first player quits the shell waits for Enter, then resumes.
 	shell := fmt.Sprintf("export DBUS_SESSION_BUS_ADDRESS=%s XDG_RUNTIME_DIR=%s; %s %s; echo EXIT=$?; read _; %s --resume; echo RESUMED=$?; sleep 120",
 		bus, runtime, playCmd, e.TrackByTitle("Opener").ID, playCmd)

@@ -58,3 +58,21 @@ func waitPlayerctl(t *testing.T, what, want string, args ...string) {
 	}
 	t.Fatalf("%s: playerctl %v says %q, want %q", what, args, got, want)
 }
+
+// logIfFailed logs the file (a player's log) when the test failed.
+func logIfFailed(t *testing.T, path string) {
+	if !t.Failed() {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Logf("no %s: %v", path, err)
+		return
+	}
+	// The end of it: a debug log of a whole test is long.
+	lines := strings.SplitAfter(string(b), "\n")
+	if len(lines) > 400 {
+		lines = lines[len(lines)-400:]
+	}
+	t.Logf("--- %s (its last %d lines)\n%s", path, len(lines), strings.Join(lines, ""))
+}

@@ -30,7 +30,16 @@ func terminal(t *testing.T, rows int, shell string) *tmuxTerm {
 	t.Helper()
 	term := &tmuxTerm{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock"), session: fmt.Sprintf("peertune-tui-%d", itest.FreePort(t))}
 	term.tmux("new-session", "-d", "-s", term.session, "-x", "110", "-y", strconv.Itoa(rows), shell)
-	t.Cleanup(func() { exec.Command("tmux", "-S", term.sock, "kill-server").Run() })
+	t.Cleanup(func() {
+		// A failed test shows what the terminal showed: a player that
+		// died printed why there.
+		if t.Failed() {
+			if out, err := exec.Command("tmux", "-S", term.sock, "capture-pane", "-p", "-S", "-", "-t", term.session).CombinedOutput(); err == nil {
+				t.Logf("the terminal at the end:\n%s", out)
+			}
+		}
+		exec.Command("tmux", "-S", term.sock, "kill-server").Run()
+	})
 	return term
 }
 

@@ -355,8 +355,8 @@ func (o *owner) carryOut(a policy.Action, conns []*torrent.PeerConn) {
 		s.t.Piece(a.Piece).SetPriority(prio)
 		o.pieces[a.Piece].Priority = a.Priority
 	case policy.StartFetch:
-		s.c.log.Debug("fetching from the seed server", "track", s.track.ID, "kind", a.Kind, "first", a.First, "last", a.Last,
-			"playhead_piece", o.playhead/s.pieceLen, "spare", o.spare)
+		s.c.log.Debug("fetching from the seed server", "track", s.track.ID, "kind", a.Kind, "unheld", a.Unheld, "first", a.First, "last", a.Last,
+			"due", a.Due, "playhead_piece", o.playhead/s.pieceLen, "spare", o.spare)
 		o.startFetch(a)
 	case policy.CancelFetch:
 		if f, ok := o.fetches[a.ID]; ok && f.cancelled == nil {

@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -189,9 +190,13 @@ func TestStatusWhileWaitingForTheFirstSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The header (44 bytes) reads at once; the samples never come.
+	// The header reads at once; the samples never come.
+	samples := bytes.Index(data, []byte("data"))
+	if samples < 0 {
+		t.Fatal("no data chunk in the WAV fixture")
+	}
 	r := &slowReader{data: data, burst: 64 << 10, interval: 10 * time.Millisecond,
-		stalls: []stall{{at: 44, d: time.Hour}}, closed: make(chan struct{})}
+		stalls: []stall{{at: int64(samples) + 8, d: time.Hour}}, closed: make(chan struct{})}
 	tr, err := Open(context.Background(), r, Meta{Name: "samples-late.wav", Size: int64(len(data))})
 	if err != nil {
 		t.Fatal(err)

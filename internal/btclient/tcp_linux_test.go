@@ -14,7 +14,6 @@ import (
 // NotSentLowat unsent.
 func TestTCPSocketsHoldLittleUnsent(t *testing.T) {
 	tcp, dialled, in := tcpPair(t)
-	defer dialled.Close()
 	if tcp.Port() == 0 || tcp.DialerNetwork() != "tcp4" {
 		t.Fatalf("port %d network %q", tcp.Port(), tcp.DialerNetwork())
 	}
@@ -61,7 +60,8 @@ func TestTCPLines(t *testing.T) {
 }
 
 // tcpPair is a TCP on loopback and a connection dialled through it and
-// accepted by it; the TCP and the accepted end are closed when t ends.
+// accepted by it; all three are closed when t ends (a test may close an
+// end before).
 func tcpPair(t *testing.T) (tcp *TCP, dialled, accepted net.Conn) {
 	t.Helper()
 	tcp, err := ListenTCP("127.0.0.1:0")
@@ -83,9 +83,9 @@ func tcpPair(t *testing.T) (tcp *TCP, dialled, accepted net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { dialled.Close() })
 	accepted = <-acc
 	if accepted == nil {
-		dialled.Close()
 		t.FailNow()
 	}
 	t.Cleanup(func() { accepted.Close() })

@@ -38,6 +38,9 @@ type PaceParams struct {
 	Hold    time.Duration // ... and is not judged again for this long, while it drains
 	Backoff float64       // the limit then: this fraction of the rate the sockets took
 	Climb   float64       // factor per second while the limit held uploads back and no queue was seen
+	Forget  float64       // each back-off keeps this fraction of Clear (PaceState)
+	Ours    float64       // a queue is taken for our uplink's only while the sockets take this fraction of Clear or more
+	Linger  float64       // a queue not taken for ours keeps this fraction of Clear
 }
 
 // DefaultPaceParams are the settings a player uses.
@@ -48,6 +51,9 @@ var DefaultPaceParams = PaceParams{
 	Hold:    750 * time.Millisecond,
 	Backoff: 0.85,
 	Climb:   1.2,
+	Forget:  0.95,
+	Ours:    0.75,
+	Linger:  0.99,
 }
 
 // WithDefaults fills the zero fields from DefaultPaceParams.
@@ -66,6 +72,9 @@ func (p PaceParams) WithDefaults() PaceParams {
 	or(&p.Min, d.Min)
 	or(&p.Backoff, d.Backoff)
 	or(&p.Climb, d.Climb)
+	or(&p.Forget, d.Forget)
+	or(&p.Ours, d.Ours)
+	or(&p.Linger, d.Linger)
 	ord(&p.Tick, d.Tick)
 	ord(&p.Queued, d.Queued)
 	ord(&p.Hold, d.Hold)
@@ -90,6 +99,15 @@ type PaceState struct {
 	Queue    time.Duration // the last queue seen (the least over the busy connections)
 	Hold     time.Duration // left of the hold after a back-off
 	Full     bool          // a queue was seen once
+	// Clear is the highest limit that held uploads back while no queue
+	// showed: the line carries at least that much. A back-off goes no
+	// lower than Backoff of it, for in a swarm whose uplinks are all busy
+	// every connection's acknowledgements wait behind its peer's queued
+	// uplink, and the round trips show a queue that is not ours: backing
+	// off from what the sockets took then ratcheted the limit down to Min,
+	// about one bitrate on a line of two (bench-internet, public: the
+	// players' limits averaged 19 kB/s on 40 kB/s lines).
+	Clear float64
 }
 
 // Pace is the pacer's decision: the state after one more tick.
@@ -124,13 +142,25 @@ func Pace(p PaceParams, s PaceState, x PaceSample) PaceState {
 	// The limit was what held uploads back (not the peers' demand).
 	bound := limit > 0 && float64(x.LetIn) >= 0.8*limit*dt
 	switch {
+	case busy && queue >= p.Queued && s.Hold == 0 && s.SentRate < p.Ours*s.Clear:
+		// A queue while we send well under what the line carried without
+		// one is not ours (the round trips showed one with the sockets
+		// taking 2 kB/s on a 40 kB/s line): nothing to back off from. It
+		// forgets a little of Clear all the same, so that a line that
+		// carries less than it did (another upload in the home) is found
+		// again within seconds of queues.
+		s.Clear *= p.Linger
 	case busy && queue >= p.Queued && s.Hold == 0:
-		back := max(p.Backoff*s.SentRate, p.Min)
+		back := max(p.Backoff*s.SentRate, p.Backoff*s.Clear, p.Min)
 		if limit == 0 || back < limit {
 			s.Limit = back
 		}
+		// A queue at Clear's rate says the line may carry less: each
+		// back-off forgets a little of it (a few take it under the line).
+		s.Clear *= p.Forget
 		s.Hold, s.Full = p.Hold, true
 	case s.Limit > 0 && bound && queue < p.Queued/2:
+		s.Clear = max(s.Clear, s.Limit)
 		s.Limit *= math.Pow(p.Climb, dt)
 	}
 	if p.Max > 0 && s.Limit > p.Max {

@@ -718,6 +718,36 @@ func TestFillsSpreadAcrossPlayers(t *testing.T) {
 	}
 }
 
+// Listeners who play close together fetch different first copies inside
+// the lead: one piece each, at random among the first listeners+1 that no
+// one holds, not the same next pieces.
+func TestLeadStepsSpreadAcrossPlayers(t *testing.T) {
+	picked := map[int]int{}
+	for seed := range uint64(40) {
+		s := snap().at(0, 5).listener(span(0, 4)...).listener(span(0, 4)...).listener(span(0, 4)...)
+		s.Rand = seed
+		var steps []StartFetch
+		for _, f := range fetches(Decide(s).Actions) {
+			if f.Kind == KindEmergency {
+				steps = append(steps, f)
+			}
+		}
+		if len(steps) != 1 || steps[0].First != steps[0].Last || steps[0].Unheld {
+			t.Fatalf("seed %d: lead steps %+v, want one piece, not marked unheld", seed, steps)
+		}
+		picked[steps[0].First]++
+	}
+	// Three listeners: pieces 5-8, each picked by some of 40 players.
+	for p := 5; p <= 8; p++ {
+		if picked[p] == 0 {
+			t.Errorf("no player picked piece %d: %v", p, picked)
+		}
+	}
+	if len(picked) != 4 {
+		t.Errorf("picked %v, want pieces 5-8 only", picked)
+	}
+}
+
 // Decide is a function of the snapshot alone.
 func TestDecideIsDeterministic(t *testing.T) {
 	s := snap().at(0, 5).listener(span(0, 20)...)

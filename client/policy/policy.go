@@ -113,7 +113,7 @@ type Params struct {
 	PeerWindow         time.Duration // and, while the buffer holds WindowBuffer, for pieces WindowHolders connected listeners hold this far ahead
 	WindowBuffer       time.Duration
 	WindowHolders      int
-	LeadStep           time.Duration // audio per fetch of pieces inside the lead that no listener holds
+	LeadStep           time.Duration // audio per fetch of pieces inside the lead that no listener holds, while no listener is connected
 	HeadTimeout        time.Duration // no head piece in this time: the seed server is slow
 	GiveUp             time.Duration // no source for the piece a read waits on this long: give up
 	GiveUpHeld         time.Duration // the same when a connected listener holds the piece (it may be choking us)
@@ -596,8 +596,8 @@ func (d *decider) setPriorities(want func(int) Priority) {
 
 // urgent asks the seed server for what is about to play: the first missing
 // piece when the buffer is low and peers did not deliver it in their grace
-// (at once when no listener holds it), else the next pieces inside the lead
-// that no listener holds.
+// (at once when no listener holds it), else pieces inside the lead that no
+// listener holds, in steps.
 func (d *decider) urgent() {
 	if d.firstMissing < 0 {
 		d.m.WaitSince = time.Time{}

@@ -36,7 +36,7 @@ type PaceParams struct {
 	Tick    time.Duration // how often the sockets are read
 	Queued  time.Duration // a queue of this much says the line is full ...
 	Hold    time.Duration // ... and is not judged again for this long, while it drains
-	Backoff float64       // the limit then: this fraction of the rate the sockets took
+	Backoff float64       // the limit then: this fraction of the rate the sockets took (or of Clear, when more)
 	Climb   float64       // factor per second while the limit held uploads back and no queue was seen
 	Forget  float64       // each back-off keeps this fraction of Clear (PaceState)
 	Ours    float64       // a queue is taken for our uplink's only while the sockets take this fraction of Clear or more
@@ -141,8 +141,9 @@ func Pace(p PaceParams, s PaceState, x PaceSample) PaceState {
 	}
 	// The limit was what held uploads back (not the peers' demand).
 	bound := limit > 0 && float64(x.LetIn) >= 0.8*limit*dt
+	seen := busy && queue >= p.Queued && s.Hold == 0
 	switch {
-	case busy && queue >= p.Queued && s.Hold == 0 && s.SentRate < p.Ours*s.Clear:
+	case seen && s.SentRate < p.Ours*s.Clear:
 		// A queue while we send well under what the line carried without
 		// one is not ours (the round trips showed one with the sockets
 		// taking 2 kB/s on a 40 kB/s line): nothing to back off from. It
@@ -150,7 +151,7 @@ func Pace(p PaceParams, s PaceState, x PaceSample) PaceState {
 		// carries less than it did (another upload in the home) is found
 		// again within seconds of queues.
 		s.Clear *= p.Linger
-	case busy && queue >= p.Queued && s.Hold == 0:
+	case seen:
 		back := max(p.Backoff*s.SentRate, p.Backoff*s.Clear, p.Min)
 		if limit == 0 || back < limit {
 			s.Limit = back

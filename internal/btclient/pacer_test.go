@@ -218,12 +218,13 @@ func TestPacerFindsTheLine(t *testing.T) {
 }
 
 // The same line in a swarm whose uplinks are all busy: every two seconds
-// (the back-offs' pace in bench-internet's public run) every connection's acknowledgements also wait 150 ms behind its
-// peer's queued uplink, a queue that is not ours, and the sockets, their
-// acknowledgements late, take half the line meanwhile. The pacer still lets the
-// line carry most of what it can: it does not back off below what the line
-// carried without a queue (backing off from what the sockets took, it
-// ratcheted down to Min: about one bitrate on this line of two).
+// (the back-offs' pace in bench-internet's public run) every connection's
+// acknowledgements also wait 150 ms behind its peer's queued uplink, a
+// queue that is not ours, and the sockets, their acknowledgements late,
+// take half the line meanwhile. The pacer still lets the line carry most
+// of what it can: it does not back off below what the line carried
+// without a queue (backing off from what the sockets took, it ratcheted
+// down to Min: about one bitrate on this line of two).
 func TestPacerKeepsTheLineWhenPeersQueue(t *testing.T) {
 	ticks := 0
 	theirs := func() time.Duration {

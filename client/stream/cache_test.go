@@ -251,3 +251,18 @@ func TestPrefetchThenOpen(t *testing.T) {
 		t.Errorf("no head over HTTP after Open: %s", fmtStats(st))
 	}
 }
+
+// Once the pacer finds the uplink full, a client without MaxPeers keeps
+// every track, the open ones and those opened after, to SlowLineMaxPeers
+// connections (anacrolix splits the upload evenly over all of them).
+func TestSlowLineKeepsFewerPeers(t *testing.T) {
+	c := newTestClient(t, t.TempDir(), testPolicy())
+	before := openStream(t, c, newTestTrack(t, 4*testPieceLen))
+	c.noteSlowLine()
+	after := openStream(t, c, newTestTrack(t, 4*testPieceLen))
+	for name, s := range map[string]*Stream{"open before": before, "opened after": after} {
+		if got := s.t.SetMaxEstablishedConns(SlowLineMaxPeers); got != SlowLineMaxPeers {
+			t.Errorf("track %s: %d connections allowed, want %d", name, got, SlowLineMaxPeers)
+		}
+	}
+}

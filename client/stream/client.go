@@ -66,6 +66,9 @@ type Client struct {
 	tcp       *btclient.TCP      // unless cfg.NoTCP or cfg.NoUploadPacing: TCP for peers, closed after cl
 	stopPacer context.CancelFunc // unless cfg.NoUploadPacing: stops the upload pacer ...
 	pacerDone chan struct{}      // ... which closes this on return
+	// slowLine is set once the pacer found the uplink full, with
+	// cfg.MaxPeers zero: every track keeps SlowLineMaxPeers connections.
+	slowLine atomic.Bool
 }
 
 // New creates the cache directories, opens the piece-completion store, starts
@@ -174,6 +177,9 @@ func New(cfg Config) (*Client, error) {
 			defer close(c.pacerDone)
 			btclient.RunPacer(ctx, pace, limiter, c.cl, c.tcp, func(s btclient.PaceState) {
 				c.log.Debug("upload pacing: a queue on the line", "queue", s.Queue, "rate", int64(s.SentRate), "limit", int64(s.Limit))
+				if cfg.MaxPeers == 0 {
+					c.noteSlowLine()
+				}
 			})
 		}()
 	}
@@ -441,10 +447,34 @@ func (c *Client) getOrAdd(track proto.Track, mi *metainfo.MetaInfo, touch bool) 
 	c.streams[track.ID] = s
 	c.byTorrent[t] = s
 	c.mu.Unlock()
+	if c.slowLine.Load() { // after the track is in c.streams: see noteSlowLine
+		t.SetMaxEstablishedConns(SlowLineMaxPeers)
+	}
 	if touch {
 		s.touch()
 	}
 	return s, nil
+}
+
+// noteSlowLine keeps every track, from now on, to SlowLineMaxPeers
+// connections: the pacer found the uplink full, and anacrolix splits it
+// evenly over every connection that asks. The flag is set before the
+// tracks are read, and a track being added reads it after it is in
+// c.streams, so no track is missed.
+func (c *Client) noteSlowLine() {
+	if c.slowLine.Swap(true) {
+		return
+	}
+	c.log.Info("the uplink is full: keeping fewer BitTorrent connections per track", "max", SlowLineMaxPeers)
+	c.mu.Lock()
+	ts := make([]*torrent.Torrent, 0, len(c.byTorrent))
+	for t := range c.byTorrent {
+		ts = append(ts, t)
+	}
+	c.mu.Unlock()
+	for _, t := range ts {
+		t.SetMaxEstablishedConns(SlowLineMaxPeers)
+	}
 }
 
 // makeRoom evicts least recently used tracks, never an open one, until a

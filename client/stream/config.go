@@ -19,18 +19,24 @@ const DefaultCacheSize = 2 << 30
 const DefaultMemoryFallback = cachestore.DefaultMemoryFallback
 
 // DefaultMaxPeers is the connections a stream keeps per track when
-// Config.MaxPeers is zero: anacrolix's own limit. anacrolix uploads to
-// every interested peer at once (it has no unchoke slots), so a
-// listener's upload is split evenly over its connections: on a home
-// uplink each of many gets a trickle, a chunk takes seconds to leave, and
-// anacrolix's request stealing moves requests off the slow connections
-// while their chunks are already on the wire, so both copies arrive.
-// Fewer connections fix that there (with an upload cap under the line's
-// rate; README, "Internet bench") but cost seed-server bytes where
-// uplinks are fast: a listener that sees fewer holders fetches more
-// first copies from the seed server (bench-swarm, 12 connections: 13.5 %
-// of the bytes from the seed server against 6 % with 50).
+// Config.MaxPeers is zero and the uplink is not full: anacrolix's own
+// limit. Where uplinks are fast, fewer peers cost seed-server bytes: a
+// listener that sees fewer holders fetches more first copies from the
+// seed server (bench-swarm, 12 connections: 13.5 % of the bytes from the
+// seed server against 6 % with 50).
 const DefaultMaxPeers = 50
+
+// SlowLineMaxPeers is the connections a stream keeps per track, with
+// Config.MaxPeers zero, once the upload pacer found the uplink full.
+// anacrolix uploads to every interested peer at once (it has no unchoke
+// slots), so a listener's upload is split evenly over its connections: on
+// a home uplink of twice the bitrate, with twenty listeners, each
+// connection got a trickle, the pieces a listener was the first to hold
+// reached the others seconds late, and they asked the seed server for
+// copies instead, which left it too little for the swarm's new pieces
+// (bench-internet, public, every player on its defaults: 115 s of
+// underrun over 10 playbacks; the same with 8 connections, none).
+const SlowLineMaxPeers = 8
 
 // RequestSize is the size of the chunks a stream asks peers for: half of
 // BitTorrent's usual 16 KiB. On a home uplink a listener's upload is split
@@ -72,7 +78,8 @@ type Config struct {
 	// and both copies arrive). Off, TCP sockets are anacrolix's own.
 	NoUploadPacing bool
 	// MaxPeers caps a track's BitTorrent connections (other listeners and
-	// the seed server); 0 means DefaultMaxPeers.
+	// the seed server); 0 means DefaultMaxPeers, and SlowLineMaxPeers once
+	// the upload pacer found the uplink full (never without the pacer).
 	MaxPeers int
 	// UPnP asks the home router (UPnP-IGD) to forward the BitTorrent port
 	// (off by default: network hygiene); incoming connections then count

@@ -50,7 +50,7 @@ func playCommand(conf *config) *cli.Command {
 			&cli.DurationFlag{Name: "linger", Usage: "keep serving peers this long after the last track (streaming)", Sources: conf.sources(name, "linger")},
 			&cli.StringFlag{Name: "upload-rate", Usage: "cap on upload to peers, bytes per second (streaming); under it the pacer finds the line's rate", Sources: conf.sources(name, "upload-rate")},
 			&cli.BoolFlag{Name: "no-upload-pacing", Usage: "upload as fast as the sockets take it, not just under the line's rate (streaming)", Sources: conf.sources(name, "no-upload-pacing")},
-			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: "BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them (streaming)", Sources: conf.sources(name, "max-peers")},
+			&cli.IntFlag{Name: "max-peers", Value: stream.DefaultMaxPeers, Usage: fmt.Sprintf("BitTorrent connections per track, the seed server's included: anacrolix splits the upload evenly over all of them; unset, %d once the upload pacer finds the uplink full (streaming)", stream.SlowLineMaxPeers), Sources: conf.sources(name, "max-peers")},
 			&cli.BoolFlag{Name: "upnp", Usage: "ask the router for a port mapping (streaming)", Sources: conf.sources(name, "upnp")},
 			&cli.IntFlag{Name: "softvol-max", Value: 100, Usage: "the highest volume in percent, 100 to 400: above 100 the player amplifies, and loud tracks clip", Sources: conf.sources(name, "softvol-max")},
 			&cli.BoolFlag{Name: "resume", Usage: "go on where the last player of this cache stopped: its queue, track and position, volume, shuffle and repeat (QUERY arguments are queued after them)", Sources: conf.sources(name, "resume")},

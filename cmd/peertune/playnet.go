@@ -54,6 +54,10 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, conf *config, args []
 	if cmd.Int("max-peers") < 1 {
 		return usageErrorf("--max-peers must be at least 1")
 	}
+	maxPeers := 0 // the stream's default: fewer once the uplink is full
+	if cmd.IsSet("max-peers") {
+		maxPeers = int(cmd.Int("max-peers"))
+	}
 	if v := cmd.Int("softvol-max"); v < 100 || v > ctl.VolumeCeiling {
 		return usageErrorf("--softvol-max %d: want 100 to %d (percent)", v, ctl.VolumeCeiling)
 	}
@@ -137,7 +141,7 @@ func runPlayNetwork(ctx context.Context, cmd *cli.Command, conf *config, args []
 		ListenAddr:     cmd.String("bt-listen"),
 		UploadRate:     uploadRate,
 		NoUploadPacing: cmd.Bool("no-upload-pacing"),
-		MaxPeers:       int(cmd.Int("max-peers")),
+		MaxPeers:       maxPeers,
 		UPnP:           cmd.Bool("upnp"),
 		NoTCP:          cmd.Bool("no-tcp"),
 		NoUTP:          cmd.Bool("no-utp"),

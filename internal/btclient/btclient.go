@@ -106,6 +106,13 @@ func Config(o Options) (*torrent.ClientConfig, error) {
 	// peertune announces every torrent itself (client/announce):
 	// anacrolix's announcer waits a minute after a failed announce.
 	cfg.DisableTrackers = true
+	// One connection per peer: two listeners that dial each other at once
+	// would otherwise keep both connections, and each would get its own
+	// share of the uplink, its own requests (stolen back and forth between
+	// the two) and its own count as a holder in the source policy. Both
+	// ends keep the same one (anacrolix prefers the connection dialled by
+	// the higher peer id).
+	cfg.DropDuplicatePeerIds = true
 	if o.PeerIDPrefix != "" {
 		cfg.Bep20 = o.PeerIDPrefix
 	}
